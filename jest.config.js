@@ -1,0 +1,34 @@
+// Tests are compiled by `tsc` (npm test builds first) and run as native ES modules from dist/,
+// so jest needs no transform: libp2p and client-node are ESM-only.
+const common = {
+  testEnvironment: 'node',
+  transform: {},
+  rootDir: '.',
+};
+
+/** @type {import('jest').Config} */
+export default {
+  reporters: ['default', '<rootDir>/test/summary-reporter.cjs'],
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/dist/{peer,operator,cluster,localnode,scripts}/**/*.test.js'],
+    },
+    {
+      ...common,
+      displayName: 'peer',
+      testMatch: ['<rootDir>/dist/test/peer/**/*.test.js'],
+    },
+    {
+      ...common,
+      displayName: 'cluster',
+      testMatch: ['<rootDir>/dist/test/cluster/**/*.test.js'],
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/dist/test/e2e/**/*.test.js'],
+    },
+  ],
+};
