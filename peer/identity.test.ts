@@ -15,8 +15,12 @@ describe('identity', () => {
   });
 
   it('rejects bytes that are not a key with InvalidKeyError', () => {
-    expect(() => identityFromBytes(new Uint8Array([1, 2, 3]))).toThrow(
-      expect.objectContaining({ name: 'InvalidKeyError' }) as Error,
-    );
+    let caught: unknown;
+    try {
+      identityFromBytes(new Uint8Array([1, 2, 3]));
+    } catch (err) {
+      caught = err;
+    }
+    expect((caught as Error).name).toBe('InvalidKeyError');
   });
 });
