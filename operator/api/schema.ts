@@ -1,0 +1,385 @@
+// The PeerNetwork resource: one zod schema is the source of truth for the operator's parsing and
+// for the CRD's OpenAPI schema (`npm run gen:crd` renders it; see ./crd.ts). The cross-field and
+// immutability rules exist twice by necessity: as CEL on the CRD (the API server enforces them)
+// and as zod refinements here (the operator and unit tests use them); ./schema.test.ts checks the
+// two agree on one table of objects.
+import { z } from 'zod';
+
+export const GROUP = 'peernet.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'PeerNetwork';
+export const PLURAL = 'peernetworks';
+export const SINGULAR = 'peernetwork';
+export const SHORT_NAME = 'pn';
+
+export const TOPOLOGY_MODES = ['colocated', 'sameNode', 'spread'] as const;
+export type TopologyMode = (typeof TOPOLOGY_MODES)[number];
+export const SPREAD_POLICIES = ['Required', 'Preferred'] as const;
+export type SpreadPolicy = (typeof SPREAD_POLICIES)[number];
+export const PHASES = ['Pending', 'Progressing', 'Ready', 'Degraded', 'Failed'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export const DEFAULT_PEERS_PER_POD_COLOCATED = 2;
+export const DEFAULT_TOPOLOGY_KEY = 'kubernetes.io/hostname';
+export const MAX_REPLICAS = 1000;
+export const MAX_PEERS_PER_POD = 16;
+/** Pod names are `<network>-<ordinal>` (ordinal up to 4 digits) and the Service `<network>-peers`. */
+export const MAX_NAME_LENGTH = 57;
+export const NAME_PATTERN = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
+
+/** An x-kubernetes-validations entry (CEL), rendered into the CRD as is. */
+export interface CelRule {
+  rule: string;
+  message: string;
+  fieldPath?: string;
+  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+}
+
+const QUANTITY = /^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei|[eE][+-]?[0-9]+)?$/;
+const quantity = (what: string, def: string) =>
+  z
+    .string()
+    .regex(QUANTITY)
+    .default(def)
+    .meta({
+      description: `${what} as a Kubernetes quantity string (quote it in YAML, e.g. "${def}").`,
+    });
+
+const labelMap = z.record(z.string().min(1).max(316), z.string().max(63));
+
+/** CEL on spec.topology: the cross-field rules and the immutable fields. */
+export const TOPOLOGY_RULES: CelRule[] = [
+  {
+    rule: "!has(self.peersPerPod) || self.peersPerPod == 1 || self.mode == 'colocated'",
+    message: 'spec.topology.peersPerPod other than 1 is only valid with mode colocated',
+    fieldPath: '.peersPerPod',
+    reason: 'FieldValueForbidden',
+  },
+  {
+    rule: "!has(self.spreadPolicy) || self.mode == 'spread'",
+    message: 'spec.topology.spreadPolicy is only valid with mode spread',
+    fieldPath: '.spreadPolicy',
+    reason: 'FieldValueForbidden',
+  },
+  {
+    rule: "!has(self.topologyKey) || self.mode == 'spread'",
+    message: 'spec.topology.topologyKey is only valid with mode spread',
+    fieldPath: '.topologyKey',
+    reason: 'FieldValueForbidden',
+  },
+  {
+    rule: 'self.mode == oldSelf.mode',
+    message: 'spec.topology.mode is immutable',
+    fieldPath: '.mode',
+  },
+  {
+    // peersPerPod is optional with a mode-dependent default, so compare the effective values.
+    rule:
+      "(has(self.peersPerPod) ? self.peersPerPod : (self.mode == 'colocated' ? 2 : 1)) == " +
+      "(has(oldSelf.peersPerPod) ? oldSelf.peersPerPod : (oldSelf.mode == 'colocated' ? 2 : 1))",
+    message: 'spec.topology.peersPerPod is immutable',
+    fieldPath: '.peersPerPod',
+  },
+];
+
+/** CEL on the root object (metadata.name becomes part of pod, Service and DNS names). */
+export const ROOT_RULES: CelRule[] = [
+  {
+    rule: `self.metadata.name.size() <= ${MAX_NAME_LENGTH} && self.metadata.name.matches('${NAME_PATTERN}')`,
+    message: `metadata.name must be a DNS-1035 label of at most ${MAX_NAME_LENGTH} characters (lower case letters, digits and '-', starting with a letter)`,
+  },
+];
+
+export const topologySchema = z
+  .object({
+    mode: z.enum(TOPOLOGY_MODES).meta({
+      description:
+        'How peers are placed. colocated: each pod runs peersPerPod peer containers that find each other with mDNS. ' +
+        'sameNode: every pod of the network runs on one node (required pod affinity on kubernetes.io/hostname). ' +
+        'spread: no two pods of the network share a topology domain (pod anti-affinity on topologyKey). Immutable.',
+    }),
+    peersPerPod: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_PEERS_PER_POD)
+      .optional()
+      .meta({
+        description: `Peer containers per pod (1..${MAX_PEERS_PER_POD}). Defaults to ${DEFAULT_PEERS_PER_POD_COLOCATED} with mode colocated and 1 otherwise; values other than 1 are only valid with colocated. Immutable.`,
+      }),
+    spreadPolicy: z.enum(SPREAD_POLICIES).optional().meta({
+      description:
+        'Only with mode spread. Required (the default): pods that cannot get a topology domain of their own stay Pending. ' +
+        'Preferred: the scheduler spreads pods as far as it can but may put two on one domain.',
+    }),
+    topologyKey: z
+      .string()
+      .min(1)
+      .max(316)
+      .optional()
+      .meta({
+        description: `Only with mode spread: the node label whose values are the domains pods are spread over. Default ${DEFAULT_TOPOLOGY_KEY}.`,
+      }),
+    nodeSelector: labelMap.optional().meta({
+      description:
+        'Node labels a node must have to run this network pods (every mode). With sameNode it picks the node the network lands on.',
+    }),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.peersPerPod !== undefined && t.peersPerPod !== 1 && t.mode !== 'colocated') {
+      ctx.addIssue({ code: 'custom', path: ['peersPerPod'], message: TOPOLOGY_RULES[0]!.message });
+    }
+    if (t.spreadPolicy !== undefined && t.mode !== 'spread') {
+      ctx.addIssue({ code: 'custom', path: ['spreadPolicy'], message: TOPOLOGY_RULES[1]!.message });
+    }
+    if (t.topologyKey !== undefined && t.mode !== 'spread') {
+      ctx.addIssue({ code: 'custom', path: ['topologyKey'], message: TOPOLOGY_RULES[2]!.message });
+    }
+  })
+  .meta({
+    description: 'Where and how the peers run.',
+    'x-kubernetes-validations': TOPOLOGY_RULES,
+  });
+
+const resourceList = (what: string, cpu: string, memory: string) =>
+  z
+    .object({
+      cpu: quantity(`${what} CPU per peer container`, cpu),
+      memory: quantity(`${what} memory per peer container`, memory),
+    })
+    .strict()
+    .prefault({})
+    .meta({ description: `${what} for each peer container.` });
+
+export const resourcesSchema = z
+  .object({
+    requests: resourceList('Requests', '50m', '64Mi'),
+    limits: resourceList('Limits', '500m', '256Mi'),
+  })
+  .strict()
+  .prefault({})
+  .meta({ description: 'Compute resources of each peer container.' });
+
+export const tolerationSchema = z
+  .object({
+    key: z.string().max(316).optional().meta({ description: 'Taint key the toleration applies to.' }),
+    operator: z
+      .enum(['Exists', 'Equal'])
+      .optional()
+      .meta({ description: 'Exists or Equal (default Equal).' }),
+    value: z.string().max(63).optional().meta({ description: 'Taint value to match with Equal.' }),
+    effect: z
+      .enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'])
+      .optional()
+      .meta({ description: 'Taint effect to match; all effects when empty.' }),
+    tolerationSeconds: z
+      .number()
+      .int()
+      .optional()
+      .meta({ description: 'How long a NoExecute taint is tolerated.' }),
+  })
+  .strict()
+  .meta({ description: 'A pod toleration, as in a Pod spec.' });
+
+export const specSchema = z
+  .object({
+    replicas: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_REPLICAS)
+      .default(1)
+      .meta({
+        description: `Number of pods (0..${MAX_REPLICAS}). Total peers = replicas x peersPerPod. The scale subresource points here.`,
+      }),
+    topology: topologySchema,
+    image: z.string().min(1).max(512).optional().meta({
+      description:
+        'Peer container image; defaults to the operator setting peerImage. The image entrypoint must be peernet-peer.',
+    }),
+    imagePullPolicy: z
+      .enum(['Always', 'IfNotPresent', 'Never'])
+      .default('IfNotPresent')
+      .meta({ description: 'Pull policy of the peer containers.' }),
+    resources: resourcesSchema,
+    privateNetwork: z.boolean().default(false).meta({
+      description:
+        'When true the operator makes a pre-shared swarm key Secret <name>-swarm and every peer joins with it; peers without the key cannot connect.',
+    }),
+    tolerations: z
+      .array(tolerationSchema)
+      .max(32)
+      .optional()
+      .meta({ description: 'Tolerations added to every peer pod.' }),
+  })
+  .strict()
+  .meta({ description: 'The desired peer network.' });
+
+const conditionSchema = z
+  .object({
+    type: z.string().meta({ description: 'Ready, Progressing or Degraded.' }),
+    status: z.enum(['True', 'False', 'Unknown']).meta({ description: 'True, False or Unknown.' }),
+    observedGeneration: z
+      .number()
+      .int()
+      .optional()
+      .meta({ description: 'The metadata.generation this condition was computed for.' }),
+    lastTransitionTime: z
+      .string()
+      .meta({ description: 'When the status last changed (RFC 3339).' }),
+    reason: z.string().meta({ description: 'CamelCase reason for the status.' }),
+    message: z.string().meta({ description: 'Human-readable detail.' }),
+  })
+  .meta({ description: 'A standard Kubernetes condition.' });
+export type Condition = z.infer<typeof conditionSchema>;
+
+const peerStatusSchema = z
+  .object({
+    name: z.string().meta({ description: 'Peer name: <pod>, or <pod>-<i> with several peers per pod.' }),
+    pod: z.string().meta({ description: 'Pod the peer runs in.' }),
+    container: z.string().meta({ description: 'Container the peer runs in (peer-<i>).' }),
+    peerId: z.string().meta({ description: 'libp2p peer ID; stable for the life of the network.' }),
+    node: z.string().meta({ description: 'Node the pod is scheduled on; empty while unscheduled.' }),
+    ip: z.string().optional().meta({ description: 'Pod IP, once assigned.' }),
+    ready: z.boolean().meta({ description: 'The peer container is ready.' }),
+    routingTable: z
+      .number()
+      .int()
+      .optional()
+      .meta({ description: 'DHT routing table size, when the peer API answered.' }),
+    connections: z
+      .number()
+      .int()
+      .optional()
+      .meta({ description: 'Open libp2p connections, when the peer API answered.' }),
+  })
+  .meta({ description: 'One peer of the network.' });
+export type PeerStatus = z.infer<typeof peerStatusSchema>;
+
+export const statusSchema = z
+  .object({
+    phase: z.enum(PHASES).optional().meta({
+      description: 'Pending, Progressing, Ready, Degraded or Failed.',
+    }),
+    observedGeneration: z
+      .number()
+      .int()
+      .optional()
+      .meta({ description: 'The metadata.generation the operator last reconciled.' }),
+    replicas: z
+      .number()
+      .int()
+      .optional()
+      .meta({ description: 'Pods that exist (scale subresource).' }),
+    selector: z
+      .string()
+      .optional()
+      .meta({ description: 'Label selector of the pods (scale subresource).' }),
+    desiredPeers: z.number().int().optional().meta({ description: 'replicas x peersPerPod.' }),
+    readyPeers: z.number().int().optional().meta({ description: 'Peers whose container is ready.' }),
+    readyText: z
+      .string()
+      .optional()
+      .meta({ description: 'readyPeers/desiredPeers, shown in the READY column.' }),
+    peers: z
+      .array(peerStatusSchema)
+      .optional()
+      .meta({ description: 'One entry per desired peer.' }),
+    bootstrap: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'The bootstrap multiaddrs handed to the peers.' }),
+    conditions: z
+      .array(conditionSchema)
+      .optional()
+      .meta({
+        description: 'Ready, Progressing and Degraded.',
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['type'],
+      }),
+  })
+  .meta({ description: 'What the operator observed.' });
+
+export type PeerNetworkSpecInput = z.input<typeof specSchema>;
+export type PeerNetworkSpec = z.output<typeof specSchema>;
+export type PeerNetworkStatus = z.output<typeof statusSchema>;
+
+export interface ObjectMeta {
+  name: string;
+  namespace: string;
+  uid: string;
+  generation?: number;
+  resourceVersion?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/** A PeerNetwork as read from the API server (spec not yet parsed). */
+export interface PeerNetworkObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec?: unknown;
+  status?: PeerNetworkStatus;
+}
+
+/** A PeerNetwork whose spec passed the schema, with its defaults applied. */
+export interface PeerNetwork {
+  metadata: ObjectMeta;
+  spec: PeerNetworkSpec;
+  status?: PeerNetworkStatus;
+}
+
+/** The topology with every default resolved. */
+export interface ResolvedTopology {
+  mode: TopologyMode;
+  peersPerPod: number;
+  spreadPolicy: SpreadPolicy;
+  topologyKey: string;
+  nodeSelector: Record<string, string>;
+}
+
+export function resolveTopology(t: PeerNetworkSpec['topology']): ResolvedTopology {
+  return {
+    mode: t.mode,
+    peersPerPod: t.peersPerPod ?? (t.mode === 'colocated' ? DEFAULT_PEERS_PER_POD_COLOCATED : 1),
+    spreadPolicy: t.spreadPolicy ?? 'Required',
+    topologyKey: t.topologyKey ?? DEFAULT_TOPOLOGY_KEY,
+    nodeSelector: t.nodeSelector ?? {},
+  };
+}
+
+export class InvalidSpecError extends Error {
+  override name = 'InvalidSpecError';
+}
+
+/** Parses a spec the way the API server would admit it (defaults applied, rules checked). */
+export function parseSpec(spec: unknown): PeerNetworkSpec {
+  const r = specSchema.safeParse(spec);
+  if (!r.success) {
+    const first = r.error.issues[0]!;
+    const path = ['spec', ...first.path.map(String)].join('.');
+    throw new InvalidSpecError(`${path}: ${first.message}`);
+  }
+  return r.data;
+}
+
+/** The metadata.name rule of ROOT_RULES, for the operator side. */
+export function checkName(name: string): string | undefined {
+  if (name.length > MAX_NAME_LENGTH || !new RegExp(NAME_PATTERN).test(name)) {
+    return ROOT_RULES[0]!.message;
+  }
+  return undefined;
+}
+
+/** The transition (immutability) rules of TOPOLOGY_RULES, for the operator side and tests. */
+export function checkUpdate(oldSpec: PeerNetworkSpec, newSpec: PeerNetworkSpec): string | undefined {
+  const o = resolveTopology(oldSpec.topology);
+  const n = resolveTopology(newSpec.topology);
+  if (o.mode !== n.mode) return TOPOLOGY_RULES[3]!.message;
+  if (o.peersPerPod !== n.peersPerPod) return TOPOLOGY_RULES[4]!.message;
+  return undefined;
+}

@@ -1,0 +1,148 @@
+// Pure builders of the network's other children: bootstrap list, headless Service, bootstrap
+// ConfigMap and the key Secrets (the keys themselves are made by the reconciler and passed in).
+import type { V1ConfigMap, V1Secret, V1Service } from '@kubernetes/client-node';
+import { resolveTopology, type PeerNetwork } from '../api/schema.js';
+import {
+  BOOTSTRAP_FILE,
+  P2P_BASE_PORT,
+  SWARM_FILE,
+  bootstrapConfigMapName,
+  keysSecretName,
+  labelsFor,
+  ownerReference,
+  selectorFor,
+  serviceName,
+  swarmSecretName,
+} from './names.js';
+import type { DesiredPeer } from './pods.js';
+
+/**
+ * `/dns4/<pod>.<network>-peers.<namespace>.svc.<domain>/tcp/<port>/p2p/<peerId>` for every peer
+ * whose ID is known, in ordinal order. Every desired peer is listed, ready or not, so the list
+ * changes only when the network is scaled.
+ */
+export function bootstrapAddrs(
+  network: PeerNetwork,
+  peers: readonly DesiredPeer[],
+  peerIds: ReadonlyMap<string, string>,
+  clusterDomain: string,
+): string[] {
+  const svc = serviceName(network.metadata.name);
+  const ns = network.metadata.namespace;
+  const out: string[] = [];
+  for (const p of peers) {
+    const id = peerIds.get(p.name);
+    if (id === undefined) continue;
+    out.push(`/dns4/${p.pod}.${svc}.${ns}.svc.${clusterDomain}/tcp/${P2P_BASE_PORT + p.index}/p2p/${id}`);
+  }
+  return out;
+}
+
+function meta(network: PeerNetwork, name: string) {
+  return {
+    name,
+    namespace: network.metadata.namespace,
+    labels: labelsFor(network.metadata.name),
+    ownerReferences: [ownerReference(network.metadata)],
+  };
+}
+
+/** Headless, publishing not-ready addresses: each pod gets its DNS name before it is ready. */
+export function desiredService(network: PeerNetwork): V1Service {
+  const { peersPerPod } = resolveTopology(network.spec.topology);
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(network, serviceName(network.metadata.name)),
+    spec: {
+      clusterIP: 'None',
+      publishNotReadyAddresses: true,
+      selector: selectorFor(network.metadata.name),
+      ports: Array.from({ length: peersPerPod }, (_, i) => ({
+        name: `p2p-${i}`,
+        port: P2P_BASE_PORT + i,
+        targetPort: P2P_BASE_PORT + i,
+        protocol: 'TCP',
+      })),
+    },
+  };
+}
+
+export function bootstrapText(addrs: readonly string[]): string {
+  return [
+    '# peernet bootstrap list, maintained by peernet-operator: one multiaddr a line',
+    ...addrs,
+    '',
+  ].join('\n');
+}
+
+export function desiredBootstrapConfigMap(network: PeerNetwork, addrs: readonly string[]): V1ConfigMap {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: meta(network, bootstrapConfigMapName(network.metadata.name)),
+    data: { [BOOTSTRAP_FILE]: bootstrapText(addrs) },
+  };
+}
+
+/** The keys Secret with base64 data (existing keys are passed back unchanged). */
+export function desiredKeysSecret(network: PeerNetwork, data: Readonly<Record<string, string>>): V1Secret {
+  const sorted: Record<string, string> = {};
+  for (const k of Object.keys(data).sort()) sorted[k] = data[k]!;
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: meta(network, keysSecretName(network.metadata.name)),
+    data: sorted,
+  };
+}
+
+/** libp2p's pre-shared key file format (PSK v1), from 32 key bytes as hex. */
+export function swarmKeyText(hex: string): string {
+  return `/key/swarm/psk/1.0.0/\n/base16/\n${hex}\n`;
+}
+
+export function desiredSwarmSecret(network: PeerNetwork, keyHex: string): V1Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: meta(network, swarmSecretName(network.metadata.name)),
+    data: { [SWARM_FILE]: Buffer.from(swarmKeyText(keyHex)).toString('base64') },
+  };
+}
+
+/**
+ * True when `actual` lacks something `desired` sets (labels, owner, the given top-level fields).
+ * Fields the API server adds are ignored, so an unchanged child is never written again.
+ */
+export function needsApply(desired: object, actual: object | undefined, fields: readonly string[]): boolean {
+  if (!actual) return true;
+  const d = desired as Record<string, unknown> & { metadata?: { labels?: Record<string, string>; ownerReferences?: { uid: string }[] } };
+  const a = actual as Record<string, unknown> & { metadata?: { labels?: Record<string, string>; ownerReferences?: { uid: string; controller?: boolean }[] } };
+  for (const [k, v] of Object.entries(d.metadata?.labels ?? {})) {
+    if (a.metadata?.labels?.[k] !== v) return true;
+  }
+  const owner = d.metadata?.ownerReferences?.[0];
+  if (owner && !a.metadata?.ownerReferences?.some((o) => o.uid === owner.uid && o.controller)) return true;
+  for (const f of fields) {
+    if (!contains(a[f], d[f])) return true;
+  }
+  return false;
+}
+
+/** Does `actual` contain every value of `desired` (objects compared field by field)? */
+export function contains(actual: unknown, desired: unknown): boolean {
+  if (Array.isArray(desired)) {
+    if (!Array.isArray(actual) || actual.length !== desired.length) return false;
+    return desired.every((d, i) => contains(actual[i], d));
+  }
+  if (desired !== null && typeof desired === 'object') {
+    if (actual === null || typeof actual !== 'object') return false;
+    return Object.entries(desired as Record<string, unknown>).every(([k, v]) =>
+      v === undefined ? true : contains((actual as Record<string, unknown>)[k], v),
+    );
+  }
+  return actual === desired;
+}

@@ -1,0 +1,249 @@
+// Pure builders of the peer pods: no I/O, no clock, no randomness (ADR 0001 fixes the shape).
+import { createHash } from 'node:crypto';
+import type { V1Affinity, V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
+import { resolveTopology, type PeerNetwork, type ResolvedTopology } from '../api/schema.js';
+import {
+  ANNOTATION_SPEC_HASH,
+  API_BASE_PORT,
+  BOOTSTRAP_FILE,
+  BOOTSTRAP_MOUNT,
+  KEYS_MOUNT,
+  LABEL_ORDINAL,
+  P2P_BASE_PORT,
+  SWARM_FILE,
+  SWARM_MOUNT,
+  bootstrapConfigMapName,
+  containerName,
+  keyFileName,
+  keysSecretName,
+  labelsFor,
+  ownerReference,
+  peerName,
+  podName,
+  selectorFor,
+  serviceName,
+  swarmSecretName,
+} from './names.js';
+
+export const RUN_AS_USER = 10001;
+
+export interface PodSettings {
+  /** image used when spec.image is empty */
+  peerImage: string;
+}
+
+/** Stable JSON: object keys sorted, so equal objects hash equally. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function specHash(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 16);
+}
+
+/**
+ * Placement per mode. colocated needs nothing beyond the nodeSelector; sameNode requires every
+ * pod on the node of the others (a pod affinity on the hostname that matches the network's own
+ * pods, so the first pod picks the node); spread keeps pods apart on the topology key.
+ */
+export function affinityFor(topology: ResolvedTopology, network: string): V1Affinity | undefined {
+  const term = (topologyKey: string) => ({
+    labelSelector: { matchLabels: selectorFor(network) },
+    topologyKey,
+  });
+  switch (topology.mode) {
+    case 'colocated':
+      return undefined;
+    case 'sameNode':
+      return {
+        podAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [term('kubernetes.io/hostname')],
+        },
+      };
+    case 'spread':
+      return topology.spreadPolicy === 'Required'
+        ? {
+            podAntiAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: [term(topology.topologyKey)],
+            },
+          }
+        : {
+            podAntiAffinity: {
+              preferredDuringSchedulingIgnoredDuringExecution: [
+                { weight: 100, podAffinityTerm: term(topology.topologyKey) },
+              ],
+            },
+          };
+  }
+}
+
+export function peerArgs(
+  network: PeerNetwork,
+  peer: string,
+  i: number,
+  topology: ResolvedTopology,
+): string[] {
+  const args = [
+    '--listen',
+    `/ip4/0.0.0.0/tcp/${P2P_BASE_PORT + i}`,
+    '--api',
+    `0.0.0.0:${API_BASE_PORT + i}`,
+    '--key-file',
+    `${KEYS_MOUNT}/${keyFileName(peer)}`,
+    '--bootstrap-file',
+    `${BOOTSTRAP_MOUNT}/${BOOTSTRAP_FILE}`,
+    '--network',
+    `${network.metadata.namespace}/${network.metadata.name}`,
+  ];
+  if (topology.mode === 'colocated') args.push('--mdns');
+  if (network.spec.privateNetwork) args.push('--swarm-key-file', `${SWARM_MOUNT}/${SWARM_FILE}`);
+  return args;
+}
+
+function container(
+  network: PeerNetwork,
+  pod: string,
+  i: number,
+  topology: ResolvedTopology,
+  settings: PodSettings,
+): V1Container {
+  const peer = peerName(pod, i, topology.peersPerPod);
+  const api = `api-${i}`;
+  const { resources } = network.spec;
+  return {
+    name: containerName(i),
+    image: network.spec.image ?? settings.peerImage,
+    imagePullPolicy: network.spec.imagePullPolicy,
+    args: peerArgs(network, peer, i, topology),
+    ports: [
+      { name: `p2p-${i}`, containerPort: P2P_BASE_PORT + i, protocol: 'TCP' },
+      { name: api, containerPort: API_BASE_PORT + i, protocol: 'TCP' },
+    ],
+    resources: {
+      requests: { cpu: resources.requests.cpu, memory: resources.requests.memory },
+      limits: { cpu: resources.limits.cpu, memory: resources.limits.memory },
+    },
+    livenessProbe: {
+      httpGet: { path: '/healthz', port: api },
+      periodSeconds: 10,
+      timeoutSeconds: 2,
+      failureThreshold: 3,
+    },
+    readinessProbe: {
+      httpGet: { path: '/readyz', port: api },
+      periodSeconds: 5,
+      timeoutSeconds: 2,
+      failureThreshold: 3,
+    },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: RUN_AS_USER,
+      runAsGroup: RUN_AS_USER,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    volumeMounts: [
+      { name: 'keys', mountPath: KEYS_MOUNT, readOnly: true },
+      { name: 'bootstrap', mountPath: BOOTSTRAP_MOUNT, readOnly: true },
+      { name: 'tmp', mountPath: '/tmp' },
+      ...(network.spec.privateNetwork ? [{ name: 'swarm', mountPath: SWARM_MOUNT, readOnly: true }] : []),
+    ],
+  };
+}
+
+/** The desired pod of one ordinal, with the spec-hash annotation of everything in it. */
+export function desiredPod(network: PeerNetwork, ordinal: number, settings: PodSettings): V1Pod {
+  const topology = resolveTopology(network.spec.topology);
+  const name = network.metadata.name;
+  const pod = podName(name, ordinal);
+  const peers = Array.from({ length: topology.peersPerPod }, (_, i) =>
+    peerName(pod, i, topology.peersPerPod),
+  );
+  const volumes: V1Volume[] = [
+    {
+      name: 'keys',
+      // only this pod's own keys, group-readable by the peer's group
+      secret: {
+        secretName: keysSecretName(name),
+        items: peers.map((p) => ({ key: keyFileName(p), path: keyFileName(p) })),
+        defaultMode: 0o440,
+      },
+    },
+    { name: 'bootstrap', configMap: { name: bootstrapConfigMapName(name) } },
+    { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+  ];
+  if (network.spec.privateNetwork) {
+    volumes.push({ name: 'swarm', secret: { secretName: swarmSecretName(name), defaultMode: 0o440 } });
+  }
+  const spec: V1Pod['spec'] = {
+    hostname: pod,
+    subdomain: serviceName(name),
+    containers: Array.from({ length: topology.peersPerPod }, (_, i) =>
+      container(network, pod, i, topology, settings),
+    ),
+    volumes,
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    restartPolicy: 'Always',
+    terminationGracePeriodSeconds: 30,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: RUN_AS_USER,
+      runAsGroup: RUN_AS_USER,
+      fsGroup: RUN_AS_USER,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+  };
+  if (Object.keys(topology.nodeSelector).length > 0) spec.nodeSelector = { ...topology.nodeSelector };
+  const affinity = affinityFor(topology, name);
+  if (affinity) spec.affinity = affinity;
+  if (network.spec.tolerations?.length) spec.tolerations = network.spec.tolerations.map((t) => ({ ...t }));
+  const labels = { ...labelsFor(name), [LABEL_ORDINAL]: String(ordinal) };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: pod,
+      namespace: network.metadata.namespace,
+      labels,
+      annotations: { [ANNOTATION_SPEC_HASH]: specHash({ labels, spec }) },
+      ownerReferences: [ownerReference(network.metadata)],
+    },
+    spec,
+  };
+}
+
+/** One pod per ordinal 0..replicas-1. */
+export function desiredPods(network: PeerNetwork, settings: PodSettings): V1Pod[] {
+  return Array.from({ length: network.spec.replicas }, (_, o) => desiredPod(network, o, settings));
+}
+
+/** Every peer the network should have, in ordinal then container order. */
+export interface DesiredPeer {
+  name: string;
+  pod: string;
+  ordinal: number;
+  container: string;
+  index: number;
+}
+
+export function desiredPeers(network: PeerNetwork): DesiredPeer[] {
+  const { peersPerPod } = resolveTopology(network.spec.topology);
+  const out: DesiredPeer[] = [];
+  for (let o = 0; o < network.spec.replicas; o++) {
+    const pod = podName(network.metadata.name, o);
+    for (let i = 0; i < peersPerPod; i++) {
+      out.push({ name: peerName(pod, i, peersPerPod), pod, ordinal: o, container: containerName(i), index: i });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,170 @@
+// computeStatus: the PeerNetwork status from what exists. Pure: the clock comes in as `now`.
+import type { V1Pod } from '@kubernetes/client-node';
+import {
+  resolveTopology,
+  type Condition,
+  type Phase,
+  type PeerNetwork,
+  type PeerNetworkStatus,
+  type PeerStatus,
+} from '../api/schema.js';
+import { ordinalOf, selectorString } from '../pods/names.js';
+import type { DesiredPeer } from '../pods/pods.js';
+import { isTerminating } from '../pods/plan.js';
+
+/** What a peer's `GET /v1/status` said. */
+export interface PeerLive {
+  routingTable?: number;
+  connections?: number;
+}
+
+export interface StatusInput {
+  network: PeerNetwork;
+  pods: readonly V1Pod[];
+  peers: readonly DesiredPeer[];
+  peerIds: ReadonlyMap<string, string>;
+  bootstrap: readonly string[];
+  live?: ReadonlyMap<string, PeerLive>;
+  previous?: PeerNetworkStatus;
+  /** RFC 3339 time used for conditions that change now */
+  now: string;
+  /** a failure the operator cannot fix by retrying (invalid spec, refused writes) */
+  failure?: { reason: string; message: string };
+  /** why the rollout waits, from plan() */
+  waiting?: string;
+}
+
+function containerReady(pod: V1Pod | undefined, container: string): boolean {
+  if (!pod || isTerminating(pod)) return false;
+  const cs = pod.status?.containerStatuses?.find((c) => c.name === container);
+  if (cs) return cs.ready === true;
+  // kwok and some runtimes report only the pod condition
+  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** The scheduler's PodScheduled=False message, when it cannot place the pod. */
+export function unschedulable(pod: V1Pod): string | undefined {
+  const c = pod.status?.conditions?.find((x) => x.type === 'PodScheduled');
+  if (c && c.status === 'False' && c.reason === 'Unschedulable') return c.message ?? 'Unschedulable';
+  return undefined;
+}
+
+function condition(
+  type: string,
+  status: boolean,
+  reason: string,
+  message: string,
+  generation: number | undefined,
+  previous: readonly Condition[] | undefined,
+  now: string,
+): Condition {
+  const s = status ? 'True' : 'False';
+  const prev = previous?.find((c) => c.type === type);
+  const c: Condition = {
+    type,
+    status: s,
+    lastTransitionTime: prev && prev.status === s ? prev.lastTransitionTime : now,
+    reason,
+    message,
+  };
+  if (generation !== undefined) c.observedGeneration = generation;
+  return c;
+}
+
+export function computeStatus(input: StatusInput): PeerNetworkStatus {
+  const { network, pods, peers, peerIds, live, previous, now } = input;
+  const name = network.metadata.name;
+  const generation = network.metadata.generation;
+  const replicas = network.spec.replicas;
+  const podByName = new Map(pods.map((p) => [p.metadata?.name ?? '', p]));
+
+  const entries: PeerStatus[] = peers.map((p) => {
+    const pod = podByName.get(p.pod);
+    const e: PeerStatus = {
+      name: p.name,
+      pod: p.pod,
+      container: p.container,
+      peerId: peerIds.get(p.name) ?? '',
+      node: pod?.spec?.nodeName ?? '',
+      ready: containerReady(pod, p.container),
+    };
+    if (pod?.status?.podIP) e.ip = pod.status.podIP;
+    const l = live?.get(p.name);
+    if (l?.routingTable !== undefined) e.routingTable = l.routingTable;
+    if (l?.connections !== undefined) e.connections = l.connections;
+    return e;
+  });
+  const desiredPeers = peers.length;
+  const readyPeers = entries.filter((e) => e.ready).length;
+
+  const current = pods.filter((p) => {
+    const o = ordinalOf(name, p.metadata?.name ?? '');
+    return o !== undefined && o < replicas && !isTerminating(p);
+  });
+  const extra = pods.filter((p) => (ordinalOf(name, p.metadata?.name ?? '') ?? 0) >= replicas);
+  const stuck = current
+    .map((p) => ({ pod: p.metadata?.name ?? '', why: unschedulable(p) }))
+    .filter((x): x is { pod: string; why: string } => x.why !== undefined);
+  const failedPods = current.filter((p) => p.status?.phase === 'Failed').map((p) => p.metadata?.name ?? '');
+
+  let phase: Phase;
+  let reason: string;
+  let message: string;
+  if (input.failure) {
+    phase = 'Failed';
+    ({ reason, message } = input.failure);
+  } else if (readyPeers === desiredPeers && current.length === replicas && extra.length === 0 && !input.waiting) {
+    phase = 'Ready';
+    reason = 'AllPeersReady';
+    message = `${readyPeers}/${desiredPeers} peers ready`;
+  } else if (stuck.length > 0) {
+    phase = readyPeers > 0 ? 'Degraded' : 'Pending';
+    reason = 'Unschedulable';
+    message = `${stuck.length} pod(s) cannot be scheduled (${stuck
+      .slice(0, 3)
+      .map((s) => s.pod)
+      .join(', ')}${stuck.length > 3 ? ', ...' : ''}): ${stuck[0]!.why}`;
+  } else if (failedPods.length > 0) {
+    phase = 'Degraded';
+    reason = 'PodFailed';
+    message = `pod(s) failed and are being replaced: ${failedPods.join(', ')}`;
+  } else if (readyPeers === 0 && !current.some((p) => p.status?.phase === 'Running') && extra.length === 0) {
+    phase = 'Pending';
+    reason = 'PodsPending';
+    message = `0/${desiredPeers} peers ready, waiting for pods to start`;
+  } else {
+    phase = 'Progressing';
+    reason = extra.length > 0 ? 'ScalingDown' : input.waiting ? 'RollingUpdate' : 'PeersNotReady';
+    message = input.waiting ?? `${readyPeers}/${desiredPeers} peers ready`;
+  }
+
+  const prev = previous?.conditions;
+  const conditions = [
+    condition('Ready', phase === 'Ready', reason, message, generation, prev, now),
+    condition(
+      'Progressing',
+      phase === 'Pending' || phase === 'Progressing',
+      phase === 'Ready' ? 'Converged' : reason,
+      message,
+      generation,
+      prev,
+      now,
+    ),
+    condition('Degraded', phase === 'Degraded' || phase === 'Failed', phase === 'Ready' ? 'AllPeersReady' : reason, message, generation, prev, now),
+  ];
+
+  const status: PeerNetworkStatus = {
+    phase,
+    replicas: current.length + extra.filter((p) => !isTerminating(p)).length,
+    selector: selectorString(name),
+    desiredPeers,
+    readyPeers,
+    readyText: `${readyPeers}/${desiredPeers}`,
+    peers: entries,
+    bootstrap: [...input.bootstrap],
+    conditions,
+  };
+  if (generation !== undefined) status.observedGeneration = generation;
+  return status;
+}
+
