@@ -1,0 +1,485 @@
+// peer-dht: N real `peernet-peer` processes on this machine, one per peer, run twice: with our
+// DHT configuration ("tuned", the daemon's default) and with stock kadDHT() defaults
+// (`--dht-profile stock`). Measures how fast routing tables fill, PUT/GET latency from random
+// peers, success rate and resident memory, and prints both side by side against the targets
+// of issue 2. Figures are printed, never asserted.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { PeerGroup, freePort, makeKey, sleep, type PeerProcess } from '../test/helpers/peers.js';
+import type { BenchContext, Benchmark } from './benchmark.js';
+import { mapLimit, mean, percentile, table } from './stats.js';
+
+const PROFILES = ['tuned', 'stock'] as const;
+type Profile = (typeof PROFILES)[number];
+
+interface Options {
+  peers: number;
+  ops: number;
+  batch: number;
+  profiles: Profile[];
+  settleTimeoutMs: number;
+  opTimeoutMs: number;
+  opsBudgetMs: number;
+  valueSize: number;
+  bootstrapPeers: number;
+  seed: number;
+  peerArgs: string[];
+}
+
+const usage = `  --peers N              peers, one process each (default 100; env BENCH_PEERS)
+  --ops N                PUTs, then as many GETs, each from a random peer (default 300)
+  --profiles LIST        tuned,stock (default both, in that order)
+  --batch N              peers launched at a time (default 10)
+  --bootstrap-peers N    how many of the first peers everyone bootstraps from (default 3)
+  --settle-timeout S     how long to wait for routing tables after the last launch (default 120)
+  --op-timeout MS        one PUT or GET gives up after this (default 10000)
+  --ops-budget S         stop issuing operations of one kind after this (default 300)
+  --value-size BYTES     value size (default 128)
+  --seed N               random seed for peers/keys choice (default 1)
+  --peer-arg ARG         extra flag for every peer, repeatable (e.g. --peer-arg=--log-level=warn)`;
+
+function parseOptions(args: string[]): Options {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      peers: { type: 'string' },
+      ops: { type: 'string' },
+      batch: { type: 'string' },
+      profiles: { type: 'string' },
+      'bootstrap-peers': { type: 'string' },
+      'settle-timeout': { type: 'string' },
+      'op-timeout': { type: 'string' },
+      'ops-budget': { type: 'string' },
+      'value-size': { type: 'string' },
+      seed: { type: 'string' },
+      'peer-arg': { type: 'string', multiple: true },
+    },
+  });
+  const int = (name: string, v: string | undefined, def: number, min: number): number => {
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min)
+      throw new Error(`--${name}: expected an integer >= ${min}, got ${v}`);
+    return n;
+  };
+  const profiles = (values.profiles ?? PROFILES.join(',')).split(',').map((s) => s.trim());
+  for (const p of profiles) {
+    if (!(PROFILES as readonly string[]).includes(p))
+      throw new Error(`--profiles: unknown profile ${p}`);
+  }
+  return {
+    peers: int('peers', values.peers ?? process.env.BENCH_PEERS, 100, 2),
+    ops: int('ops', values.ops, 300, 1),
+    batch: int('batch', values.batch, 10, 1),
+    profiles: profiles as Profile[],
+    bootstrapPeers: int('bootstrap-peers', values['bootstrap-peers'], 3, 1),
+    settleTimeoutMs: int('settle-timeout', values['settle-timeout'], 120, 1) * 1000,
+    opTimeoutMs: int('op-timeout', values['op-timeout'], 10_000, 1),
+    opsBudgetMs: int('ops-budget', values['ops-budget'], 300, 1) * 1000,
+    valueSize: int('value-size', values['value-size'], 128, 1),
+    seed: int('seed', values.seed, 1, 0),
+    peerArgs: values['peer-arg'] ?? [],
+  };
+}
+
+/** A small deterministic PRNG (mulberry32), so two profiles see the same choice of peers. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface OpStats {
+  latencies: number[];
+  ok: number;
+  attempted: number;
+  planned: number;
+  failures: Map<string, number>;
+}
+
+interface Result {
+  profile: Profile;
+  target: number;
+  /** first launch -> every peer answered /readyz */
+  launchMs: number;
+  /** first launch -> every table >= target (undefined: never within the settle timeout) */
+  convergedMs?: number;
+  /** the slowest peer, from its own launch to its table >= target */
+  slowestPeerMs?: number;
+  /** last peer ready -> every table >= target */
+  afterLastReadyMs?: number;
+  reached: number;
+  tables: number[];
+  put: OpStats;
+  get: OpStats;
+  rssMiB: number[];
+}
+
+function newOps(planned: number): OpStats {
+  return { latencies: [], ok: 0, attempted: 0, planned, failures: new Map() };
+}
+function fail(s: OpStats, why: string): void {
+  s.failures.set(why, (s.failures.get(why) ?? 0) + 1);
+}
+
+async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Promise<Result> {
+  const N = o.peers;
+  const target = Math.min(20, N - 1);
+  const group = await PeerGroup.create(`bench-${profile}-${N}`);
+  ctx.progress(`${profile}: ${N} peers, logs in ${group.logDir}`);
+  const abort = (): void => {
+    for (const p of group.peers) void p.kill();
+  };
+  ctx.signal.addEventListener('abort', abort);
+  try {
+    const network = `bench/${profile}-${Date.now().toString(36)}`;
+    const keys = await Promise.all(
+      Array.from({ length: N }, (_, i) => makeKey(group.path(`p${i}.key`))),
+    );
+    const ports: number[] = [];
+    for (let i = 0; i < N; i++) ports.push(await freePort());
+    const nBoot = Math.min(o.bootstrapPeers, N);
+    const bootAddrs = keys
+      .slice(0, nBoot)
+      .map((k, i) => `/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${k.peerId}`);
+
+    const launchedAt: number[] = [];
+    const reachedAt: (number | undefined)[] = new Array<number | undefined>(N).fill(undefined);
+    const tables: number[] = new Array<number>(N).fill(0);
+    const peers: PeerProcess[] = [];
+    let polling = true;
+
+    // poll routing tables from the first launch on, in the background
+    const poller = (async () => {
+      while (polling && !ctx.signal.aborted) {
+        const pending = peers.filter((_, i) => reachedAt[i] === undefined);
+        await mapLimit(pending, 8, async (p) => {
+          const i = peers.indexOf(p);
+          try {
+            const st = await p.client.status();
+            tables[i] = st.routingTable;
+            if (st.routingTable >= target) reachedAt[i] = Date.now();
+          } catch {
+            // not up yet
+          }
+        });
+        if (peers.length === N && reachedAt.every((t) => t !== undefined)) return;
+        await sleep(500);
+      }
+    })();
+
+    const t0 = Date.now();
+    for (let i = 0; i < N; i += o.batch) {
+      if (ctx.signal.aborted) throw ctx.signal.reason as Error;
+      const batch: PeerProcess[] = [];
+      for (let j = i; j < Math.min(N, i + o.batch); j++) {
+        const p = await group.start({
+          name: `p${j}`,
+          network,
+          keyFile: keys[j]!.path,
+          p2pPort: ports[j],
+          bootstrap: bootAddrs.filter((_, b) => b !== j),
+          args: ['--dht-profile', profile, ...o.peerArgs],
+          waitReady: false,
+        });
+        launchedAt[j] = Date.now();
+        peers[j] = p;
+        batch.push(p);
+      }
+      await Promise.all(batch.map((p) => p.waitReady(120_000)));
+      ctx.progress(`${profile}: ${Math.min(N, i + o.batch)}/${N} peers ready`);
+    }
+    const allReady = Date.now();
+
+    const deadline = allReady + o.settleTimeoutMs;
+    while (reachedAt.some((t) => t === undefined) && Date.now() < deadline) {
+      if (ctx.signal.aborted) throw ctx.signal.reason as Error;
+      await sleep(1000);
+    }
+    polling = false;
+    await poller;
+    const reached = reachedAt.filter((t) => t !== undefined).length;
+    const all = reached === N;
+    const lastReach = Math.max(...reachedAt.map((t) => t ?? 0));
+    ctx.progress(
+      `${profile}: ${reached}/${N} routing tables >= ${target}` +
+        (all ? ` after ${((lastReach - t0) / 1000).toFixed(1)} s` : ''),
+    );
+    // the final sizes, for the report
+    await mapLimit(peers, 8, async (p, i) => {
+      try {
+        tables[i] = (await p.client.status()).routingTable;
+      } catch {
+        tables[i] = -1;
+      }
+    });
+
+    const rand = rng(o.seed);
+    const pick = (): number => Math.floor(rand() * N);
+    const put = newOps(o.ops);
+    const get = newOps(o.ops);
+    const stored: { key: string; value: string; by: number }[] = [];
+
+    let budgetEnd = Date.now() + o.opsBudgetMs;
+    for (let i = 0; i < o.ops && Date.now() < budgetEnd; i++) {
+      if (ctx.signal.aborted) throw ctx.signal.reason as Error;
+      const by = pick();
+      const key = `bench-${i}`;
+      const value = randomBytes(Math.ceil(o.valueSize / 2))
+        .toString('hex')
+        .slice(0, o.valueSize);
+      put.attempted++;
+      const t = performance.now();
+      try {
+        const r = await peers[by]!.client.request('PUT', `/v1/records/${key}`, value, {
+          timeoutMs: o.opTimeoutMs,
+        });
+        const ms = performance.now() - t;
+        if (r.status >= 200 && r.status < 300) {
+          put.ok++;
+          put.latencies.push(ms);
+          stored.push({ key, value, by });
+        } else fail(put, `HTTP ${r.status}`);
+      } catch (err) {
+        fail(put, (err as Error).name === 'TimeoutError' ? 'timeout' : (err as Error).message);
+      }
+      if ((i + 1) % 100 === 0) ctx.progress(`${profile}: ${i + 1} PUTs`);
+    }
+
+    budgetEnd = Date.now() + o.opsBudgetMs;
+    for (let i = 0; i < o.ops && stored.length > 0 && Date.now() < budgetEnd; i++) {
+      if (ctx.signal.aborted) throw ctx.signal.reason as Error;
+      const rec = stored[Math.floor(rand() * stored.length)]!;
+      let from = pick();
+      if (from === rec.by) from = (from + 1) % N;
+      get.attempted++;
+      const t = performance.now();
+      try {
+        const r = await peers[from]!.client.request('GET', `/v1/records/${rec.key}`, undefined, {
+          timeoutMs: o.opTimeoutMs,
+        });
+        const ms = performance.now() - t;
+        if (r.status === 200 && r.text === rec.value) {
+          get.ok++;
+          get.latencies.push(ms);
+        } else fail(get, r.status === 200 ? 'wrong value' : `HTTP ${r.status}`);
+      } catch (err) {
+        fail(get, (err as Error).name === 'TimeoutError' ? 'timeout' : (err as Error).message);
+      }
+      if ((i + 1) % 100 === 0) ctx.progress(`${profile}: ${i + 1} GETs`);
+    }
+
+    const rssMiB = peers.map((p) => (p.rssKiB() ?? NaN) / 1024).filter((x) => !Number.isNaN(x));
+    return {
+      profile,
+      target,
+      launchMs: allReady - t0,
+      convergedMs: all ? lastReach - t0 : undefined,
+      slowestPeerMs: all ? Math.max(...reachedAt.map((t, i) => t! - launchedAt[i]!)) : undefined,
+      afterLastReadyMs: all ? Math.max(0, lastReach - allReady) : undefined,
+      reached,
+      tables,
+      put,
+      get,
+      rssMiB,
+    };
+  } finally {
+    ctx.signal.removeEventListener('abort', abort);
+    await Promise.all(group.peers.map((p) => p.kill()));
+    await group.stop(0);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+interface Row {
+  label: string;
+  target?: string;
+  /** true when the figure meets the target */
+  meets?: (v: number) => boolean;
+  value: (r: Result) => number | undefined;
+  fmt: (v: number) => string;
+}
+
+const ms = (v: number): string =>
+  v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${v.toFixed(1)} ms`;
+const secs = (v: number): string => `${(v / 1000).toFixed(1)} s`;
+const pct = (v: number): string => `${v.toFixed(1)} %`;
+const mib = (v: number): string => `${v.toFixed(1)} MiB`;
+const rate = (s: OpStats): number => (s.planned === 0 ? NaN : (100 * s.ok) / s.planned);
+
+function rows(target: number): Row[] {
+  return [
+    { label: 'launch: all peers ready', value: (r) => r.launchMs, fmt: secs },
+    {
+      label: `tables >= ${target}: network, from 1st launch`,
+      target: '<= 30 s',
+      meets: (v) => v <= 30_000,
+      value: (r) => r.convergedMs,
+      fmt: secs,
+    },
+    {
+      label: `tables >= ${target}: slowest peer, own launch`,
+      target: '<= 30 s',
+      meets: (v) => v <= 30_000,
+      value: (r) => r.slowestPeerMs,
+      fmt: secs,
+    },
+    { label: `tables >= ${target}: after last ready`, value: (r) => r.afterLastReadyMs, fmt: secs },
+    { label: `peers reaching ${target} (of N)`, value: (r) => r.reached, fmt: (v) => String(v) },
+    {
+      label: 'routing table min at end',
+      value: (r) => Math.min(...r.tables),
+      fmt: (v) => String(v),
+    },
+    {
+      label: 'routing table median at end',
+      value: (r) => percentile(r.tables, 50),
+      fmt: (v) => String(v),
+    },
+    {
+      label: 'GET p50',
+      target: '<= 30 ms',
+      meets: (v) => v <= 30,
+      value: (r) => percentile(r.get.latencies, 50),
+      fmt: ms,
+    },
+    {
+      label: 'GET p99',
+      target: '<= 200 ms',
+      meets: (v) => v <= 200,
+      value: (r) => percentile(r.get.latencies, 99),
+      fmt: ms,
+    },
+    { label: 'GET max', value: (r) => percentile(r.get.latencies, 100), fmt: ms },
+    {
+      label: 'PUT p50',
+      target: '<= 100 ms',
+      meets: (v) => v <= 100,
+      value: (r) => percentile(r.put.latencies, 50),
+      fmt: ms,
+    },
+    {
+      label: 'PUT p99',
+      target: '<= 500 ms',
+      meets: (v) => v <= 500,
+      value: (r) => percentile(r.put.latencies, 99),
+      fmt: ms,
+    },
+    { label: 'PUT max', value: (r) => percentile(r.put.latencies, 100), fmt: ms },
+    {
+      label: 'PUT success',
+      target: '100 %',
+      meets: (v) => v >= 100,
+      value: (r) => rate(r.put),
+      fmt: pct,
+    },
+    {
+      label: 'GET success',
+      target: '100 %',
+      meets: (v) => v >= 100,
+      value: (r) => rate(r.get),
+      fmt: pct,
+    },
+    { label: 'RSS per peer, mean', value: (r) => mean(r.rssMiB), fmt: mib },
+    {
+      label: 'RSS per peer, max',
+      target: '<= 80 MiB',
+      meets: (v) => v <= 80,
+      value: (r) => Math.max(...r.rssMiB),
+      fmt: mib,
+    },
+  ];
+}
+
+function report(o: Options, results: Result[], memBefore: number, ctx: BenchContext): void {
+  const target = Math.min(20, o.peers - 1);
+  const byProfile = new Map(results.map((r) => [r.profile, r]));
+  const tuned = byProfile.get('tuned');
+  const stock = byProfile.get('stock');
+  const header = ['metric', 'target', ...results.map((r) => r.profile)];
+  if (tuned && stock) header.push('stock/tuned');
+  header.push(...results.map((r) => r.profile));
+  const out: string[][] = [header];
+  for (const row of rows(target)) {
+    const vals = results.map((r) => row.value(r));
+    const line = [row.label, row.target ?? ''];
+    line.push(...vals.map((v) => (v === undefined || Number.isNaN(v) ? 'never' : row.fmt(v))));
+    if (tuned && stock) {
+      const a = row.value(tuned);
+      const b = row.value(stock);
+      line.push(
+        a !== undefined && b !== undefined && a > 0 && Number.isFinite(b / a)
+          ? `${(b / a).toFixed(2)}x`
+          : '-',
+      );
+    }
+    line.push(
+      ...vals.map((v) =>
+        row.meets ? (v !== undefined && !Number.isNaN(v) && row.meets(v) ? 'PASS' : 'MISS') : '',
+      ),
+    );
+    out.push(line);
+  }
+  ctx.print(
+    `${o.peers} peers, one process each, ${cpus().length} cores, Node ${process.versions.node}; ` +
+      `${o.ops} PUTs then ${o.ops} GETs of ${o.valueSize}-byte values, one at a time, from random peers`,
+  );
+  ctx.print(`memory available before the run: ${memBefore} MiB`);
+  ctx.print();
+  for (const l of table(out)) ctx.print(l);
+  for (const r of results) {
+    for (const [kind, s] of [
+      ['PUT', r.put],
+      ['GET', r.get],
+    ] as const) {
+      const notRun = s.planned - s.attempted;
+      if (s.failures.size > 0 || notRun > 0) {
+        const why = [...s.failures].map(([k, n]) => `${n} ${k}`);
+        if (notRun > 0) why.push(`${notRun} not run (ops budget spent)`);
+        ctx.print(`${r.profile} ${kind} failures: ${why.join(', ')}`);
+      }
+    }
+  }
+}
+
+function memAvailableMiB(): number {
+  try {
+    const m = /MemAvailable:\s+(\d+)\s+kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+export const peerDht: Benchmark = {
+  name: 'peer-dht',
+  description:
+    'N peer processes: routing-table fill time, PUT/GET latency, success, RSS; tuned vs stock kadDHT()',
+  usage,
+  async run(args, ctx) {
+    const o = parseOptions(args);
+    const before = memAvailableMiB();
+    if (before < o.peers * 100) {
+      ctx.progress(`warning: ${before} MiB available for ${o.peers} peers (~100 MiB each)`);
+    }
+    const results: Result[] = [];
+    for (const profile of o.profiles) {
+      if (ctx.signal.aborted) break;
+      results.push(await runProfile(profile, o, ctx));
+      // let the machine settle before the next network
+      await sleep(2000);
+    }
+    if (results.length > 0) report(o, results, before, ctx);
+  },
+};

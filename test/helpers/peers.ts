@@ -1,0 +1,687 @@
+// A harness for real `peernet-peer` processes on this machine: it spawns them, waits for
+// /readyz, talks to their HTTP API, and always kills them. Used by the peer tests, the e2e tests
+// and the benchmarks, so it imports nothing from jest.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateIdentity, writeKeyFile } from '../../peer/identity.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository root: this file runs from dist/test/helpers/. */
+export const repoRoot = resolve(here, '..', '..', '..');
+export const peerBin = join(repoRoot, 'dist', 'peer', 'cli', 'peernet-peer.js');
+export const peerctlBin = join(repoRoot, 'dist', 'peer', 'cli', 'peerctl.js');
+export const testOutputDir = join(repoRoot, '.test-output');
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns a value other than undefined/false, or throws at the deadline. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  { timeoutMs = 30_000, intervalMs = 250 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+      lastErr = undefined;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() >= deadline) {
+      const why = lastErr ? `; last error: ${(lastErr as Error).message}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+const handedOutPorts = new Set<number>();
+/** A TCP port that was free a moment ago and that this process has not handed out before. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((res, rej) => {
+      const srv = createServer();
+      srv.unref();
+      srv.on('error', rej);
+      srv.listen(0, host, () => {
+        const addr = srv.address();
+        srv.close(() => res(typeof addr === 'object' && addr ? addr.port : 0));
+      });
+    });
+    if (port && !handedOutPorts.has(port)) {
+      handedOutPorts.add(port);
+      return port;
+    }
+  }
+}
+
+export interface KeyInfo {
+  path: string;
+  peerId: string;
+}
+/** Writes a fresh key file (the format `peernet-peer keygen` writes) without a process. */
+export async function makeKey(path: string): Promise<KeyInfo> {
+  const id = await generateIdentity();
+  await writeKeyFile(path, id);
+  return { path, peerId: id.peerId };
+}
+
+/** A pre-shared key file in the go-libp2p/js-libp2p `pnet` format. */
+export function swarmKeyText(hex64?: string): string {
+  const hex =
+    hex64 ??
+    Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) =>
+      b.toString(16).padStart(2, '0'),
+    ).join('');
+  return `/key/swarm/psk/1.0.0/\n/base16/\n${hex}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+export interface HttpResult {
+  status: number;
+  contentType: string;
+  text: string;
+}
+
+/** How requests reach a peer's API: plain fetch, or from inside a network namespace. */
+export type Transport = (
+  url: string,
+  init: {
+    method: string;
+    body?: string | Uint8Array;
+    headers?: Record<string, string>;
+    timeoutMs: number;
+  },
+) => Promise<HttpResult>;
+
+export const fetchTransport: Transport = async (url, init) => {
+  const res = await fetch(url, {
+    method: init.method,
+    body: init.body,
+    headers: init.headers,
+    signal: AbortSignal.timeout(init.timeoutMs),
+  });
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type') ?? '',
+    text: await res.text(),
+  };
+};
+
+/** Runs each request as a short node process inside network namespace `ns` (root only). */
+export function netnsTransport(ns: string): Transport {
+  const script = `
+    const [url, method, body, headers, t] = JSON.parse(process.argv[1]);
+    fetch(url, { method, body: body === null ? undefined : Buffer.from(body, 'base64'),
+      headers, signal: AbortSignal.timeout(t) })
+      .then(async (r) => process.stdout.write(JSON.stringify({ status: r.status,
+        contentType: r.headers.get('content-type') ?? '', text: await r.text() })))
+      .catch((e) => { process.stderr.write(String(e)); process.exit(2); });`;
+  return (url, init) =>
+    new Promise((res, rej) => {
+      const body = init.body === undefined ? null : Buffer.from(init.body).toString('base64');
+      const arg = JSON.stringify([url, init.method, body, init.headers ?? {}, init.timeoutMs]);
+      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script, arg], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('error', rej);
+      child.on('close', (code) => {
+        if (code !== 0) return rej(new Error(`request in netns ${ns} failed: ${err.trim()}`));
+        try {
+          res(JSON.parse(out) as HttpResult);
+        } catch (e) {
+          rej(e instanceof Error ? e : new Error(String(e)));
+        }
+      });
+    });
+}
+
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface PeerStatus {
+  peerId: string;
+  addrs: string[];
+  network: string;
+  routingTable: number;
+  connections: number;
+  ready: boolean;
+  [k: string]: unknown;
+}
+
+/** A client for one peer's HTTP API (the routes of the contract). */
+export class PeerClient {
+  constructor(
+    readonly baseUrl: string,
+    readonly transport: Transport = fetchTransport,
+    readonly timeoutMs = 30_000,
+  ) {}
+
+  async request(
+    method: string,
+    path: string,
+    body?: string | Uint8Array,
+    opts: { headers?: Record<string, string>; timeoutMs?: number } = {},
+  ): Promise<HttpResult> {
+    return this.transport(this.baseUrl + path, {
+      method,
+      body,
+      headers: opts.headers,
+      timeoutMs: opts.timeoutMs ?? this.timeoutMs,
+    });
+  }
+
+  /** The body as JSON; throws HttpError for a non-2xx answer. */
+  async json<T>(method: string, path: string, body?: string | Uint8Array): Promise<T> {
+    const r = await this.request(method, path, body);
+    if (r.status < 200 || r.status >= 300) {
+      throw new HttpError(`${method} ${path}: ${r.status} ${r.text}`, r.status, r.text);
+    }
+    return JSON.parse(r.text) as T;
+  }
+
+  status(): Promise<PeerStatus> {
+    return this.json<PeerStatus>('GET', '/v1/status');
+  }
+
+  async ready(): Promise<boolean> {
+    return (await this.request('GET', '/readyz', undefined, { timeoutMs: 5000 })).status === 200;
+  }
+
+  async put(key: string, value: string | Uint8Array): Promise<void> {
+    await this.json('PUT', `/v1/records/${encodeURIComponent(key)}`, value);
+  }
+
+  /** The value, or undefined on 404. */
+  async get(key: string): Promise<string | undefined> {
+    const r = await this.request('GET', `/v1/records/${encodeURIComponent(key)}`);
+    if (r.status === 404) return undefined;
+    if (r.status !== 200) {
+      throw new HttpError(`GET record ${key}: ${r.status} ${r.text}`, r.status, r.text);
+    }
+    return recordValue(r);
+  }
+
+  async provide(key: string): Promise<void> {
+    await this.json('POST', `/v1/providers/${encodeURIComponent(key)}`);
+  }
+
+  /** Peer IDs of the providers of `key`. */
+  async providers(key: string): Promise<string[]> {
+    return peerIdsIn(await this.json<unknown>('GET', `/v1/providers/${encodeURIComponent(key)}`));
+  }
+
+  /** Peer IDs of the peers this peer is connected to. */
+  async peers(): Promise<string[]> {
+    return peerIdsIn(await this.json<unknown>('GET', '/v1/peers'));
+  }
+
+  ping(target: string): Promise<Record<string, unknown>> {
+    return this.json('POST', `/v1/ping/${encodeURIComponent(target)}`);
+  }
+
+  drain(): Promise<{ handedOff: number }> {
+    return this.json('POST', '/v1/drain');
+  }
+}
+
+/** A record GET answers the raw value, or JSON `{ value }` (tolerate both layouts). */
+function recordValue(r: HttpResult): string {
+  if (r.contentType.includes('application/json')) {
+    try {
+      const j = JSON.parse(r.text) as { value?: unknown };
+      if (j && typeof j === 'object' && typeof j.value === 'string') return j.value;
+    } catch {
+      // the value itself happened to be labelled JSON
+    }
+  }
+  return r.text;
+}
+
+const peerIdRe = /^(12D3Koo[1-9A-HJ-NP-Za-km-z]+|Qm[1-9A-HJ-NP-Za-km-z]{44})$/;
+/** Every distinct peer ID found in a JSON answer, whatever its shape (list of IDs or objects). */
+export function peerIdsIn(json: unknown): string[] {
+  const out = new Set<string>();
+  const walk = (v: unknown, key?: string): void => {
+    if (typeof v === 'string') {
+      if (peerIdRe.test(v) && key !== 'self' && key !== 'peerIdSelf') out.add(v);
+    } else if (Array.isArray(v)) {
+      v.forEach((x) => walk(x, key));
+    } else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'addrs' || k === 'multiaddrs' || k === 'addresses') continue;
+        walk(x, k);
+      }
+    }
+  };
+  walk(json);
+  return [...out];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+/** Every live child of this process, killed at exit whatever happened. */
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', killAllNow);
+  }
+}
+/** SIGKILLs every peer process this harness started and that is still running (synchronous). */
+export function killAllNow(): void {
+  for (const c of live) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export interface PeerOptions {
+  /** A name for logs; defaults to `peer-<n>`. */
+  name?: string;
+  /** Defaults to a fresh key file in the group's directory; `false` runs without `--key-file`. */
+  keyFile?: string | false;
+  network?: string;
+  bootstrap?: string[];
+  bootstrapFile?: string;
+  mdns?: boolean;
+  swarmKeyFile?: string;
+  dataDir?: string;
+  /** libp2p listen port; 0 (default) lets the OS pick and reads it back from /v1/status. */
+  p2pPort?: number;
+  /** Host the peer listens and serves on; 127.0.0.1 by default. */
+  host?: string;
+  /** API port; picked free by default. */
+  apiPort?: number;
+  /** More flags for `peernet-peer`. */
+  args?: string[];
+  env?: Record<string, string>;
+  /** Run inside this network namespace (root only); the API is then reached from inside it. */
+  netns?: string;
+  /** Wait for /readyz (default true). */
+  waitReady?: boolean;
+  readyTimeoutMs?: number;
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** One running `peernet-peer`. */
+export class PeerProcess {
+  readonly child: ChildProcess;
+  readonly client: PeerClient;
+  readonly exited: Promise<ExitInfo>;
+  exitInfo: ExitInfo | undefined;
+  /** Filled by `waitReady` from /v1/status. */
+  peerId = '';
+  addrs: string[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly args: string[],
+    readonly logPath: string,
+    readonly apiUrl: string,
+    readonly options: PeerOptions,
+    env: Record<string, string>,
+  ) {
+    mkdirSync(dirname(logPath), { recursive: true });
+    const fd = openSync(logPath, 'a');
+    const cmd = options.netns ? 'ip' : process.execPath;
+    const argv = options.netns
+      ? ['netns', 'exec', options.netns, process.execPath, peerBin, ...args]
+      : [peerBin, ...args];
+    this.child = spawn(cmd, argv, {
+      cwd: repoRoot,
+      stdio: ['ignore', fd, fd],
+      env: { ...cleanEnv(), ...env },
+    });
+    closeSync(fd);
+    track(this.child);
+    this.exited = new Promise((res) => {
+      this.child.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        res(this.exitInfo);
+      });
+    });
+    this.client = new PeerClient(
+      apiUrl,
+      options.netns ? netnsTransport(options.netns) : fetchTransport,
+    );
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  get running(): boolean {
+    return this.exitInfo === undefined;
+  }
+
+  /** Addresses to dial this peer at, each ending in /p2p/<peerId>. */
+  get dialAddrs(): string[] {
+    return this.addrs.map((a) => (a.includes('/p2p/') ? a : `${a}/p2p/${this.peerId}`));
+  }
+
+  /** One loopback dial address (the first TCP one). */
+  get addr(): string {
+    const a = this.dialAddrs.find((x) => x.includes('/tcp/')) ?? this.dialAddrs[0];
+    if (!a) throw new Error(`${this.name} has no addresses (is it ready?) ${this.logHint()}`);
+    return a;
+  }
+
+  log(): string {
+    try {
+      return readFileSync(this.logPath, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  logHint(): string {
+    return `(log: ${this.logPath})`;
+  }
+
+  /** The last lines of the log, for failure messages. */
+  logTail(lines = 15): string {
+    return this.log().trimEnd().split('\n').slice(-lines).join('\n');
+  }
+
+  async waitReady(timeoutMs = 60_000): Promise<this> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.running) {
+        throw new Error(
+          `${this.name} exited (${JSON.stringify(this.exitInfo)}) before it was ready ${this.logHint()}\n${this.logTail()}`,
+        );
+      }
+      try {
+        if (await this.client.ready()) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `${this.name} not ready after ${timeoutMs} ms ${this.logHint()}\n${this.logTail()}`,
+        );
+      }
+      await sleep(150);
+    }
+    const st = await this.client.status();
+    this.peerId = st.peerId;
+    this.addrs = st.addrs;
+    return this;
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`. Resolves with how it ended. */
+  async stop(graceMs = 15_000): Promise<ExitInfo> {
+    if (!this.running) return this.exitInfo!;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async kill(): Promise<ExitInfo> {
+    if (this.running) this.child.kill('SIGKILL');
+    return this.exited;
+  }
+
+  /** Resident memory in KiB from /proc (undefined once gone or off Linux). */
+  rssKiB(): number | undefined {
+    try {
+      const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** The environment without any PEERNET_ variable of the caller, so flags alone configure peers. */
+function cleanEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith('PEERNET_')) env[k] = v;
+  }
+  return env;
+}
+
+/**
+ * A set of peers sharing a scratch directory and a log directory. `stop()` ends every one of
+ * them, whatever state the test left them in.
+ */
+export class PeerGroup {
+  readonly peers: PeerProcess[] = [];
+  private counter = 0;
+
+  private constructor(
+    /** Scratch directory for keys, data dirs and bootstrap files. */
+    readonly dir: string,
+    /** Where each peer's output goes: `<logDir>/<name>.log`. */
+    readonly logDir: string,
+  ) {}
+
+  /** `label` names the log folder: `.test-output/peers/<label>-<time>/`. */
+  static async create(label: string): Promise<PeerGroup> {
+    const safe = label.replace(/[^a-zA-Z0-9._-]+/g, '-').slice(0, 60);
+    const dir = await mkdtemp(join(tmpdir(), `peernet-${safe}-`));
+    const logDir = join(testOutputDir, 'peers', `${safe}-${Date.now().toString(36)}`);
+    mkdirSync(logDir, { recursive: true });
+    return new PeerGroup(dir, logDir);
+  }
+
+  path(...parts: string[]): string {
+    return join(this.dir, ...parts);
+  }
+
+  /** Arguments for `peernet-peer` from options (exposed so tests can start one by hand). */
+  async argsFor(opts: PeerOptions, name: string): Promise<{ args: string[]; apiUrl: string }> {
+    const host = opts.host ?? '127.0.0.1';
+    const apiPort = opts.apiPort ?? (opts.netns ? 5001 + this.counter : await freePort(host));
+    const args = [
+      '--listen',
+      `/ip4/${host}/tcp/${opts.p2pPort ?? 0}`,
+      '--api',
+      `${host}:${apiPort}`,
+    ];
+    let keyFile = opts.keyFile;
+    if (keyFile === undefined) keyFile = (await makeKey(this.path(`${name}.key`))).path;
+    if (keyFile) args.push('--key-file', keyFile);
+    if (opts.network) args.push('--network', opts.network);
+    for (const b of opts.bootstrap ?? []) args.push('--bootstrap', b);
+    if (opts.bootstrapFile) args.push('--bootstrap-file', opts.bootstrapFile);
+    if (opts.mdns) args.push('--mdns');
+    if (opts.swarmKeyFile) args.push('--swarm-key-file', opts.swarmKeyFile);
+    if (opts.dataDir) args.push('--data-dir', opts.dataDir);
+    args.push(...(opts.args ?? []));
+    return { args, apiUrl: `http://${host}:${apiPort}` };
+  }
+
+  /** Starts one peer and (by default) waits until it answers /readyz. */
+  async start(opts: PeerOptions = {}): Promise<PeerProcess> {
+    const name = opts.name ?? `peer-${this.counter}`;
+    const { args, apiUrl } = await this.argsFor(opts, name);
+    this.counter++;
+    const p = new PeerProcess(
+      name,
+      args,
+      join(this.logDir, `${name}.log`),
+      apiUrl,
+      opts,
+      opts.env ?? {},
+    );
+    this.peers.push(p);
+    if (opts.waitReady !== false) await p.waitReady(opts.readyTimeoutMs);
+    return p;
+  }
+
+  /**
+   * Starts `n` peers, `batch` at a time, each bootstrapping from the first one started (unless
+   * `opts.bootstrap` says otherwise). Names are `<prefix>-<i>`.
+   */
+  async startMany(
+    n: number,
+    opts: PeerOptions & { prefix?: string; batch?: number } = {},
+  ): Promise<PeerProcess[]> {
+    const { prefix = 'peer', batch = 4, ...rest } = opts;
+    const out: PeerProcess[] = [];
+    if (n === 0) return out;
+    const first = await this.start({ ...rest, name: `${prefix}-0` });
+    out.push(first);
+    const bootstrap = rest.bootstrap ?? [first.addr];
+    for (let i = 1; i < n; i += batch) {
+      const chunk: Promise<PeerProcess>[] = [];
+      for (let j = i; j < Math.min(n, i + batch); j++) {
+        chunk.push(this.start({ ...rest, bootstrap, name: `${prefix}-${j}` }));
+      }
+      out.push(...(await Promise.all(chunk)));
+    }
+    return out;
+  }
+
+  running(): PeerProcess[] {
+    return this.peers.filter((p) => p.running);
+  }
+
+  /** Log paths of every peer, for failure messages. */
+  logHint(): string {
+    return `peer logs in ${this.logDir}`;
+  }
+
+  /** Ends every peer (SIGTERM, then SIGKILL after `graceMs`) and removes the scratch dir. */
+  async stop(graceMs = 5_000): Promise<void> {
+    await Promise.all(this.peers.map((p) => p.stop(graceMs)));
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI runs
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** ms until the process exited */
+  ms: number;
+}
+
+/** Runs a node script to completion (or kills it at `timeoutMs`). */
+export function runNode(
+  script: string,
+  args: string[],
+  {
+    timeoutMs = 30_000,
+    env = {},
+    netns,
+  }: { timeoutMs?: number; env?: Record<string, string>; netns?: string } = {},
+): Promise<RunResult> {
+  const t0 = Date.now();
+  return new Promise((res, rej) => {
+    const [cmd, argv] = netns
+      ? ['ip', ['netns', 'exec', netns, process.execPath, script, ...args]]
+      : [process.execPath, [script, ...args]];
+    const child = spawn(cmd, argv, {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...cleanEnv(), ...env },
+    });
+    track(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', rej);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      res({ code, signal, stdout, stderr, ms: Date.now() - t0 });
+    });
+  });
+}
+
+/** `peerctl --api <url> ...args` */
+export function peerctl(
+  api: string | PeerProcess,
+  args: string[],
+  opts: { timeoutMs?: number } = {},
+): Promise<RunResult> {
+  const p = typeof api === 'string' ? undefined : api;
+  const url = typeof api === 'string' ? api : api.apiUrl;
+  return runNode(peerctlBin, ['--api', url, ...args], { ...opts, netns: p?.options.netns });
+}
+
+/** `peernet-peer ...args` run to completion (for bad flags and `keygen`). */
+export function peernetPeer(
+  args: string[],
+  opts: { timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<RunResult> {
+  return runNode(peerBin, args, opts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Network namespaces (root only): co-located peers in one namespace, as in one pod.
+
+export interface Netns {
+  name: string;
+  remove(): void;
+}
+
+/** Creates a network namespace with `lo` up and multicast routed on it, or undefined if it can't. */
+export function createNetns(label: string): Netns | undefined {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return undefined;
+  const name = `pn-${label}-${process.pid}`.slice(0, 30);
+  const ip = (...a: string[]): boolean => spawnSync('ip', a, { stdio: 'ignore' }).status === 0;
+  if (!ip('netns', 'add', name)) return undefined;
+  const remove = (): void => {
+    ip('netns', 'del', name);
+  };
+  if (
+    !ip('-n', name, 'link', 'set', 'lo', 'up') ||
+    !ip('-n', name, 'link', 'set', 'lo', 'multicast', 'on') ||
+    !ip('-n', name, 'route', 'add', '224.0.0.0/4', 'dev', 'lo')
+  ) {
+    remove();
+    return undefined;
+  }
+  return { name, remove };
+}
+
+export function netnsExists(name: string): boolean {
+  return existsSync(`/run/netns/${name}`);
+}
