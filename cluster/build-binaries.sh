@@ -17,14 +17,37 @@ TOOLS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok h
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
 
-have_all() { for t in "${TOOLS[@]}"; do [ -x "$OUT/$t" ] || return 1; done; }
+have_all() { for t in "${TOOLS[@]}"; do [ -x "$OUT/$t" ] || return 1; done; [ -d "$OUT/kwok-stages" ]; }
 if have_all; then echo "$OUT"; exit 0; fi
 
 log() { echo "[build-binaries] $*" >&2; }
 mkdir -p "$OUT" "$CACHE_ROOT/work"
+
+# One build at a time per cache: a second run (another engineer, a test's global setup, CI)
+# waits for the first and then finds everything built.
+exec 9>"$CACHE_ROOT/build.lock"
+if ! flock -n 9; then
+  log "another build holds $CACHE_ROOT/build.lock; waiting for it"
+  flock 9
+fi
+if have_all; then log "built by the other run"; echo "$OUT"; exit 0; fi
+
 WORK="$(mktemp -d "$CACHE_ROOT/work/build.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+HEARTBEAT=""
+trap '[ -n "$HEARTBEAT" ] && kill "$HEARTBEAT" 2>/dev/null; rm -rf "$WORK"' EXIT
 start=$(date +%s)
+log "building into $OUT (cold: about 20 minutes on 2 cores; later runs reuse it)"
+
+# A Go build is silent for minutes: say every minute that it is still going.
+heartbeat() {
+  local what="$1" t0; t0=$(date +%s)
+  ( while sleep 60; do log "... still building $what ($(( $(date +%s) - t0 ))s)"; done ) &
+  HEARTBEAT=$!
+}
+done_step() {
+  [ -n "$HEARTBEAT" ] && kill "$HEARTBEAT" 2>/dev/null; HEARTBEAT=""
+  log "$1 done in $(( $(date +%s) - $2 ))s"
+}
 
 minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
 staging_v="v0.${K8S_VERSION#v1.}"
@@ -37,7 +60,6 @@ build_kubernetes() {
   go mod edit -require="k8s.io/kubernetes@$K8S_VERSION"
   for s in $staging; do go mod edit -replace="$s=$s@$staging_v"; done
   local pkgs=(cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubectl)
-  for p in "${pkgs[@]}"; do echo "import _ \"k8s.io/kubernetes/$p\"" ; done >/dev/null
   local ld=""
   for v in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $v.gitVersion=$K8S_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean"
@@ -45,8 +67,13 @@ build_kubernetes() {
   log "resolving Kubernetes $K8S_VERSION modules"
   go get "k8s.io/kubernetes@$K8S_VERSION" >/dev/null 2>&1 || true
   for p in "${pkgs[@]}"; do
-    log "building $(basename "$p") (Kubernetes $K8S_VERSION)"
-    go build -trimpath -ldflags "-s -w $ld" -o "$OUT/$(basename "$p")" "k8s.io/kubernetes/$p"
+    local name t; name="$(basename "$p")"; t=$(date +%s)
+    [ -x "$OUT/$name" ] && continue
+    log "building $name (Kubernetes $K8S_VERSION)"; heartbeat "$name"
+    # Into the work folder first, then renamed: an interrupted build never leaves a partial binary.
+    go build -trimpath -ldflags "-s -w $ld" -o "$WORK/$name" "k8s.io/kubernetes/$p"
+    mv "$WORK/$name" "$OUT/$name"
+    done_step "$name" "$t"
   done
 }
 
@@ -57,30 +84,38 @@ build_etcd() {
   for s in api/v3 client/pkg/v3 client/v3 pkg/v3; do
     go mod edit -replace="go.etcd.io/etcd/$s=go.etcd.io/etcd/$s@$ETCD_VERSION"
   done
-  log "building etcd $ETCD_VERSION"
+  local t; t=$(date +%s)
+  log "building etcd $ETCD_VERSION"; heartbeat etcd
   go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null 2>&1 || true
-  go build -trimpath -ldflags "-s -w" -o "$OUT/etcd" go.etcd.io/etcd/server/v3
+  go build -trimpath -ldflags "-s -w" -o "$WORK/etcd" go.etcd.io/etcd/server/v3
+  mv "$WORK/etcd" "$OUT/etcd"
+  done_step etcd "$t"
 }
 
 build_kwok() {
-  log "building kwok $KWOK_VERSION"
+  local t; t=$(date +%s)
+  log "building kwok $KWOK_VERSION"; heartbeat kwok
   GOBIN="$WORK/gobin" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-  cp "$WORK/gobin/kwok" "$OUT/kwok"
+  mv "$WORK/gobin/kwok" "$OUT/kwok"
+  done_step kwok "$t"
   # kwok ships its stage definitions only as kustomize files inside the module.
   local dir; dir="$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')"
-  rm -rf "$OUT/kwok-stages"; mkdir -p "$OUT/kwok-stages"
-  cp -r "$dir/kustomize/stage/." "$OUT/kwok-stages/"; chmod -R u+w "$OUT/kwok-stages"
+  rm -rf "$OUT/kwok-stages" "$WORK/kwok-stages"; mkdir -p "$WORK/kwok-stages"
+  cp -r "$dir/kustomize/stage/." "$WORK/kwok-stages/"; chmod -R u+w "$WORK/kwok-stages"
+  mv "$WORK/kwok-stages" "$OUT/kwok-stages"
 }
 
 build_helm() {
-  log "building helm $HELM_VERSION"
+  local t; t=$(date +%s)
+  log "building helm $HELM_VERSION"; heartbeat helm
   local ld="-s -w"
   for v in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
     ld+=" -X $v.k8sVersionMajor=1 -X $v.k8sVersionMinor=$minor"
   done
   ld+=" -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
   GOBIN="$WORK/gobin" go install -trimpath -ldflags "$ld" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-  cp "$WORK/gobin/helm" "$OUT/helm"
+  mv "$WORK/gobin/helm" "$OUT/helm"
+  done_step helm "$t"
 }
 
 [ -x "$OUT/kwok" ] && [ -d "$OUT/kwok-stages" ] || build_kwok

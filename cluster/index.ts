@@ -1,0 +1,492 @@
+import { spawn } from 'node:child_process';
+import { randomBytes, generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { CoreV1Api, KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { pino, type Logger } from 'pino';
+import { binariesIn, ensureBinaries, type ClusterBinaries } from './binaries.js';
+import {
+  apiserverCertFile,
+  auditPolicyYaml,
+  clusterPaths,
+  clusterUsers,
+  componentCommands,
+  componentNames,
+  kubeconfigYaml,
+  kwokConfigYaml,
+  kwokStageFiles,
+  schedulerConfigYaml,
+  tokenFileContent,
+  userKubeconfig,
+  type ClusterPaths,
+  type ClusterPorts,
+  type ClusterUser,
+  type ComponentName,
+} from './components.js';
+import { parseClusterOptions, type ClusterOptions, type ClusterOptionsInput } from './config.js';
+import { ClusterNotRunningError, ComponentStartError } from './errors.js';
+import { probe, waitFor } from './health.js';
+import { fakeNode, nodeKindLabel } from './nodes.js';
+import { freePorts } from './ports.js';
+import { isRunning, spawnDetached, stopProcess, tailFile } from './process.js';
+import { readState, writeState, type ClusterState } from './state.js';
+
+export {
+  ClusterBuildError,
+  ClusterConfigError,
+  ClusterNotRunningError,
+  ComponentStartError,
+} from './errors.js';
+export { ensureBinaries, binariesIn, type ClusterBinaries } from './binaries.js';
+export {
+  componentNames,
+  clusterUsers,
+  type ComponentName,
+  type ClusterUser,
+  type ClusterPorts,
+} from './components.js';
+export type { ClusterOptionsInput } from './config.js';
+export { kwokNodeAnnotation, nodeKindLabel } from './nodes.js';
+
+export interface ComponentStatus {
+  name: ComponentName;
+  pid: number | undefined;
+  running: boolean;
+  logPath: string;
+}
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A running local control plane: etcd, kube-apiserver, controller manager, scheduler, kwok. */
+export interface Cluster {
+  readonly dir: string;
+  /** Admin kubeconfig (`<dir>/kubeconfig`). */
+  readonly kubeconfig: string;
+  /** `https://127.0.0.1:<port>` */
+  readonly server: string;
+  readonly ports: ClusterPorts;
+  readonly binaries: ClusterBinaries;
+  /** Names of the fake kwok nodes this cluster created. */
+  readonly nodes: readonly string[];
+  /** A kubeconfig for one of the token users (each its own name in the audit log). */
+  kubeconfigFor(user: ClusterUser): string;
+  /** A client-node KubeConfig loaded from that user's kubeconfig. */
+  kubeConfig(user?: ClusterUser): KubeConfig;
+  /** Runs the matching kubectl with the admin kubeconfig; never throws on a non-zero exit. */
+  kubectl(args: string[], options?: { input?: string; user?: ClusterUser }): Promise<KubectlResult>;
+  /** Runs the matching helm with the admin kubeconfig; never throws on a non-zero exit. */
+  helm(args: string[]): Promise<KubectlResult>;
+  /** Creates more fake nodes (named after the existing ones) and waits until kwok has made them Ready. */
+  addNodes(count: number): Promise<string[]>;
+  status(): ComponentStatus[];
+  /** Stops one server (SIGTERM, then SIGKILL after a grace), keeping its data. */
+  stopComponent(name: ComponentName): Promise<void>;
+  /** Starts one server again with the same command line and port, and waits until it is healthy. */
+  startComponent(name: ComponentName): Promise<void>;
+  /** Stops every server and removes the cluster folder (logs of a failed start are kept). */
+  stop(): Promise<void>;
+}
+
+export interface StartClusterComponents {
+  logger?: Logger;
+  /** Human progress lines (the CLI prints them). */
+  onProgress?: (line: string) => void;
+}
+
+/**
+ * Builds (cached) and starts a local control plane in `options.dir`. Throws a
+ * ComponentStartError naming the server and its log when one fails; everything started so far
+ * is stopped again first.
+ */
+export async function startCluster(
+  input: ClusterOptionsInput = {},
+  components: StartClusterComponents = {},
+): Promise<Cluster> {
+  const options = parseClusterOptions(input);
+  const log = (components.logger ?? pino({ level: 'silent' })).child({ name: 'peernet:cluster' });
+  const progress = (line: string): void => {
+    log.info(line);
+    components.onProgress?.(line);
+  };
+  const paths = clusterPaths(options.dir);
+
+  const existing = readState(paths.state);
+  if (existing !== undefined) {
+    if (liveComponents(existing).length === componentNames.length) {
+      throw new ComponentStartError(
+        `a cluster is already running in ${options.dir} (stop it with \`npm run cluster:down\`)`,
+        'cluster',
+        paths.state,
+      );
+    }
+    progress(`removing a stale cluster in ${options.dir}`);
+    await stopAll(existing);
+  }
+  rmSync(options.dir, { recursive: true, force: true });
+
+  let bins: ClusterBinaries;
+  if (options.binDir !== undefined) {
+    bins = binariesIn(options.binDir);
+  } else {
+    progress('building or finding the control plane binaries (cluster/build-binaries.sh)');
+    bins = await ensureBinaries({ onProgress: progress });
+  }
+
+  for (const d of [
+    paths.dir,
+    paths.pki,
+    paths.certDir,
+    paths.logs,
+    paths.config,
+    paths.kubeconfigs,
+    paths.bin,
+  ]) {
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+  }
+  linkBinaries(bins, paths);
+
+  const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler, kwok] = await freePorts(6);
+  const ports: ClusterPorts = {
+    etcdClient: etcdClient!,
+    etcdPeer: etcdPeer!,
+    apiserver: apiserver!,
+    controllerManager: controllerManager!,
+    scheduler: scheduler!,
+    kwok: kwok!,
+  };
+  const tokens = Object.fromEntries(
+    clusterUsers.map((u) => [u, randomBytes(24).toString('hex')]),
+  ) as Record<ClusterUser, string>;
+  writeFileSync(paths.tokenFile, tokenFileContent(tokens), { mode: 0o600 });
+  // One RSA key both signs and verifies service account tokens.
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  writeFileSync(paths.serviceAccountKey, privateKey.export({ type: 'pkcs1', format: 'pem' }), {
+    mode: 0o600,
+  });
+  writeFileSync(paths.auditPolicy, auditPolicyYaml());
+  writeFileSync(
+    paths.schedulerConfig,
+    schedulerConfigYaml(userKubeconfig(paths, 'kube-scheduler'), options),
+  );
+  const stages = kwokStageFiles.map((f) => readFileSync(join(bins.kwokStages, f), 'utf8'));
+  writeFileSync(paths.kwokConfig, kwokConfigYaml(stages));
+
+  const commands = componentCommands(bins, paths, ports, options);
+  const state: ClusterState = {
+    version: 1,
+    dir: options.dir,
+    binDir: bins.dir,
+    server: `https://127.0.0.1:${ports.apiserver}`,
+    ports,
+    tokens,
+    components: {},
+    nodes: [],
+    startedAt: new Date().toISOString(),
+  };
+  writeState(paths.state, state);
+
+  const cluster = new LocalCluster(paths, state, bins, options.startTimeoutMs);
+  try {
+    for (const name of componentNames) {
+      if (name === 'kube-controller-manager') {
+        // Everything after the API server needs its certificate in a kubeconfig.
+        cluster.writeKubeconfigs();
+      }
+      progress(`starting ${name}`);
+      state.components[name] = commands[name];
+      await cluster.startComponent(name);
+    }
+    progress(`creating ${options.nodes} fake kwok nodes`);
+    await cluster.createNodes(options, 0, options.nodes);
+    progress('waiting for the default ServiceAccount (the controller manager works)');
+    await cluster.waitDefaultServiceAccount();
+  } catch (err) {
+    progress('start failed: stopping what was started');
+    await stopAll(state);
+    rmSync(paths.state, { force: true });
+    throw err;
+  }
+  progress(`cluster ready: KUBECONFIG=${paths.kubeconfig}`);
+  return cluster;
+}
+
+/** The cluster whose state is in `dir`, when all of its servers are running; else undefined. */
+export function findRunningCluster(dir = '.cluster'): Cluster | undefined {
+  const paths = clusterPaths(parseClusterOptions({ dir }).dir);
+  const state = readState(paths.state);
+  if (state === undefined || liveComponents(state).length !== componentNames.length)
+    return undefined;
+  return new LocalCluster(paths, state, binariesIn(state.binDir), 120_000);
+}
+
+/** Like findRunningCluster, but also accepts a half-dead cluster (for `down`); throws when there is no state. */
+export function attachCluster(dir = '.cluster'): Cluster {
+  const paths = clusterPaths(parseClusterOptions({ dir }).dir);
+  const state = readState(paths.state);
+  if (state === undefined) throw new ClusterNotRunningError(`no cluster state in ${paths.state}`);
+  return new LocalCluster(paths, state, binariesIn(state.binDir), 120_000);
+}
+
+function liveComponents(state: ClusterState): ComponentName[] {
+  return componentNames.filter((n) => {
+    const c = state.components[n];
+    return c?.pid !== undefined && isRunning(c.pid, c.command);
+  });
+}
+
+/** Reverse start order: kwok and the controllers first, etcd last. */
+async function stopAll(state: ClusterState): Promise<void> {
+  for (const name of [...componentNames].reverse()) {
+    const c = state.components[name];
+    if (c?.pid !== undefined) await stopProcess(c.pid, c.command);
+  }
+}
+
+function linkBinaries(bins: ClusterBinaries, paths: ClusterPaths): void {
+  for (const file of [bins.kubectl, bins.helm, bins.kwok, bins.etcd, bins.kubeApiserver]) {
+    const link = join(paths.bin, basename(file));
+    if (!existsSync(link)) symlinkSync(file, link);
+  }
+}
+
+class LocalCluster implements Cluster {
+  readonly dir: string;
+  readonly kubeconfig: string;
+  readonly server: string;
+  readonly ports: ClusterPorts;
+
+  constructor(
+    private readonly paths: ClusterPaths,
+    private readonly state: ClusterState,
+    readonly binaries: ClusterBinaries,
+    private readonly timeoutMs: number,
+  ) {
+    this.dir = paths.dir;
+    this.kubeconfig = paths.kubeconfig;
+    this.server = state.server;
+    this.ports = state.ports;
+  }
+
+  get nodes(): readonly string[] {
+    return this.state.nodes;
+  }
+
+  kubeconfigFor(user: ClusterUser): string {
+    return userKubeconfig(this.paths, user);
+  }
+
+  kubeConfig(user: ClusterUser = 'admin'): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromFile(this.kubeconfigFor(user));
+    return kc;
+  }
+
+  async kubectl(
+    args: string[],
+    options: { input?: string; user?: ClusterUser } = {},
+  ): Promise<KubectlResult> {
+    return run(
+      this.binaries.kubectl,
+      args,
+      { KUBECONFIG: this.kubeconfigFor(options.user ?? 'admin') },
+      options.input,
+    );
+  }
+
+  async helm(args: string[]): Promise<KubectlResult> {
+    return run(this.binaries.helm, args, {
+      KUBECONFIG: this.kubeconfig,
+      // Keep helm's caches and config inside the cluster folder, not in the user's home.
+      HELM_CACHE_HOME: join(this.dir, 'helm', 'cache'),
+      HELM_CONFIG_HOME: join(this.dir, 'helm', 'config'),
+      HELM_DATA_HOME: join(this.dir, 'helm', 'data'),
+    });
+  }
+
+  async addNodes(count: number): Promise<string[]> {
+    const existing = this.state.nodes.length;
+    const prefix = this.state.nodes[0]?.replace(/-\d+$/, '') ?? 'kwok-node';
+    const options = parseClusterOptions({ nodePrefix: prefix });
+    await this.createNodes(options, existing, count);
+    return this.state.nodes.slice(existing);
+  }
+
+  status(): ComponentStatus[] {
+    return componentNames.map((name) => {
+      const c = this.state.components[name];
+      return {
+        name,
+        pid: c?.pid,
+        running: c?.pid !== undefined && isRunning(c.pid, c.command),
+        logPath: c?.logPath ?? join(this.paths.logs, `${name}.log`),
+      };
+    });
+  }
+
+  async stopComponent(name: ComponentName): Promise<void> {
+    const c = this.state.components[name];
+    if (c?.pid === undefined) return;
+    await stopProcess(c.pid, c.command);
+    this.saveState((s) => {
+      const sc = s.components[name];
+      if (sc !== undefined) delete sc.pid;
+    });
+  }
+
+  async startComponent(name: ComponentName): Promise<void> {
+    const c = this.state.components[name];
+    if (c === undefined) throw new ClusterNotRunningError(`no command recorded for ${name}`);
+    if (c.pid !== undefined && isRunning(c.pid, c.command)) return;
+    const pid = spawnDetached(c);
+    c.pid = pid;
+    this.saveState((s) => {
+      s.components[name] = { ...c, pid };
+    });
+    const result = await waitFor(() => this.healthy(name), {
+      timeoutMs: this.timeoutMs,
+      alive: () => isRunning(pid, c.command),
+    });
+    if (result !== 'ok') {
+      const why = result === 'died' ? 'exited' : `was not healthy after ${this.timeoutMs / 1000}s`;
+      throw new ComponentStartError(
+        `${name} ${why}; its log is ${c.logPath}; last lines:\n${tailFile(c.logPath)}`,
+        name,
+        c.logPath,
+      );
+    }
+  }
+
+  async stop(): Promise<void> {
+    const current = readState(this.paths.state) ?? this.state;
+    await stopAll(current);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Writes the admin and component kubeconfigs, trusting the API server's self-signed certificate. */
+  writeKubeconfigs(): void {
+    const ca = readFileSync(apiserverCertFile(this.paths), 'utf8');
+    for (const user of clusterUsers) {
+      writeFileSync(
+        this.kubeconfigFor(user),
+        kubeconfigYaml(this.server, ca, this.state.tokens[user], user),
+        {
+          mode: 0o600,
+        },
+      );
+    }
+  }
+
+  async createNodes(options: ClusterOptions, from: number, count: number): Promise<void> {
+    const api = this.kubeConfig().makeApiClient(CoreV1Api);
+    const names: string[] = [];
+    for (let start = from; start < from + count; start += 25) {
+      const batch: V1Node[] = [];
+      for (let i = start; i < Math.min(from + count, start + 25); i++)
+        batch.push(fakeNode(options, i));
+      await Promise.all(batch.map((body) => api.createNode({ body })));
+      names.push(...batch.map((n) => n.metadata!.name!));
+    }
+    this.saveState((s) => {
+      s.nodes.push(...names);
+    });
+    const wanted = new Set(names);
+    const result = await waitFor(
+      async () => {
+        const list = await api.listNode({ labelSelector: `${nodeKindLabel}=kwok` });
+        const ready = list.items.filter(
+          (n) =>
+            wanted.has(n.metadata?.name ?? '') &&
+            n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        );
+        return ready.length === wanted.size;
+      },
+      { timeoutMs: this.timeoutMs, intervalMs: 300 },
+    );
+    if (result !== 'ok') {
+      const logPath = join(this.paths.logs, 'kwok.log');
+      throw new ComponentStartError(
+        `kwok did not make the fake nodes Ready; its log is ${logPath}; last lines:\n${tailFile(logPath)}`,
+        'kwok',
+        logPath,
+      );
+    }
+  }
+
+  async waitDefaultServiceAccount(): Promise<void> {
+    const api = this.kubeConfig().makeApiClient(CoreV1Api);
+    const result = await waitFor(
+      async () => {
+        try {
+          await api.readNamespacedServiceAccount({ name: 'default', namespace: 'default' });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: this.timeoutMs },
+    );
+    if (result !== 'ok') {
+      const logPath = join(this.paths.logs, 'kube-controller-manager.log');
+      throw new ComponentStartError(
+        `the controller manager created no ServiceAccount; its log is ${logPath}; last lines:\n${tailFile(logPath)}`,
+        'kube-controller-manager',
+        logPath,
+      );
+    }
+  }
+
+  private async healthy(name: ComponentName): Promise<boolean> {
+    const p = this.state.ports;
+    switch (name) {
+      case 'etcd':
+        return (await probe(`http://127.0.0.1:${p.etcdClient}/health`)) === 200;
+      case 'kube-apiserver': {
+        const certFile = apiserverCertFile(this.paths);
+        if (!existsSync(certFile)) return false;
+        const ca = readFileSync(certFile, 'utf8');
+        return (
+          (await probe(`${this.server}/readyz`, { ca, token: this.state.tokens.admin })) === 200
+        );
+      }
+      case 'kube-controller-manager':
+        return (await probe(`https://127.0.0.1:${p.controllerManager}/healthz`)) === 200;
+      case 'kube-scheduler':
+        return (await probe(`https://127.0.0.1:${p.scheduler}/healthz`)) === 200;
+      case 'kwok':
+        return (await probe(`http://127.0.0.1:${p.kwok}/healthz`)) === 200;
+    }
+  }
+
+  /** Re-reads the state file, applies a change to it and to our copy, and writes it back. */
+  private saveState(change: (s: ClusterState) => void): void {
+    const onDisk = readState(this.paths.state) ?? this.state;
+    change(onDisk);
+    if (onDisk !== this.state) change(this.state);
+    writeState(this.paths.state, onDisk);
+  }
+}
+
+async function run(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  input?: string,
+): Promise<KubectlResult> {
+  return new Promise<KubectlResult>((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}

@@ -1,0 +1,48 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { z } from 'zod';
+import { componentNames, clusterUsers } from './components.js';
+
+const commandSchema = z.object({
+  name: z.string(),
+  command: z.string(),
+  args: z.array(z.string()),
+  logPath: z.string(),
+  pid: z.number().int().optional(),
+});
+
+/** `.cluster/state.json`: enough for another process to find, restart and stop every server. */
+export const clusterStateSchema = z.object({
+  version: z.literal(1),
+  dir: z.string(),
+  binDir: z.string(),
+  server: z.string(),
+  ports: z.object({
+    etcdClient: z.number().int(),
+    etcdPeer: z.number().int(),
+    apiserver: z.number().int(),
+    controllerManager: z.number().int(),
+    scheduler: z.number().int(),
+    kwok: z.number().int(),
+  }),
+  tokens: z.record(z.enum(clusterUsers), z.string()),
+  components: z.partialRecord(z.enum(componentNames), commandSchema),
+  nodes: z.array(z.string()),
+  startedAt: z.string(),
+});
+export type ClusterState = z.infer<typeof clusterStateSchema>;
+
+export function readState(path: string): ClusterState | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    return clusterStateSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Written atomically (rename), so a reader never sees half a file. */
+export function writeState(path: string, state: ClusterState): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+  renameSync(tmp, path);
+}
