@@ -1,0 +1,292 @@
+// The peer's HTTP API on node:http. Every failure is a JSON `{ "error": "..." }` with a status
+// that says whose fault it is (4xx: the request; 5xx: this peer or the network); nothing a client
+// sends can crash the daemon.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { MAX_VALUE_BYTES } from '../dht/keys.js';
+import type { PeerMetrics } from '../metrics.js';
+
+/** What the API needs from the daemon. */
+export interface PeerApi {
+  status(): Promise<Record<string, unknown>>;
+  peers(): Promise<unknown[]>;
+  ready(): boolean;
+  put(key: string, value: Uint8Array): Promise<Record<string, unknown>>;
+  /** undefined when not found */
+  get(key: string): Promise<{ value: Uint8Array; timestamp: number; from: string } | undefined>;
+  provide(key: string): Promise<Record<string, unknown>>;
+  findProviders(key: string): Promise<unknown[]>;
+  ping(target: string): Promise<Record<string, unknown>>;
+  drain(): Promise<{ handedOff: number }>;
+}
+
+/** An error with an HTTP status; the API maps other errors by `name`. */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Error names (see peer/dht/keys.ts, records.ts, daemon.ts) and the status each maps to. */
+const STATUS_BY_NAME: Record<string, number> = {
+  InvalidKeyError: 400,
+  InvalidValueError: 400,
+  ValueTooLargeError: 413,
+  InvalidMultiaddrError: 400,
+  InvalidTargetError: 400,
+  UnknownPeerError: 404,
+  DrainingError: 503,
+  PingFailedError: 502,
+};
+
+export function statusOf(err: unknown): number {
+  if (err instanceof HttpError) return err.status;
+  return STATUS_BY_NAME[(err as Error | undefined)?.name ?? ''] ?? 500;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, param: string) => Promise<void>;
+interface Route {
+  /** the path, or its prefix when the rest is a parameter */
+  path: string;
+  param: boolean;
+  /** metrics label */
+  name: string;
+  methods: Partial<Record<string, Handler>>;
+}
+
+export interface ApiServerOptions {
+  host: string;
+  port: number;
+  api: PeerApi;
+  log: Logger;
+  metrics?: PeerMetrics;
+}
+
+export interface ApiServer {
+  server: Server;
+  /** `host:port` actually bound (port 0 resolved) */
+  address: string;
+  close(): Promise<void>;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body) + '\n';
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/** Reads the request body; 413 beyond MAX_VALUE_BYTES, without buffering the excess. */
+async function readBody(req: IncomingMessage, limit = MAX_VALUE_BYTES): Promise<Uint8Array> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    throw new HttpError(413, `body is ${declared} bytes, the limit is ${limit}`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      req.resume();
+      throw new HttpError(413, `body is over the limit of ${limit} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+function decodeParam(raw: string, what: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, `${what} is not valid percent-encoding`);
+  }
+}
+
+function routes(api: PeerApi, metrics?: PeerMetrics): Route[] {
+  const key = (p: string): string => {
+    if (p === '') throw new HttpError(400, 'key is empty');
+    return decodeParam(p, 'key');
+  };
+  return [
+    {
+      path: '/healthz',
+      param: false,
+      name: '/healthz',
+      methods: { GET: (_q, res) => Promise.resolve(sendJson(res, 200, { status: 'ok' })) },
+    },
+    {
+      path: '/readyz',
+      param: false,
+      name: '/readyz',
+      methods: {
+        GET: (_q, res) => {
+          const ready = api.ready();
+          return Promise.resolve(sendJson(res, ready ? 200 : 503, { ready }));
+        },
+      },
+    },
+    {
+      path: '/metrics',
+      param: false,
+      name: '/metrics',
+      methods: {
+        GET: async (_q, res) => {
+          if (metrics == null) throw new HttpError(404, 'metrics are off');
+          const text = await metrics.registry.metrics();
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(text);
+        },
+      },
+    },
+    {
+      path: '/v1/status',
+      param: false,
+      name: '/v1/status',
+      methods: { GET: async (_q, res) => sendJson(res, 200, await api.status()) },
+    },
+    {
+      path: '/v1/peers',
+      param: false,
+      name: '/v1/peers',
+      methods: { GET: async (_q, res) => sendJson(res, 200, { peers: await api.peers() }) },
+    },
+    {
+      path: '/v1/drain',
+      param: false,
+      name: '/v1/drain',
+      methods: { POST: async (_q, res) => sendJson(res, 200, await api.drain()) },
+    },
+    {
+      path: '/v1/records/',
+      param: true,
+      name: '/v1/records/{key}',
+      methods: {
+        PUT: async (req, res, p) => {
+          const k = key(p);
+          const body = await readBody(req);
+          if (body.byteLength === 0)
+            throw new HttpError(400, 'value is empty: send it as the request body');
+          sendJson(res, 200, { key: k, ...(await api.put(k, body)) });
+        },
+        GET: async (_q, res, p) => {
+          const k = key(p);
+          const found = await api.get(k);
+          if (found == null) return sendJson(res, 404, { error: `not found: ${k}` });
+          res.writeHead(200, {
+            'content-type': 'application/octet-stream',
+            'content-length': found.value.byteLength,
+            'x-peernet-timestamp': String(found.timestamp),
+            'x-peernet-from': found.from,
+          });
+          res.end(found.value);
+        },
+      },
+    },
+    {
+      path: '/v1/providers/',
+      param: true,
+      name: '/v1/providers/{key}',
+      methods: {
+        POST: async (_q, res, p) => {
+          const k = key(p);
+          sendJson(res, 200, { key: k, ...(await api.provide(k)) });
+        },
+        GET: async (_q, res, p) => {
+          const k = key(p);
+          sendJson(res, 200, { key: k, providers: await api.findProviders(k) });
+        },
+      },
+    },
+    {
+      path: '/v1/ping/',
+      param: true,
+      name: '/v1/ping/{peer}',
+      methods: {
+        POST: async (_q, res, p) => {
+          if (p === '')
+            throw new HttpError(
+              400,
+              'give a peer ID or multiaddr: POST /v1/ping/{peerIdOrMultiaddr}',
+            );
+          sendJson(res, 200, await api.ping(decodeParam(p, 'peer')));
+        },
+      },
+    },
+  ];
+}
+
+export function createApiHandler(opts: Omit<ApiServerOptions, 'host' | 'port'>) {
+  const table = routes(opts.api, opts.metrics);
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const started = process.hrtime.bigint();
+    const method = req.method ?? 'GET';
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const route = table.find((r) => (r.param ? path.startsWith(r.path) : path === r.path));
+    const name = route?.name ?? 'unknown';
+    try {
+      if (route == null) throw new HttpError(404, `no such route: ${method} ${path}`);
+      const handler = route.methods[method];
+      if (handler == null) {
+        const allow = Object.keys(route.methods).join(', ');
+        res.setHeader('allow', allow);
+        throw new HttpError(
+          405,
+          `method ${method} not allowed on ${route.name} (allowed: ${allow})`,
+        );
+      }
+      await handler(req, res, route.param ? path.slice(route.path.length) : '');
+    } catch (err) {
+      const status = statusOf(err);
+      if (status >= 500 && status !== 503) {
+        opts.log.error({ err: (err as Error).message, method, path }, 'request failed');
+      }
+      if (!req.complete) res.setHeader('connection', 'close');
+      if (res.headersSent) res.destroy();
+      else sendJson(res, status, { error: (err as Error).message });
+    } finally {
+      opts.metrics?.httpRequests.inc({ method, route: name, code: String(res.statusCode) });
+      opts.metrics?.httpDuration.observe(
+        { method, route: name },
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
+    }
+  };
+}
+
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const handler = createApiHandler(opts);
+  const server = createServer((req, res) => {
+    void handler(req, res);
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  });
+  const a = server.address() as AddressInfo;
+  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  return {
+    server,
+    address: `${host}:${a.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

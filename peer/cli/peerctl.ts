@@ -1,0 +1,213 @@
+#!/usr/bin/env node
+// peerctl: a client of one peer's HTTP API.
+//   peerctl [--api URL] [--json] put KEY VALUE | get KEY | provide KEY | providers KEY
+//                                | peers | ping PEERID|MULTIADDR | status | drain
+// URL defaults to $PEERNET_API, else http://127.0.0.1:5001. `get` prints the value and exits 1
+// when it is not found; other failures exit 1 with the API's error on stderr; usage errors exit 2.
+
+const USAGE = `Usage: peerctl [--api URL] [--json] COMMAND
+Commands:
+  put KEY VALUE        store VALUE under KEY (VALUE "-" reads stdin)
+  get KEY              print the value of KEY (exit 1 when not found)
+  provide KEY          announce this peer as a provider of KEY
+  providers KEY        list the providers of KEY
+  peers                list connected peers
+  ping PEERID|MULTIADDR
+  status               peer ID, addresses, network, routing table, connections
+  drain                hand records to other peers and stop taking writes
+Options:
+  --api URL            the peer's API (default $PEERNET_API or http://127.0.0.1:5001)
+  --json               print the API's JSON answer
+`;
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+interface Options {
+  api: string;
+  json: boolean;
+  args: string[];
+}
+
+function parse(argv: string[], env: NodeJS.ProcessEnv): Options {
+  let api = env.PEERNET_API && env.PEERNET_API !== '' ? env.PEERNET_API : 'http://127.0.0.1:5001';
+  let json = false;
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--api') {
+      const v = argv[++i];
+      if (v == null) throw new UsageError('--api: expects a URL');
+      api = v;
+    } else if (a.startsWith('--api=')) api = a.slice(6);
+    else if (a === '--json') json = true;
+    else if (a === '--help' || a === '-h') args.unshift('help');
+    else if (a.startsWith('--') && args.length === 0) throw new UsageError(`${a}: unknown option`);
+    else args.push(a);
+  }
+  if (!/^https?:\/\//.test(api)) api = `http://${api}`;
+  try {
+    new URL(api);
+  } catch {
+    throw new UsageError(`--api: expected a URL, got ${JSON.stringify(api)}`);
+  }
+  return { api: api.replace(/\/+$/, ''), json, args };
+}
+
+async function call(
+  api: string,
+  method: string,
+  path: string,
+  body?: Uint8Array,
+): Promise<{ status: number; bytes: Uint8Array; json?: Record<string, unknown> }> {
+  let res: Response;
+  try {
+    res = await fetch(`${api}${path}`, { method, body });
+  } catch (err) {
+    const cause = (err as Error & { cause?: Error }).cause;
+    throw new Error(`cannot reach ${api}: ${cause?.message ?? (err as Error).message}`);
+  }
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  let json: Record<string, unknown> | undefined;
+  if ((res.headers.get('content-type') ?? '').includes('application/json')) {
+    try {
+      json = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+    } catch {
+      // leave it raw
+    }
+  }
+  return { status: res.status, bytes, json };
+}
+
+function need(args: string[], n: number, usage: string): string[] {
+  if (args.length !== n) throw new UsageError(`usage: peerctl ${usage}`);
+  return args;
+}
+
+const enc = (s: string): string => encodeURIComponent(s);
+/** A field of an API answer as text. */
+const str = (v: unknown): string =>
+  typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+
+async function readStdin(): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin as AsyncIterable<Buffer>) chunks.push(c);
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+async function run(o: Options): Promise<number> {
+  const [verb, ...rest] = o.args;
+  const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+  const printJson = (v: unknown): void => out(JSON.stringify(v, null, 2));
+  const failed = (r: {
+    status: number;
+    json?: Record<string, unknown>;
+    bytes: Uint8Array;
+  }): number => {
+    const msg =
+      typeof r.json?.error === 'string' ? r.json.error : new TextDecoder().decode(r.bytes);
+    if (o.json) printJson(r.json ?? { error: msg, status: r.status });
+    process.stderr.write(`peerctl: ${msg} (HTTP ${r.status})\n`);
+    return 1;
+  };
+  switch (verb) {
+    case undefined:
+    case 'help':
+      out(USAGE);
+      return verb == null ? 2 : 0;
+    case 'put': {
+      const [key, value] = need(rest, 2, 'put KEY VALUE');
+      const body = value === '-' ? await readStdin() : new TextEncoder().encode(value);
+      const r = await call(o.api, 'PUT', `/v1/records/${enc(key!)}`, body);
+      if (r.status !== 200) return failed(r);
+      if (o.json) printJson(r.json);
+      else
+        out(`stored ${key} on ${str(r.json?.stored ?? 0)} of ${str(r.json?.replicas ?? 0)} peers`);
+      return 0;
+    }
+    case 'get': {
+      const [key] = need(rest, 1, 'get KEY');
+      const r = await call(o.api, 'GET', `/v1/records/${enc(key!)}`);
+      if (r.status === 404) {
+        if (o.json) printJson(r.json);
+        process.stderr.write(`peerctl: not found: ${key}\n`);
+        return 1;
+      }
+      if (r.status !== 200) return failed(r);
+      if (o.json) printJson({ key, value: new TextDecoder().decode(r.bytes) });
+      else process.stdout.write(r.bytes);
+      return 0;
+    }
+    case 'provide': {
+      const [key] = need(rest, 1, 'provide KEY');
+      const r = await call(o.api, 'POST', `/v1/providers/${enc(key!)}`);
+      if (r.status !== 200) return failed(r);
+      if (o.json) printJson(r.json);
+      else
+        out(
+          `providing ${key} (announced to ${str(r.json?.stored ?? 0)} of ${str(r.json?.replicas ?? 0)} peers)`,
+        );
+      return 0;
+    }
+    case 'providers': {
+      const [key] = need(rest, 1, 'providers KEY');
+      const r = await call(o.api, 'GET', `/v1/providers/${enc(key!)}`);
+      if (r.status !== 200) return failed(r);
+      if (o.json) printJson(r.json);
+      else for (const p of (r.json?.providers ?? []) as Array<{ peerId: string }>) out(p.peerId);
+      return 0;
+    }
+    case 'peers': {
+      need(rest, 0, 'peers');
+      const r = await call(o.api, 'GET', '/v1/peers');
+      if (r.status !== 200) return failed(r);
+      if (o.json) printJson(r.json);
+      else
+        for (const p of (r.json?.peers ?? []) as Array<{ peerId: string; addrs: string[] }>)
+          out(`${p.peerId} ${p.addrs.join(' ')}`);
+      return 0;
+    }
+    case 'ping': {
+      const [target] = need(rest, 1, 'ping PEERID|MULTIADDR');
+      const r = await call(o.api, 'POST', `/v1/ping/${enc(target!)}`);
+      if (r.status !== 200) return failed(r);
+      if (o.json) printJson(r.json);
+      else out(`${str(r.json?.peerId ?? target)}: ${str(r.json?.rttMs)} ms`);
+      return 0;
+    }
+    case 'status': {
+      need(rest, 0, 'status');
+      const r = await call(o.api, 'GET', '/v1/status');
+      if (r.status !== 200) return failed(r);
+      if (o.json) printJson(r.json);
+      else
+        for (const [k, v] of Object.entries(r.json ?? {}))
+          out(`${k}: ${Array.isArray(v) ? v.join(' ') : str(v)}`);
+      return 0;
+    }
+    case 'drain': {
+      need(rest, 0, 'drain');
+      const r = await call(o.api, 'POST', '/v1/drain');
+      if (r.status !== 200) return failed(r);
+      if (o.json) printJson(r.json);
+      else out(`handed off ${str(r.json?.handedOff ?? 0)} records`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`${verb}: unknown command (see peerctl --help)`);
+  }
+}
+
+async function main(): Promise<void> {
+  let code: number;
+  try {
+    code = await run(parse(process.argv.slice(2), process.env));
+  } catch (err) {
+    process.stderr.write(`peerctl: ${(err as Error).message}\n`);
+    code = err instanceof UsageError ? 2 : 1;
+  }
+  process.exitCode = code;
+}
+
+void main();

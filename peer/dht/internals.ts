@@ -1,0 +1,79 @@
+// The parts of @libp2p/kad-dht 16's KadDHT class the records service uses beyond its public
+// interface: the routing table (closest known peers), the network (one RPC to one peer) and the
+// provider store. They are checked once at start so a library change fails loudly, not subtly.
+import type { KadDHT, QueryEvent, MessageType } from '@libp2p/kad-dht';
+import type { AbortOptions, PeerId } from '@libp2p/interface';
+import type { CID } from 'multiformats/cid';
+
+export interface PbPeerInfo {
+  id: Uint8Array;
+  multiaddrs: Uint8Array[];
+}
+
+export interface DhtMessage {
+  type: MessageType;
+  key?: Uint8Array;
+  record?: Uint8Array;
+  closer: PbPeerInfo[];
+  providers: PbPeerInfo[];
+}
+
+export interface QueryPath {
+  index: number;
+  queued: number;
+  running: number;
+  total: number;
+}
+
+export interface DhtInternals {
+  routingTable: {
+    size: number;
+    closestPeers(kadId: Uint8Array, options?: { count?: number }): PeerId[];
+    addEventListener(
+      type: 'peer:add' | 'peer:remove',
+      fn: (evt: CustomEvent<PeerId>) => void,
+    ): void;
+    removeEventListener(
+      type: 'peer:add' | 'peer:remove',
+      fn: (evt: CustomEvent<PeerId>) => void,
+    ): void;
+  };
+  network: {
+    sendRequest(
+      to: PeerId,
+      msg: DhtMessage,
+      options: AbortOptions & { path: QueryPath },
+    ): AsyncIterable<QueryEvent>;
+    sendMessage(
+      to: PeerId,
+      msg: DhtMessage,
+      options: AbortOptions & { path: QueryPath },
+    ): AsyncIterable<QueryEvent>;
+  };
+  providers: {
+    addProvider(cid: CID, provider: PeerId, options?: AbortOptions): Promise<void>;
+    getProviders(cid: CID, options?: AbortOptions): Promise<PeerId[]>;
+  };
+}
+
+export class UnsupportedDhtError extends Error {
+  override name = 'UnsupportedDhtError';
+}
+
+export function dhtInternals(dht: KadDHT): DhtInternals {
+  const d = dht as unknown as Partial<DhtInternals>;
+  const ok =
+    typeof d.routingTable?.closestPeers === 'function' &&
+    typeof d.network?.sendRequest === 'function' &&
+    typeof d.network?.sendMessage === 'function' &&
+    typeof d.providers?.addProvider === 'function' &&
+    typeof d.providers?.getProviders === 'function';
+  if (!ok) {
+    throw new UnsupportedDhtError(
+      'this @libp2p/kad-dht lacks routingTable/network/providers (built for 16.x)',
+    );
+  }
+  return d as DhtInternals;
+}
+
+export const NO_PATH: QueryPath = { index: -1, queued: 0, running: 0, total: 0 };

@@ -1,0 +1,113 @@
+// A Kademlia lookup that starts from the closest peers this peer already knows and stops at the
+// first answer. With the routing tables our networks have (most of the network), the first round
+// usually holds a peer with the record, so a GET costs one round trip instead of a full walk.
+import { sha256 } from 'multiformats/hashes/sha2';
+import { xor as uint8ArrayXor } from 'uint8arrays/xor';
+import { xorCompare as uint8ArrayXorCompare } from 'uint8arrays/xor-compare';
+import type { PeerId } from '@libp2p/interface';
+
+export interface LookupAnswer<T> {
+  /** peers the asked peer says are closer to the key */
+  closer: PeerId[];
+  /** set when the asked peer had what we look for: ends the lookup */
+  result?: T;
+}
+
+export interface LookupOptions<T> {
+  /** the key's Kademlia ID (sha2-256 of the key) */
+  target: Uint8Array;
+  /** closest known peers, nearest first */
+  start: PeerId[];
+  self: PeerId;
+  /** ask one peer; a throw counts as no answer */
+  ask(peer: PeerId, signal: AbortSignal): Promise<LookupAnswer<T>>;
+  /** how many of the closest peers must have answered before giving up. @default 20 */
+  count?: number;
+  /** parallel requests. @default 3 */
+  alpha?: number;
+  signal?: AbortSignal;
+}
+
+export interface LookupResult<T> {
+  result?: T;
+  /** peers that answered */
+  answered: number;
+  /** peers that failed or timed out */
+  failed: number;
+}
+
+export async function kadId(bytes: Uint8Array): Promise<Uint8Array> {
+  return (await sha256.digest(bytes)).digest;
+}
+
+interface Candidate {
+  peer: PeerId;
+  distance: Uint8Array;
+  state: 'new' | 'asking' | 'answered' | 'failed';
+}
+
+export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>> {
+  const count = opts.count ?? 20;
+  const alpha = opts.alpha ?? 3;
+  const seen = new Set<string>([opts.self.toString()]);
+  const candidates: Candidate[] = [];
+  const controller = new AbortController();
+  const signal =
+    opts.signal == null ? controller.signal : AbortSignal.any([controller.signal, opts.signal]);
+
+  const add = async (peer: PeerId): Promise<void> => {
+    const id = peer.toString();
+    if (seen.has(id)) return;
+    seen.add(id);
+    const distance = uint8ArrayXor(await kadId(peer.toMultihash().bytes), opts.target);
+    let i = candidates.length;
+    while (i > 0 && uint8ArrayXorCompare(candidates[i - 1]!.distance, distance) > 0) i--;
+    candidates.splice(i, 0, { peer, distance, state: 'new' });
+  };
+  for (const p of opts.start) await add(p);
+
+  let answered = 0;
+  let failed = 0;
+  return new Promise<LookupResult<T>>((resolve) => {
+    let finished = false;
+    let running = 0;
+    const finish = (result?: T): void => {
+      if (finished) return;
+      finished = true;
+      controller.abort();
+      resolve({ result, answered, failed });
+    };
+    const pump = (): void => {
+      if (finished) return;
+      if (signal.aborted) return finish();
+      // only the `count` closest peers that have not failed are worth asking
+      let live = 0;
+      for (const c of candidates) {
+        if (running >= alpha || live >= count) break;
+        if (c.state === 'failed') continue;
+        live++;
+        if (c.state !== 'new') continue;
+        c.state = 'asking';
+        running++;
+        opts
+          .ask(c.peer, signal)
+          .then(async (answer) => {
+            c.state = 'answered';
+            answered++;
+            if (answer.result !== undefined) return finish(answer.result);
+            for (const p of answer.closer) await add(p);
+          })
+          .catch(() => {
+            c.state = 'failed';
+            failed++;
+          })
+          .finally(() => {
+            running--;
+            pump();
+          });
+      }
+      if (running === 0) finish();
+    };
+    pump();
+  });
+}

@@ -1,0 +1,671 @@
+// The records service: PUT/GET of values and PUT_PROVIDER/GET_PROVIDERS over the Kademlia DHT,
+// replication to the closest peers, a republisher, and the drain that hands everything this peer
+// holds to the closest other peers before it leaves.
+//
+// Profile `tuned` (default) talks kad-dht's own wire protocol to the closest peers it already
+// knows (one round trip in the usual case, see lookup.ts); profile `stock` calls kadDHT()'s
+// put/get/provide/findProviders unchanged, so the two can be measured side by side.
+import { peerIdFromString } from '@libp2p/peer-id';
+import { MessageType } from '@libp2p/kad-dht';
+import { Libp2pRecord } from '@libp2p/record';
+import { lpStream } from '@libp2p/utils';
+import { multiaddr } from '@multiformats/multiaddr';
+import { Key, type Datastore } from 'interface-datastore';
+import { CID } from 'multiformats/cid';
+import * as Digest from 'multiformats/hashes/digest';
+import { equals as uint8ArrayEquals } from 'uint8arrays/equals';
+import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string';
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string';
+import type { Logger } from 'pino';
+import type { PeerId, Stream } from '@libp2p/interface';
+import type { Multiaddr } from '@multiformats/multiaddr';
+import type { DhtProfile } from '../config.js';
+import type { PeerNode } from '../node/index.js';
+import type { DhtOperation, PeerMetrics } from '../metrics.js';
+import { dhtInternals, NO_PATH, type DhtInternals, type DhtMessage } from './internals.js';
+import {
+  openValue,
+  providerCid,
+  recordKey,
+  sealValue,
+  userKeyOf,
+  compareSealed,
+  validateKey,
+  validateValue,
+} from './keys.js';
+import { kadId, lookup } from './lookup.js';
+
+/** Where kad-dht keeps records and provider records in the datastore (its defaults). */
+export const RECORD_PREFIX = '/dht/record';
+export const PROVIDER_PREFIX = '/dht/provider';
+
+export class DrainingError extends Error {
+  override name = 'DrainingError';
+}
+
+export interface RecordsOptions {
+  profile: DhtProfile;
+  network: string;
+  /** copies of each record on the closest peers. @default 20 */
+  replication?: number;
+  /** parallel requests of a lookup. @default 3 */
+  alpha?: number;
+  /** timeout of one request to one peer, ms. @default 5000 */
+  rpcTimeout?: number;
+  /** how often held records are re-put, ms. @default 60_000 */
+  republishInterval?: number;
+  /** how long a drain may take, ms. @default 10_000 */
+  drainTimeout?: number;
+}
+
+export interface PutResult {
+  /** peers asked to keep a copy */
+  replicas: number;
+  /** peers that confirmed */
+  stored: number;
+}
+
+export interface GetResult {
+  value: Uint8Array;
+  /** the writer's clock when the value was put, ms since the epoch */
+  timestamp: number;
+  /** `local` when this peer held it */
+  from: string;
+}
+
+export interface ProviderInfo {
+  peerId: string;
+  addrs: string[];
+}
+
+export interface HeldRecord {
+  key: string;
+  dsKey: Key;
+  record: Libp2pRecord;
+}
+
+/** `/peernet/<network>/handoff/1.0.0`: provider records a draining peer hands over. */
+export function handoffProtocol(network: string): string {
+  return `/peernet/${network}/handoff/1.0.0`;
+}
+
+interface HandoffProvider {
+  cid: string;
+  peer: string;
+  addrs: string[];
+}
+
+export class RecordsService {
+  private readonly dht: DhtInternals;
+  private readonly replication: number;
+  private readonly alpha: number;
+  private readonly rpcTimeout: number;
+  private readonly republishInterval: number;
+  private readonly drainTimeout: number;
+  /** CIDs this peer provides, with when it last announced them */
+  private readonly provided = new Map<string, { cid: CID; at: number }>();
+  private republishTimer?: NodeJS.Timeout;
+  private republishing?: Promise<void>;
+  private stopController = new AbortController();
+  draining = false;
+
+  constructor(
+    private readonly node: PeerNode,
+    private readonly datastore: Datastore,
+    private readonly opts: RecordsOptions,
+    private readonly log: Logger,
+    private readonly metrics?: PeerMetrics,
+  ) {
+    this.dht = dhtInternals(node.services.dht);
+    this.replication = opts.replication ?? 20;
+    this.alpha = opts.alpha ?? 3;
+    this.rpcTimeout = opts.rpcTimeout ?? 5_000;
+    this.republishInterval = opts.republishInterval ?? 60_000;
+    this.drainTimeout = opts.drainTimeout ?? 10_000;
+  }
+
+  get routingTableSize(): number {
+    return this.dht.routingTable.size;
+  }
+
+  async start(): Promise<void> {
+    this.stopController = new AbortController();
+    await this.node.handle(handoffProtocol(this.opts.network), (stream, connection) =>
+      this.onHandoff(stream, connection.remotePeer),
+    );
+    this.scheduleRepublish();
+  }
+
+  async stop(): Promise<void> {
+    this.stopController.abort();
+    clearTimeout(this.republishTimer);
+    await this.republishing;
+    await this.node.unhandle(handoffProtocol(this.opts.network)).catch(() => {});
+  }
+
+  // --- public operations ------------------------------------------------------------------
+
+  async put(key: string, value: Uint8Array): Promise<PutResult> {
+    validateKey(key);
+    validateValue(value);
+    if (this.draining) throw new DrainingError('this peer is draining and takes no writes');
+    return this.timed('put', async () => {
+      const dhtKey = recordKey(key);
+      const sealed = sealValue(value, Date.now());
+      if (this.opts.profile === 'stock') {
+        let stored = 0;
+        let replicas = 0;
+        for await (const e of this.node.services.dht.put(dhtKey, sealed, {
+          signal: this.opSignal(),
+        })) {
+          if (e.name === 'PEER_RESPONSE' && e.messageType === MessageType.PUT_VALUE) stored++;
+          if (e.name === 'SEND_QUERY' && e.messageType === MessageType.PUT_VALUE) replicas++;
+        }
+        return { replicas, stored };
+      }
+      await this.storeLocal(dhtKey, sealed);
+      return this.replicate(dhtKey, sealed);
+    });
+  }
+
+  async get(key: string): Promise<GetResult | undefined> {
+    validateKey(key);
+    return this.timed('get', async () => {
+      const dhtKey = recordKey(key);
+      if (this.opts.profile === 'stock') {
+        let best: { sealed: Uint8Array; from: string } | undefined;
+        try {
+          for await (const e of this.node.services.dht.get(dhtKey, { signal: this.opSignal() })) {
+            if (e.name === 'VALUE') best = { sealed: e.value, from: e.from.toString() };
+          }
+        } catch (err) {
+          if ((err as Error).name !== 'NotFoundError') throw err;
+        }
+        return best == null ? undefined : this.result(best.sealed, best.from);
+      }
+      const local = await this.readLocal(dhtKey);
+      if (local != null) return this.result(local.value, 'local');
+      const found = await lookup<{ sealed: Uint8Array; from: string }>({
+        target: await kadId(dhtKey),
+        start: this.closest(await kadId(dhtKey), this.replication),
+        self: this.node.peerId,
+        count: this.replication,
+        alpha: this.alpha,
+        signal: this.stopController.signal,
+        ask: async (peer, signal) => {
+          const res = await this.request(
+            peer,
+            { type: MessageType.GET_VALUE, key: dhtKey },
+            signal,
+          );
+          let result: { sealed: Uint8Array; from: string } | undefined;
+          if (res.record != null && uint8ArrayEquals(res.record.key, dhtKey)) {
+            try {
+              openValue(res.record.value);
+              result = { sealed: res.record.value, from: peer.toString() };
+            } catch {
+              // a malformed record is as good as none
+            }
+          }
+          return { closer: res.closer, result };
+        },
+      });
+      return found.result == null ? undefined : this.result(found.result.sealed, found.result.from);
+    });
+  }
+
+  async provide(key: string): Promise<PutResult> {
+    validateKey(key);
+    if (this.draining) throw new DrainingError('this peer is draining and takes no writes');
+    return this.timed('provide', async () => {
+      const cid = await providerCid(key);
+      this.provided.set(cid.toString(), { cid, at: Date.now() });
+      if (this.opts.profile === 'stock') {
+        let stored = 0;
+        let replicas = 0;
+        for await (const e of this.node.services.dht.provide(cid, { signal: this.opSignal() })) {
+          if (e.name === 'SEND_QUERY' && e.messageType === MessageType.ADD_PROVIDER) replicas++;
+          if (e.name === 'PEER_RESPONSE' && e.messageType === MessageType.ADD_PROVIDER) stored++;
+        }
+        return { replicas, stored };
+      }
+      return this.announce(cid);
+    });
+  }
+
+  async findProviders(key: string): Promise<ProviderInfo[]> {
+    validateKey(key);
+    return this.timed('find_providers', async () => {
+      const cid = await providerCid(key);
+      const found = new Map<string, ProviderInfo>();
+      const addInfo = (id: PeerId, addrs: Multiaddr[]): void => {
+        const entry = found.get(id.toString()) ?? { peerId: id.toString(), addrs: [] };
+        for (const a of addrs.map((m) => m.toString()))
+          if (!entry.addrs.includes(a)) entry.addrs.push(a);
+        found.set(id.toString(), entry);
+      };
+      if (this.opts.profile === 'stock') {
+        for await (const e of this.node.services.dht.findProviders(cid, {
+          signal: this.opSignal(),
+        })) {
+          if (e.name !== 'PROVIDER') continue;
+          for (const p of e.providers) addInfo(p.id, p.multiaddrs);
+          if (found.size > 0) break;
+        }
+        return [...found.values()];
+      }
+      for (const id of await this.dht.providers.getProviders(cid)) {
+        addInfo(id, await this.addrsOf(id));
+      }
+      const target = await kadId(cid.multihash.bytes);
+      await lookup<true>({
+        target,
+        start: this.closest(target, this.replication),
+        self: this.node.peerId,
+        count: this.replication,
+        alpha: this.alpha,
+        signal: this.stopController.signal,
+        ask: async (peer, signal) => {
+          const res = await this.request(
+            peer,
+            { type: MessageType.GET_PROVIDERS, key: cid.multihash.bytes },
+            signal,
+          );
+          for (const p of res.providers) addInfo(p.id, p.multiaddrs);
+          return { closer: res.closer, result: res.providers.length > 0 ? true : undefined };
+        },
+      });
+      return [...found.values()];
+    });
+  }
+
+  /** Stops taking writes and hands every record and provider record to the closest other peers. */
+  async drain(): Promise<{ handedOff: number }> {
+    this.draining = true;
+    clearTimeout(this.republishTimer);
+    await this.republishing;
+    const deadline = AbortSignal.timeout(this.drainTimeout);
+    const signal = AbortSignal.any([deadline, this.stopController.signal]);
+    let handedOff = 0;
+    const jobs: Array<() => Promise<void>> = [];
+    for await (const held of this.heldRecords()) {
+      jobs.push(async () => {
+        const r = await this.replicate(held.record.key, held.record.value, signal);
+        if (r.stored > 0) {
+          handedOff++;
+          this.metrics?.handedOff.inc({ kind: 'record' });
+        }
+      });
+    }
+    // provider records of other peers: kad-dht only takes ADD_PROVIDER from the provider itself,
+    // so they travel over our own handoff protocol, grouped by the peer that takes them
+    const byPeer = new Map<string, { peer: PeerId; providers: HandoffProvider[] }>();
+    for await (const p of this.heldProviders()) {
+      if (p.peer.equals(this.node.peerId)) continue;
+      const target = await kadId(p.cid.multihash.bytes);
+      const entry: HandoffProvider = {
+        cid: p.cid.toString(),
+        peer: p.peer.toString(),
+        addrs: (await this.addrsOf(p.peer)).map((a) => a.toString()),
+      };
+      for (const to of this.closest(target, this.replication)) {
+        const group = byPeer.get(to.toString()) ?? { peer: to, providers: [] };
+        group.providers.push(entry);
+        byPeer.set(to.toString(), group);
+      }
+    }
+    const providerKeys = new Set<string>();
+    for (const { peer, providers } of byPeer.values()) {
+      jobs.push(async () => {
+        try {
+          await this.sendHandoff(peer, providers, signal);
+          for (const p of providers) providerKeys.add(`${p.cid}/${p.peer}`);
+        } catch (err) {
+          this.log.debug(
+            { peer: peer.toString(), err: (err as Error).message },
+            'provider handoff failed',
+          );
+        }
+      });
+    }
+    await runLimited(jobs, 16);
+    handedOff += providerKeys.size;
+    this.metrics?.handedOff.inc({ kind: 'provider' }, providerKeys.size);
+    return { handedOff };
+  }
+
+  async countRecords(): Promise<number> {
+    let n = 0;
+    for await (const _ of this.datastore.queryKeys({ prefix: RECORD_PREFIX })) n++;
+    return n;
+  }
+
+  async countProviderRecords(): Promise<number> {
+    let n = 0;
+    for await (const _ of this.datastore.queryKeys({ prefix: PROVIDER_PREFIX })) n++;
+    return n;
+  }
+
+  // --- replication ------------------------------------------------------------------------
+
+  /** PUT_VALUE to the closest known peers, all in parallel. */
+  private async replicate(
+    dhtKey: Uint8Array,
+    sealed: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<PutResult> {
+    const peers = this.closest(await kadId(dhtKey), this.replication);
+    const record = new Libp2pRecord(dhtKey, sealed, new Date()).serialize();
+    const results = await Promise.allSettled(
+      peers.map(async (peer) => {
+        const res = await this.request(
+          peer,
+          { type: MessageType.PUT_VALUE, key: dhtKey, record },
+          signal,
+        );
+        if (res.record == null || !uint8ArrayEquals(res.record.value, sealed)) {
+          throw new Error('value not stored');
+        }
+      }),
+    );
+    return {
+      replicas: peers.length,
+      stored: results.filter((r) => r.status === 'fulfilled').length,
+    };
+  }
+
+  /** ADD_PROVIDER (ourselves) to the closest known peers. */
+  private async announce(cid: CID, signal?: AbortSignal): Promise<PutResult> {
+    await this.dht.providers.addProvider(cid, this.node.peerId);
+    const addrs = this.node.getMultiaddrs().map((m) => m.decapsulateCode(421).bytes);
+    const msg: DhtMessage = {
+      type: MessageType.ADD_PROVIDER,
+      key: cid.multihash.bytes,
+      closer: [],
+      providers: [{ id: this.node.peerId.toMultihash().bytes, multiaddrs: addrs }],
+    };
+    const peers = this.closest(await kadId(cid.multihash.bytes), this.replication);
+    const results = await Promise.allSettled(
+      peers.map(async (peer) => {
+        for await (const e of this.dht.network.sendMessage(peer, msg, {
+          signal: this.rpcSignal(signal),
+          path: NO_PATH,
+        })) {
+          if (e.name === 'QUERY_ERROR') throw e.error;
+        }
+      }),
+    );
+    return {
+      replicas: peers.length,
+      stored: results.filter((r) => r.status === 'fulfilled').length,
+    };
+  }
+
+  private scheduleRepublish(): void {
+    if (this.stopController.signal.aborted || this.draining) return;
+    // a quarter of the interval, jittered, so the peers holding a record do not all fire at once:
+    // the first to find it older than the interval re-puts it and refreshes everyone's copy
+    const delay = (this.republishInterval / 4) * (0.75 + Math.random() * 0.5);
+    this.republishTimer = setTimeout(() => {
+      this.republishing = this.republish()
+        .then(() => undefined)
+        .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'republish failed'))
+        .finally(() => {
+          this.republishing = undefined;
+          this.scheduleRepublish();
+        });
+    }, delay);
+    this.republishTimer.unref();
+  }
+
+  /** Re-puts every held record not refreshed within the interval, and re-announces what we provide. */
+  async republish(): Promise<number> {
+    const now = Date.now();
+    const signal = this.stopController.signal;
+    const jobs: Array<() => Promise<void>> = [];
+    let count = 0;
+    for await (const held of this.heldRecords()) {
+      if (now - held.record.timeReceived.getTime() < this.republishInterval) continue;
+      jobs.push(async () => {
+        if (signal.aborted || this.draining) return;
+        const r = await this.replicate(held.record.key, held.record.value, signal);
+        if (r.stored > 0 || r.replicas === 0) {
+          await this.storeLocal(held.record.key, held.record.value);
+        }
+        count++;
+        this.metrics?.republished.inc();
+      });
+    }
+    for (const entry of this.provided.values()) {
+      if (now - entry.at < this.republishInterval) continue;
+      jobs.push(async () => {
+        if (signal.aborted || this.draining) return;
+        await this.announce(entry.cid, signal);
+        entry.at = Date.now();
+      });
+    }
+    await runLimited(jobs, 4);
+    if (count > 0) this.log.debug({ count }, 'republished records');
+    return count;
+  }
+
+  // --- handoff protocol -------------------------------------------------------------------
+
+  private async sendHandoff(
+    peer: PeerId,
+    providers: HandoffProvider[],
+    signal: AbortSignal,
+  ): Promise<void> {
+    const stream = await this.node.dialProtocol(peer, handoffProtocol(this.opts.network), {
+      signal,
+    });
+    try {
+      const lp = lpStream(stream);
+      await lp.write(uint8ArrayFromString(JSON.stringify({ providers })), { signal });
+      await lp.read({ signal });
+      await stream.close({ signal });
+    } catch (err) {
+      stream.abort(err as Error);
+      throw err;
+    }
+  }
+
+  private async onHandoff(stream: Stream, from: PeerId): Promise<void> {
+    const signal = AbortSignal.timeout(10_000);
+    try {
+      const lp = lpStream(stream, { maxDataLength: 4 * 1024 * 1024 });
+      const body = JSON.parse(uint8ArrayToString((await lp.read({ signal })).subarray())) as {
+        providers?: HandoffProvider[];
+      };
+      let accepted = 0;
+      for (const p of body.providers ?? []) {
+        try {
+          const cid = CID.parse(p.cid);
+          const peer = peerIdFromString(p.peer);
+          await this.dht.providers.addProvider(cid, peer);
+          const addrs = p.addrs.map((a) => multiaddr(a));
+          if (addrs.length > 0) await this.node.peerStore.merge(peer, { multiaddrs: addrs });
+          accepted++;
+        } catch {
+          // skip the malformed entry, keep the rest
+        }
+      }
+      await lp.write(uint8ArrayFromString(JSON.stringify({ accepted })), { signal });
+      await stream.close({ signal });
+      this.log.debug({ from: from.toString(), accepted }, 'took provider records on handoff');
+    } catch (err) {
+      stream.abort(err as Error);
+    }
+  }
+
+  // --- local store ------------------------------------------------------------------------
+
+  private async storeLocal(dhtKey: Uint8Array, sealed: Uint8Array): Promise<void> {
+    const rec = new Libp2pRecord(dhtKey, sealed, new Date());
+    await this.datastore.put(dsRecordKey(dhtKey), rec.serialize());
+  }
+
+  private async readLocal(dhtKey: Uint8Array): Promise<Libp2pRecord | undefined> {
+    try {
+      const rec = Libp2pRecord.deserialize(await this.datastore.get(dsRecordKey(dhtKey)));
+      openValue(rec.value);
+      return rec;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Our records (the `/peernet/` namespace) in the local store. */
+  async *heldRecords(): AsyncGenerator<HeldRecord> {
+    for await (const { key, value } of this.datastore.query({ prefix: RECORD_PREFIX })) {
+      try {
+        const record = Libp2pRecord.deserialize(value);
+        const userKey = userKeyOf(record.key);
+        if (userKey == null) continue;
+        openValue(record.value);
+        yield { key: userKey, dsKey: key, record };
+      } catch {
+        // not ours or damaged: kad-dht's own business
+      }
+    }
+  }
+
+  private async *heldProviders(): AsyncGenerator<{ cid: CID; peer: PeerId }> {
+    for await (const key of this.datastore.queryKeys({ prefix: PROVIDER_PREFIX })) {
+      const parts = key.toString().split('/');
+      const peer = parts.pop();
+      const mh = parts.pop();
+      if (peer == null || mh == null) continue;
+      try {
+        yield {
+          cid: CID.createV1(0x55, Digest.decode(uint8ArrayFromString(mh, 'base32'))),
+          peer: peerIdFromString(peer),
+        };
+      } catch {
+        // not a provider key we understand
+      }
+    }
+  }
+
+  // --- helpers ----------------------------------------------------------------------------
+
+  private closest(target: Uint8Array, count: number): PeerId[] {
+    return this.dht.routingTable
+      .closestPeers(target, { count: count + 1 })
+      .filter((p) => !p.equals(this.node.peerId))
+      .slice(0, count);
+  }
+
+  private async addrsOf(peer: PeerId): Promise<Multiaddr[]> {
+    if (peer.equals(this.node.peerId)) return this.node.getMultiaddrs();
+    try {
+      return (await this.node.peerStore.get(peer)).addresses.map((a) => a.multiaddr);
+    } catch {
+      return [];
+    }
+  }
+
+  private rpcSignal(signal?: AbortSignal): AbortSignal {
+    const timeout = AbortSignal.timeout(this.rpcTimeout);
+    return signal == null ? timeout : AbortSignal.any([timeout, signal]);
+  }
+
+  private opSignal(): AbortSignal {
+    return AbortSignal.any([AbortSignal.timeout(60_000), this.stopController.signal]);
+  }
+
+  /** One request to one peer; throws when it fails. */
+  private async request(
+    peer: PeerId,
+    msg: Omit<DhtMessage, 'closer' | 'providers'>,
+    signal?: AbortSignal,
+  ): Promise<{
+    record?: Libp2pRecord;
+    closer: PeerId[];
+    providers: Array<{ id: PeerId; multiaddrs: Multiaddr[] }>;
+  }> {
+    const full: DhtMessage = { ...msg, closer: [], providers: [] };
+    for await (const e of this.dht.network.sendRequest(peer, full, {
+      signal: this.rpcSignal(signal),
+      path: NO_PATH,
+    })) {
+      if (e.name === 'QUERY_ERROR') throw e.error;
+      if (e.name === 'PEER_RESPONSE') {
+        return {
+          record:
+            e.record == null
+              ? undefined
+              : new Libp2pRecord(e.record.key, e.record.value, e.record.timeReceived ?? new Date()),
+          closer: e.closer.map((p) => p.id),
+          providers: e.providers,
+        };
+      }
+    }
+    throw new Error(`no answer from ${peer.toString()}`);
+  }
+
+  private result(sealed: Uint8Array, from: string): GetResult {
+    const env = openValue(sealed);
+    return { value: env.value, timestamp: env.timestamp, from };
+  }
+
+  private async timed<T>(op: DhtOperation, fn: () => Promise<T>): Promise<T> {
+    const end = this.metrics?.dhtOperation.startTimer({ operation: op });
+    try {
+      const r = await fn();
+      end?.({ outcome: r === undefined ? 'not_found' : 'ok' });
+      return r;
+    } catch (err) {
+      end?.({ outcome: 'error' });
+      throw err;
+    }
+  }
+}
+
+function dsRecordKey(dhtKey: Uint8Array): Key {
+  return new Key(`${RECORD_PREFIX}/${uint8ArrayToString(dhtKey, 'base32')}`, false);
+}
+
+/** Runs jobs with at most `limit` at once. */
+async function runLimited(jobs: Array<() => Promise<void>>, limit: number): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const job = jobs[next++]!;
+      await job().catch(() => {});
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+}
+
+/**
+ * A datastore that never lets an older `/peernet/` record replace a newer one, whoever writes it
+ * (a PUT_VALUE from a peer that missed an update, a republish racing a PUT).
+ */
+export function newestRecordWins(inner: Datastore): Datastore {
+  const put = async (
+    key: Key,
+    value: Uint8Array,
+    options?: { signal?: AbortSignal },
+  ): Promise<Key> => {
+    if (key.toString().startsWith(`${RECORD_PREFIX}/`)) {
+      try {
+        const incoming = Libp2pRecord.deserialize(value);
+        if (userKeyOf(incoming.key) != null) {
+          const existing = Libp2pRecord.deserialize(await inner.get(key, options));
+          if (compareSealed(existing.value, incoming.value) > 0) return key;
+        }
+      } catch {
+        // nothing stored yet, or not ours: store as asked
+      }
+    }
+    return inner.put(key, value, options);
+  };
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'put') return put;
+      const v: unknown = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}

@@ -1,0 +1,174 @@
+// Bootstrap: dial the peers named by flags and by the bootstrap file, again whenever the file
+// changes, and again with backoff while this peer knows no one. The file is watched through its
+// directory (a Kubernetes ConfigMap volume swaps a `..data` symlink, which a watch on the file
+// itself misses) and polled as a fallback.
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import type { Logger } from 'pino';
+import { parseBootstrapLines } from '../config.js';
+import type { PeerNode } from './index.js';
+
+export interface BootstrapOptions {
+  /** multiaddrs from `--bootstrap` */
+  addrs: string[];
+  /** `--bootstrap-file` */
+  file?: string;
+  /** first retry delay while isolated, ms. @default 500 */
+  minBackoff?: number;
+  /** longest retry delay, ms. @default 15_000 */
+  maxBackoff?: number;
+  /** how often the file is re-read when no change event arrives, ms. @default 5_000 */
+  pollInterval?: number;
+  /** timeout of one dial, ms. @default 10_000 */
+  dialTimeout?: number;
+}
+
+export class Bootstrapper {
+  private fromFile: string[] = [];
+  private fileText?: string;
+  private watcher?: FSWatcher;
+  private pollTimer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
+  private debounce?: NodeJS.Timeout;
+  private backoff: number;
+  private running = false;
+  private warnedMissing = false;
+  private readonly minBackoff: number;
+  private readonly maxBackoff: number;
+
+  constructor(
+    private readonly node: PeerNode,
+    private readonly opts: BootstrapOptions,
+    private readonly log: Logger,
+  ) {
+    this.minBackoff = opts.minBackoff ?? 500;
+    this.maxBackoff = opts.maxBackoff ?? 15_000;
+    this.backoff = this.minBackoff;
+  }
+
+  /** Bootstrap peers other than this one. */
+  peers(): Multiaddr[] {
+    const self = this.node.peerId.toString();
+    const seen = new Set<string>();
+    const out: Multiaddr[] = [];
+    for (const s of [...this.opts.addrs, ...this.fromFile]) {
+      if (seen.has(s)) continue;
+      seen.add(s);
+      const ma = multiaddr(s);
+      if (ma.getComponents().find((c) => c.name === 'p2p')?.value === self) continue;
+      out.push(ma);
+    }
+    return out;
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    if (this.opts.file != null) {
+      await this.reload();
+      this.watchFile(this.opts.file);
+      this.pollTimer = setInterval(() => void this.reload(), this.opts.pollInterval ?? 5_000);
+      this.pollTimer.unref();
+    }
+    this.dialAll();
+    this.scheduleRetry();
+  }
+
+  stop(): void {
+    this.running = false;
+    this.watcher?.close();
+    clearInterval(this.pollTimer);
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.debounce);
+  }
+
+  private watchFile(file: string): void {
+    try {
+      this.watcher = watch(dirname(file), (_event, name) => {
+        // ConfigMaps change `..data` and its target, not the file name itself: react to any change
+        if (name != null && name !== basename(file) && !name.startsWith('..')) return;
+        clearTimeout(this.debounce);
+        this.debounce = setTimeout(() => void this.reload(), 100);
+      });
+      this.watcher.on('error', () => {
+        // the directory went away: the poll keeps going
+        this.watcher?.close();
+        this.watcher = undefined;
+      });
+    } catch (err) {
+      this.log.warn(
+        { file, err: (err as Error).message },
+        'cannot watch the bootstrap file; polling it',
+      );
+    }
+  }
+
+  /** Re-reads the bootstrap file; dials the new peers when it changed. */
+  async reload(): Promise<void> {
+    const file = this.opts.file;
+    if (file == null || !this.running) return;
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+      this.warnedMissing = false;
+    } catch (err) {
+      if (!this.warnedMissing) {
+        this.log.warn(
+          { file, err: (err as Error).message },
+          'cannot read the bootstrap file; will retry',
+        );
+        this.warnedMissing = true;
+      }
+      return;
+    }
+    if (text === this.fileText) return;
+    this.fileText = text;
+    const { addrs, bad } = parseBootstrapLines(text);
+    if (bad.length > 0)
+      this.log.warn({ file, bad }, 'ignoring bootstrap lines that are not /p2p/ multiaddrs');
+    this.fromFile = addrs;
+    this.log.info({ file, peers: this.peers().map(String) }, 'bootstrap file loaded');
+    this.backoff = this.minBackoff;
+    this.dialAll();
+  }
+
+  private isolated(): boolean {
+    return this.node.getConnections().length === 0;
+  }
+
+  private dialAll(): void {
+    if (!this.running) return;
+    for (const ma of this.peers()) {
+      const id = ma.getComponents().find((c) => c.name === 'p2p')?.value;
+      if (id != null && this.node.getConnections().some((c) => c.remotePeer.toString() === id))
+        continue;
+      this.node
+        .dial(ma, { signal: AbortSignal.timeout(this.opts.dialTimeout ?? 10_000) })
+        .then(() => this.log.debug({ addr: ma.toString() }, 'connected to bootstrap peer'))
+        .catch((err: unknown) =>
+          this.log.debug(
+            { addr: ma.toString(), err: (err as Error).message },
+            'bootstrap dial failed',
+          ),
+        );
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (!this.running) return;
+    this.retryTimer = setTimeout(
+      () => {
+        if (this.isolated() && this.peers().length > 0) {
+          this.dialAll();
+          this.backoff = Math.min(this.backoff * 2, this.maxBackoff);
+        } else if (!this.isolated()) {
+          this.backoff = this.minBackoff;
+        }
+        this.scheduleRetry();
+      },
+      this.isolated() ? this.backoff : this.maxBackoff,
+    );
+    this.retryTimer.unref();
+  }
+}

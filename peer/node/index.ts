@@ -1,0 +1,123 @@
+// libp2p assembly: TCP, Noise, Yamux, identify, ping, Kademlia DHT in server mode on a
+// per-network protocol id, mDNS on request, and a pre-shared key on every connection that is
+// derived from the network name (and the swarm key, when one is given) so peers of different
+// networks or swarm keys cannot even complete a connection.
+import { createHmac, createHash } from 'node:crypto';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify } from '@libp2p/identify';
+import { kadDHT, passthroughMapper, type KadDHT, type KadDHTInit } from '@libp2p/kad-dht';
+import { mdns } from '@libp2p/mdns';
+import { ping, type Ping } from '@libp2p/ping';
+import { preSharedKey } from '@libp2p/pnet';
+import { tcp } from '@libp2p/tcp';
+import { createLibp2p, type Libp2p } from 'libp2p';
+import type { Identify } from '@libp2p/identify';
+import type { PrivateKey } from '@libp2p/interface';
+import type { Datastore } from 'interface-datastore';
+import type { DhtProfile } from '../config.js';
+import { NAMESPACE, selectRecord, validateRecord } from '../dht/keys.js';
+
+export type PeerServices = { identify: Identify; ping: Ping; dht: KadDHT };
+export type PeerNode = Libp2p<PeerServices>;
+
+export interface PeerNodeOptions {
+  privateKey: PrivateKey;
+  listen: string[];
+  network: string;
+  /** the 32 key bytes of a `/key/swarm/psk/1.0.0/` file */
+  swarmKey?: Uint8Array;
+  mdns: boolean;
+  datastore: Datastore;
+  dhtProfile: DhtProfile;
+  /** @default 300 */
+  maxConnections?: number;
+}
+
+/** `/peernet/<network>/kad/1.0.0`: one DHT per network name. */
+export function dhtProtocol(network: string): string {
+  return `/peernet/${network}/kad/1.0.0`;
+}
+
+/** mDNS service tag for a network: a DNS-safe label derived from the name. */
+export function mdnsServiceTag(network: string): string {
+  const h = createHash('sha256').update(network).digest('hex').slice(0, 16);
+  return `_peernet-${h}._udp.local`;
+}
+
+/**
+ * The connection pre-shared key for a network, in the `/key/swarm/psk/1.0.0/` file format
+ * @libp2p/pnet reads: HMAC-SHA256 over the network name, keyed by the swarm key when given.
+ */
+export function connectionPsk(network: string, swarmKey?: Uint8Array): Uint8Array {
+  const key = swarmKey ?? Buffer.from('peernet: no swarm key');
+  const psk = createHmac('sha256', key).update(`peernet network ${network}`).digest('hex');
+  return new TextEncoder().encode(`/key/swarm/psk/1.0.0/\n/base16/\n${psk}`);
+}
+
+/**
+ * kad-dht options for a profile. `stock` is kadDHT() with only what our network needs to work at
+ * all (server mode, our protocol, private addresses, our record namespace); `tuned` is what we
+ * run: see docs/adr/0003-peer-dht.md for each figure.
+ */
+export function dhtInit(profile: DhtProfile, network: string): KadDHTInit {
+  const base: KadDHTInit = {
+    protocol: dhtProtocol(network),
+    clientMode: false,
+    peerInfoMapper: passthroughMapper,
+    validators: { [NAMESPACE]: validateRecord },
+    selectors: { [NAMESPACE]: selectRecord },
+  };
+  if (profile === 'stock') return base;
+  return {
+    ...base,
+    // Lookups we leave to kad-dht (self-query, table refresh, fallbacks) walk fewer paths:
+    // 10 disjoint paths x alpha 10 spends CPU every peer on this machine shares.
+    alpha: 3,
+    disjointPaths: 2,
+    // Fill the table fast at start, then keep it fresh without a burst of queries.
+    initialQuerySelfInterval: 500,
+    querySelfInterval: 60_000,
+    // Under load on a shared CPU a ping can take a while; a short timeout evicts live peers.
+    pingNewContactTimeout: { minTimeout: 2_000, maxTimeout: 10_000 },
+    pingOldContactTimeout: { minTimeout: 2_000, maxTimeout: 10_000 },
+    networkDialTimeout: { minTimeout: 2_000, maxTimeout: 10_000 },
+    // Our own layer re-provides on its republish interval (records/index.ts).
+    reprovide: { interval: 3_600_000 },
+  };
+}
+
+export async function createPeerNode(opts: PeerNodeOptions): Promise<PeerNode> {
+  return createLibp2p({
+    privateKey: opts.privateKey,
+    datastore: opts.datastore,
+    addresses: { listen: opts.listen },
+    transports: [tcp({ inboundSocketInactivityTimeout: 0, outboundSocketInactivityTimeout: 0 })],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionProtector: preSharedKey({
+      psk: connectionPsk(opts.network, opts.swarmKey),
+      timeout: 10_000,
+    }),
+    // Pod and loopback addresses are how peers reach each other here: allow them all.
+    connectionGater: {
+      denyDialMultiaddr: () => false,
+    },
+    connectionManager: {
+      maxConnections: opts.maxConnections ?? 300,
+      // Every peer of a node (or of this test machine) shares one IP: the per-host rate limit
+      // (5/s by default) would refuse most of them.
+      inboundConnectionThreshold: 10_000,
+      maxIncomingPendingConnections: 256,
+      maxParallelDials: 100,
+    },
+    peerDiscovery: opts.mdns
+      ? [mdns({ serviceTag: mdnsServiceTag(opts.network), interval: 2_000 })]
+      : [],
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT(dhtInit(opts.dhtProfile, opts.network)),
+    },
+  });
+}
