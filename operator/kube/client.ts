@@ -1,0 +1,243 @@
+// A narrow Kubernetes REST client over node:http(s) with keep-alive and a client-side rate limit
+// (QPS/burst), authenticated from a client-node KubeConfig (certificates, tokens, impersonation).
+import http from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Clock } from '../reconcile/clock.js';
+import { FIELD_MANAGER } from '../pods/names.js';
+import { resourceFor, resourcePath, type ResourceType } from './resources.js';
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { uid: string; controller?: boolean; kind: string; name: string; apiVersion: string }[];
+    deletionTimestamp?: string | Date;
+    generation?: number;
+  };
+}
+
+export interface KubeList<T> {
+  items: T[];
+  metadata: { resourceVersion?: string; continue?: string };
+}
+
+/** A refusal or failure from the API server; `code` is the HTTP status (0: no answer). */
+export class KubeApiError extends Error {
+  override name = 'KubeApiError';
+  constructor(
+    message: string,
+    readonly code: number,
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}
+
+export const isNotFound = (e: unknown): boolean => e instanceof KubeApiError && e.code === 404;
+export const isConflict = (e: unknown): boolean => e instanceof KubeApiError && e.code === 409;
+export const isAlreadyExists = (e: unknown): boolean =>
+  e instanceof KubeApiError && e.code === 409 && e.reason === 'AlreadyExists';
+/** 4xx other than conflicts and throttling: retrying the same request will not help. */
+export const isPermanent = (e: unknown): boolean =>
+  e instanceof KubeApiError && e.code >= 400 && e.code < 500 && ![404, 409, 429].includes(e.code);
+
+export interface KubeClient {
+  get<T extends KubeObject>(r: ResourceType, namespace: string | undefined, name: string): Promise<T | undefined>;
+  list<T extends KubeObject>(r: ResourceType, namespace?: string, labelSelector?: string): Promise<KubeList<T>>;
+  create<T extends KubeObject>(obj: T): Promise<T>;
+  /** server-side apply with field manager `peernet-operator`, forced */
+  apply<T extends KubeObject>(obj: T): Promise<T>;
+  /** PUT, conflicting when metadata.resourceVersion is stale */
+  update<T extends KubeObject>(obj: T): Promise<T>;
+  updateStatus<T extends KubeObject>(obj: T): Promise<T>;
+  /** false when it was already gone */
+  delete(r: ResourceType, namespace: string | undefined, name: string, opts?: { uid?: string }): Promise<boolean>;
+}
+
+export interface KubeClientOptions {
+  /** requests per second, sustained @default 100 */
+  qps?: number;
+  /** requests allowed in a burst @default 200 */
+  burst?: number;
+  /** per-request timeout @default 30000 */
+  timeoutMs?: number;
+}
+
+/** Token bucket: `take()` resolves when a request may go. */
+class RateLimiter {
+  private tokens: number;
+  private last: number;
+  private chain: Promise<void> = Promise.resolve();
+  constructor(
+    private readonly qps: number,
+    private readonly burst: number,
+    private readonly clock: Clock,
+  ) {
+    this.tokens = burst;
+    this.last = clock.now();
+  }
+  take(): Promise<void> {
+    const next = this.chain.then(async () => {
+      for (;;) {
+        const now = this.clock.now();
+        this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.qps);
+        this.last = now;
+        if (this.tokens >= 1) {
+          this.tokens -= 1;
+          return;
+        }
+        await this.clock.sleep(Math.ceil(((1 - this.tokens) / this.qps) * 1000));
+      }
+    });
+    this.chain = next;
+    return next;
+  }
+}
+
+export async function createKubeClient(
+  kc: KubeConfig,
+  clock: Clock,
+  options: KubeClientOptions = {},
+): Promise<KubeClient> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new KubeApiError('the kubeconfig has no current cluster', 0, 'NoCluster');
+  const server = new URL(cluster.server);
+  const secure = server.protocol === 'https:';
+  const tls: https.RequestOptions & { headers?: Record<string, string> } = {};
+  await kc.applyToHTTPSOptions(tls);
+  const agent = secure
+    ? new https.Agent({
+        keepAlive: true,
+        maxSockets: 64,
+        ca: tls.ca,
+        cert: tls.cert,
+        key: tls.key,
+        ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
+      })
+    : new http.Agent({ keepAlive: true, maxSockets: 64 });
+  let headers: Record<string, string> = { ...(tls.headers ?? {}) };
+  let headersAt = clock.now();
+  const limiter = new RateLimiter(options.qps ?? 100, options.burst ?? 200, clock);
+  const timeoutMs = options.timeoutMs ?? 30_000;
+
+  async function authHeaders(): Promise<Record<string, string>> {
+    // tokens may rotate (service account tokens, exec plugins): refresh now and then
+    if (clock.now() - headersAt > 60_000) {
+      const o: { headers?: Record<string, string> } = {};
+      await kc.applyToHTTPSOptions(o);
+      headers = { ...(o.headers ?? {}) };
+      headersAt = clock.now();
+    }
+    return headers;
+  }
+
+  async function request<T>(
+    method: string,
+    path: string,
+    query: Record<string, string> = {},
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<T> {
+    await limiter.take();
+    const url = new URL(path, server);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const h: Record<string, string> = { ...(await authHeaders()), Accept: 'application/json' };
+    if (payload) {
+      h['Content-Type'] = contentType;
+      h['Content-Length'] = String(payload.length);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const req = (secure ? https : http).request(
+        url,
+        { method, headers: h, agent, timeout: timeoutMs },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const code = res.statusCode ?? 0;
+            let parsed: unknown;
+            try {
+              parsed = text ? JSON.parse(text) : undefined;
+            } catch {
+              parsed = undefined;
+            }
+            if (code >= 200 && code < 300) {
+              resolve(parsed as T);
+              return;
+            }
+            const st = (parsed ?? {}) as { message?: string; reason?: string };
+            reject(new KubeApiError(`${method} ${url.pathname}: ${code} ${st.message ?? text.slice(0, 200)}`, code, st.reason ?? ''));
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new KubeApiError(`${method} ${url.pathname}: timed out`, 0, 'Timeout')));
+      req.on('error', (err) =>
+        reject(err instanceof KubeApiError ? err : new KubeApiError(`${method} ${url.pathname}: ${err.message}`, 0, 'ConnectionError')),
+      );
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
+
+  const pathOf = (obj: KubeObject, sub?: string): string => {
+    const r = resourceFor(obj.apiVersion, obj.kind);
+    return resourcePath(r, obj.metadata?.namespace, obj.metadata?.name, sub);
+  };
+
+  return {
+    async get<T extends KubeObject>(r: ResourceType, namespace: string | undefined, name: string) {
+      try {
+        return await request<T>('GET', resourcePath(r, namespace, name));
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      }
+    },
+    list<T extends KubeObject>(r: ResourceType, namespace?: string, labelSelector?: string) {
+      return request<KubeList<T>>('GET', resourcePath(r, namespace), labelSelector ? { labelSelector } : {});
+    },
+    create<T extends KubeObject>(obj: T) {
+      const r = resourceFor(obj.apiVersion, obj.kind);
+      return request<T>('POST', resourcePath(r, obj.metadata?.namespace), { fieldManager: FIELD_MANAGER }, obj);
+    },
+    apply<T extends KubeObject>(obj: T) {
+      return request<T>(
+        'PATCH',
+        pathOf(obj),
+        { fieldManager: FIELD_MANAGER, force: 'true' },
+        obj,
+        'application/apply-patch+yaml',
+      );
+    },
+    update<T extends KubeObject>(obj: T) {
+      return request<T>('PUT', pathOf(obj), { fieldManager: FIELD_MANAGER }, obj);
+    },
+    updateStatus<T extends KubeObject>(obj: T) {
+      return request<T>('PUT', pathOf(obj, 'status'), { fieldManager: FIELD_MANAGER }, obj);
+    },
+    async delete(r: ResourceType, namespace: string | undefined, name: string, opts: { uid?: string } = {}) {
+      const body = opts.uid
+        ? { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: opts.uid } }
+        : undefined;
+      try {
+        await request('DELETE', resourcePath(r, namespace, name), {}, body);
+        return true;
+      } catch (e) {
+        if (isNotFound(e)) return false;
+        // uid precondition failed: the object we meant is gone, a new one took its name
+        if (e instanceof KubeApiError && e.code === 409 && opts.uid) return false;
+        throw e;
+      }
+    },
+  };
+}

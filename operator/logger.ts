@@ -1,0 +1,11 @@
+// pino JSON logs, a child logger per component (`peernet:operator:reconcile` ...).
+import { pino, type Logger as PinoLogger } from 'pino';
+
+export type Logger = Pick<PinoLogger, 'debug' | 'info' | 'warn' | 'error' | 'child' | 'level'>;
+
+export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+  const base = pino({ name: 'peernet:operator', level }, destination ?? pino.destination(2));
+  return base;
+}
+
+export const component = (logger: Logger, name: string): Logger => logger.child({ name: `peernet:operator:${name}` });

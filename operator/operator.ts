@@ -1,0 +1,261 @@
+// The operator: informers, work queue, reconciler, leader election, health and metrics server.
+// Built from injected components so tests run one in-process against a real API server.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PeerNetworkObject } from './api/schema.js';
+import { createKubeClient, type KubeClient, type KubeObject } from './kube/client.js';
+import { createEventRecorder } from './kube/events.js';
+import { createInformers, type Informers } from './kube/informers.js';
+import { createLeaderElector, type LeaderElector } from './kube/leader.js';
+import { component, type Logger } from './logger.js';
+import { systemClock, type Clock } from './reconcile/clock.js';
+import { createPeerStatusClient, type PeerStatusClient } from './reconcile/peers.js';
+import { createWorkQueue, type WorkQueue } from './reconcile/queue.js';
+import { createReconciler } from './reconcile/reconciler.js';
+import type { Settings } from './settings.js';
+
+export interface OperatorComponents {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  clock?: Clock;
+  peers?: PeerStatusClient;
+  /** defaults to a client built from kubeConfig */
+  kube?: KubeClient;
+}
+
+export interface Operator {
+  /** starts the HTTP server, the informers and the leader campaign; resolves once listening */
+  start(): Promise<void>;
+  /** graceful: finishes reconciles in progress, releases the lease, stops the watches */
+  stop(): Promise<void>;
+  /** resolves with 'lost' if leadership is lost (the process should exit), 'stopped' after stop() */
+  readonly done: Promise<'lost' | 'stopped'>;
+  isLeader(): boolean;
+  synced(): boolean;
+  /** the bound port of the health/metrics server */
+  port(): number;
+  readonly registry: Registry;
+}
+
+const keyOf = (ns: string | undefined, name: string | undefined) => `${ns ?? ''}/${name ?? ''}`;
+
+function ownerKey(obj: KubeObject): string | undefined {
+  const ref = obj.metadata?.ownerReferences?.find((r) => r.controller && r.kind === 'PeerNetwork');
+  return ref ? keyOf(obj.metadata?.namespace, ref.name) : undefined;
+}
+
+export async function createOperator(c: OperatorComponents, settings: Settings): Promise<Operator> {
+  const clock = c.clock ?? systemClock;
+  const log = component(c.logger, 'controller');
+  const kube = c.kube ?? (await createKubeClient(c.kubeConfig, clock, { qps: settings.kubeQps, burst: settings.kubeBurst }));
+  const peers =
+    c.peers ??
+    createPeerStatusClient({ statusTimeoutMs: settings.peerStatusTimeoutMs, drainTimeoutMs: settings.drainTimeoutMs });
+  const informers: Informers = createInformers(c.kubeConfig, kube, settings.namespaces, clock, component(c.logger, 'informer'));
+  const events = createEventRecorder(kube, clock, component(c.logger, 'events'), settings.identity);
+  const reconciler = createReconciler(
+    {
+      kube,
+      cache: settings.watchNodes ? informers : { ...informers, nodes: undefined },
+      clock,
+      logger: component(c.logger, 'reconcile'),
+      peers,
+      events,
+    },
+    {
+      peerImage: settings.peerImage,
+      clusterDomain: settings.clusterDomain,
+      progressingRequeueMs: settings.progressingRequeueSeconds * 1000,
+      readyResyncMs: settings.readyResyncSeconds * 1000,
+    },
+  );
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'peernet_operator_' });
+  const reconcileTotal = new Counter({
+    name: 'peernet_operator_reconcile_total',
+    help: 'Reconciles by result',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const reconcileErrors = new Counter({
+    name: 'peernet_operator_reconcile_errors_total',
+    help: 'Reconciles that failed and were requeued with backoff',
+    registers: [registry],
+  });
+  const reconcileDuration = new Histogram({
+    name: 'peernet_operator_reconcile_duration_seconds',
+    help: 'Time spent in one reconcile',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  let queue: WorkQueue | undefined;
+  new Gauge({
+    name: 'peernet_operator_workqueue_depth',
+    help: 'PeerNetwork keys waiting to be reconciled',
+    registers: [registry],
+    collect() {
+      this.set(queue?.depth() ?? 0);
+    },
+  });
+  let leader: LeaderElector | undefined;
+  let leading = !settings.leaderElect;
+  new Gauge({
+    name: 'peernet_operator_leader',
+    help: '1 when this replica is the leader',
+    registers: [registry],
+    collect() {
+      this.set(leading ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'peernet_operator_peernetworks',
+    help: 'PeerNetworks in the cache',
+    registers: [registry],
+    collect() {
+      this.set(informers.networks.list().length);
+    },
+  });
+
+  const enqueue = (key: string | undefined) => {
+    if (key && queue && leading) queue.add(key);
+  };
+  // status-only updates do not requeue: only a new generation, deletion or labels do
+  const seen = new Map<string, string>();
+  informers.networks.on((kind, n: PeerNetworkObject) => {
+    const key = keyOf(n.metadata.namespace, n.metadata.name);
+    const mark = `${n.metadata.uid}/${n.metadata.generation}/${n.metadata.deletionTimestamp ? 'd' : ''}`;
+    if (kind === 'delete') {
+      seen.delete(key);
+      enqueue(key);
+      return;
+    }
+    if (kind === 'update' && seen.get(key) === mark) return;
+    seen.set(key, mark);
+    enqueue(key);
+  });
+  for (const inf of [informers.pods, informers.secrets, informers.configMaps, informers.services] as const) {
+    (inf as { on(cb: (k: string, o: KubeObject) => void): void }).on((_k, o) => enqueue(ownerKey(o)));
+  }
+  informers.nodes.on((kind, node) => {
+    if (kind !== 'delete') return;
+    for (const pod of informers.pods.list() as V1Pod[]) {
+      if (pod.spec?.nodeName === node.metadata?.name) enqueue(ownerKey(pod as KubeObject));
+    }
+  });
+
+  function startWorking(): void {
+    leading = true;
+    queue = createWorkQueue(clock, {
+      concurrency: settings.workers,
+      onError: (key, err, retryInMs) => {
+        reconcileErrors.inc();
+        const e = err as Error;
+        log.warn({ network: key, err: e.message, errName: e.name, retryInMs }, 'reconcile failed');
+      },
+    });
+    queue.start(async (key) => {
+      const end = reconcileDuration.startTimer();
+      try {
+        const r = await reconciler.reconcile(key);
+        reconcileTotal.inc({ result: 'success' });
+        return r;
+      } catch (err) {
+        reconcileTotal.inc({ result: 'error' });
+        throw err;
+      } finally {
+        end();
+      }
+    });
+    for (const n of informers.networks.list()) enqueue(keyOf(n.metadata.namespace, n.metadata.name));
+  }
+
+  const [host, portText] = (() => {
+    const i = settings.metricsAddress.lastIndexOf(':');
+    return [settings.metricsAddress.slice(0, i).replace(/^\[|\]$/g, ''), settings.metricsAddress.slice(i + 1)];
+  })();
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+    } else if (path === '/readyz') {
+      const ok = informers.synced();
+      res.writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' }).end(ok ? 'ok\n' : 'caches not synced\n');
+    } else if (path === '/metrics') {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
+        (err: Error) => res.writeHead(500).end(err.message),
+      );
+    } else {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+    }
+  });
+
+  const abort = new AbortController();
+  let resolveDone: (v: 'lost' | 'stopped') => void = () => {};
+  const done = new Promise<'lost' | 'stopped'>((r) => (resolveDone = r));
+  let campaign: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
+
+  async function waitSynced(): Promise<void> {
+    while (!informers.synced() && !abort.signal.aborted) await clock.sleep(100, abort.signal);
+  }
+
+  return {
+    registry,
+    done,
+    isLeader: () => leading,
+    synced: () => informers.synced(),
+    port: () => (server.address() as AddressInfo | null)?.port ?? 0,
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(Number(portText), host || undefined, () => resolve());
+      });
+      void informers.start();
+      if (!settings.leaderElect) {
+        campaign = waitSynced().then(() => {
+          if (!abort.signal.aborted) startWorking();
+        });
+        return;
+      }
+      leader = createLeaderElector(kube, clock, component(c.logger, 'leader'), {
+        namespace: settings.leaseNamespace,
+        name: settings.leaseName,
+        identity: settings.identity,
+      });
+      const l = leader;
+      campaign = l.run(
+        abort.signal,
+        () => {
+          void waitSynced().then(() => {
+            if (!abort.signal.aborted && l.isLeader()) startWorking();
+          });
+        },
+        () => {
+          leading = false;
+          void queue?.stop();
+          resolveDone('lost');
+        },
+      );
+    },
+    stop() {
+      stopping ??= (async () => {
+        abort.abort();
+        leading = false;
+        await queue?.stop();
+        await campaign;
+        await leader?.release();
+        await informers.stop();
+        await events.flush();
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+        log.info('stopped');
+        resolveDone('stopped');
+      })();
+      return stopping;
+    },
+  };
+}

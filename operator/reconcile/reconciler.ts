@@ -1,0 +1,431 @@
+// The PeerNetwork reconciler: level-triggered and idempotent. It reads the informer caches,
+// converges the children (keys Secret, swarm Secret, headless Service, bootstrap ConfigMap,
+// Pods) and writes the status through the status subresource only when it changed.
+import { randomBytes } from 'node:crypto';
+import type { V1ConfigMap, V1Node, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import { generateIdentity, identityFromBytes } from '../../peer/identity.js';
+import {
+  API_VERSION,
+  KIND,
+  checkName,
+  parseSpec,
+  resolveTopology,
+  type PeerNetwork,
+  type PeerNetworkObject,
+  type PeerNetworkStatus,
+} from '../api/schema.js';
+import {
+  KubeApiError,
+  isAlreadyExists,
+  isConflict,
+  isPermanent,
+  type KubeClient,
+  type KubeObject,
+} from '../kube/client.js';
+import type { EventRecorder } from '../kube/events.js';
+import type { Store } from '../kube/informers.js';
+import { RESOURCES } from '../kube/resources.js';
+import type { Logger } from '../logger.js';
+import {
+  bootstrapAddrs,
+  desiredBootstrapConfigMap,
+  desiredKeysSecret,
+  desiredService,
+  desiredSwarmSecret,
+  needsApply,
+} from '../pods/children.js';
+import {
+  API_BASE_PORT,
+  SWARM_FILE,
+  keyFileName,
+  keysSecretName,
+  swarmSecretName,
+  serviceName,
+  bootstrapConfigMapName,
+} from '../pods/names.js';
+import { desiredPeers, desiredPods, canonicalJson, type DesiredPeer } from '../pods/pods.js';
+import { isPodReady, plan, type PodDeletion } from '../pods/plan.js';
+import { computeStatus, type PeerLive } from '../status/status.js';
+import { rfc3339, type Clock } from './clock.js';
+import { mapLimit, type PeerStatusClient } from './peers.js';
+import type { QueueResult } from './queue.js';
+
+export interface ClusterCache {
+  networks: Store<PeerNetworkObject>;
+  pods: Store<V1Pod>;
+  secrets: Store<V1Secret>;
+  configMaps: Store<V1ConfigMap>;
+  services: Store<V1Service>;
+  /** undefined: nodes are not watched (no NodeGone check) */
+  nodes?: Store<V1Node> & { synced(): boolean };
+}
+
+export interface ReconcilerComponents {
+  kube: KubeClient;
+  cache: ClusterCache;
+  clock: Clock;
+  logger: Logger;
+  peers: PeerStatusClient;
+  events: EventRecorder;
+}
+
+export interface ReconcilerOptions {
+  peerImage: string;
+  /** @default 'cluster.local' */
+  clusterDomain?: string;
+  /** requeue while not Ready @default 5000 */
+  progressingRequeueMs?: number;
+  /** requeue while Ready, to refresh the peers' live state @default 60000 */
+  readyResyncMs?: number;
+  /** a live peer state younger than this is reused @default 10000 */
+  liveTtlMs?: number;
+  /** parallel pod creations and peer API calls @default 32 */
+  concurrency?: number;
+}
+
+export interface Reconciler {
+  reconcile(key: string): Promise<QueueResult>;
+}
+
+/** Retry later: the cache has not caught up with a write, or a child is being replaced. */
+export class StaleCacheError extends Error {
+  override name = 'StaleCacheError';
+}
+
+/** An object with our child's name exists but is not ours. */
+export class ForeignObjectError extends Error {
+  override name = 'ForeignObjectError';
+}
+
+interface Expectations {
+  /** pods created but not yet seen in the cache: name -> when */
+  created: Map<string, number>;
+  /** pods deleted but not yet seen terminating: name -> uid */
+  deleted: Map<string, string>;
+  /** the last status written, and the resourceVersion it replaced */
+  written?: { from: string; json: string };
+  live: Map<string, { at: number; ip: string; live: PeerLive | undefined }>;
+}
+
+const isOwnedBy = (uid: string) => (o: KubeObject | V1Pod | V1Secret | V1Service | V1ConfigMap) =>
+  o.metadata?.ownerReferences?.some((r) => r.uid === uid && r.controller === true) ?? false;
+
+export function createReconciler(c: ReconcilerComponents, options: ReconcilerOptions): Reconciler {
+  const log = c.logger;
+  const clusterDomain = options.clusterDomain ?? 'cluster.local';
+  const progressingRequeue = options.progressingRequeueMs ?? 5000;
+  const readyResync = options.readyResyncMs ?? 60_000;
+  const liveTtl = options.liveTtlMs ?? 10_000;
+  const concurrency = options.concurrency ?? 32;
+  const expectations = new Map<string, Expectations>();
+  const peerIdMemo = new Map<string, string>();
+
+  const exp = (key: string): Expectations => {
+    let e = expectations.get(key);
+    if (!e) {
+      e = { created: new Map(), deleted: new Map(), live: new Map() };
+      expectations.set(key, e);
+    }
+    return e;
+  };
+
+  function peerIdOf(b64: string): string {
+    let id = peerIdMemo.get(b64);
+    if (!id) {
+      id = identityFromBytes(new Uint8Array(Buffer.from(b64, 'base64'))).peerId;
+      if (peerIdMemo.size > 100_000) peerIdMemo.clear();
+      peerIdMemo.set(b64, id);
+    }
+    return id;
+  }
+
+  /** Creates a child, or finds that it exists (cache lag) and checks it is ours. */
+  async function createOwned<T extends KubeObject>(obj: T, uid: string): Promise<void> {
+    try {
+      await c.kube.create(obj);
+    } catch (e) {
+      if (!isAlreadyExists(e)) throw e;
+      const r = RESOURCES[obj.kind as 'Secret'];
+      const existing = await c.kube.get<KubeObject>(r, obj.metadata?.namespace, obj.metadata?.name ?? '');
+      if (existing && !isOwnedBy(uid)(existing)) {
+        throw new ForeignObjectError(`${obj.kind} ${obj.metadata?.name} exists and is not owned by this PeerNetwork`);
+      }
+      throw new StaleCacheError(`${obj.kind} ${obj.metadata?.name} exists but is not in the cache yet`);
+    }
+  }
+
+  /** Keys Secret: add a key for every new peer; never replace a key that exists. */
+  async function ensureKeys(network: PeerNetwork, peers: readonly DesiredPeer[]): Promise<Map<string, string>> {
+    const { name, namespace, uid } = network.metadata;
+    const secret = c.cache.secrets.get(namespace, keysSecretName(name));
+    if (secret && !isOwnedBy(uid)(secret)) {
+      throw new ForeignObjectError(`Secret ${keysSecretName(name)} is not owned by this PeerNetwork`);
+    }
+    const data: Record<string, string> = { ...(secret?.data ?? {}) };
+    const missing = peers.filter((p) => data[keyFileName(p.name)] === undefined);
+    if (missing.length > 0) {
+      for (const p of missing) {
+        data[keyFileName(p.name)] = Buffer.from((await generateIdentity()).bytes).toString('base64');
+      }
+      const desired = desiredKeysSecret(network, data);
+      if (!secret) {
+        await createOwned(desired, uid);
+      } else {
+        // resourceVersion-checked: a stale cache gets a conflict instead of replacing keys
+        desired.metadata!.resourceVersion = secret.metadata?.resourceVersion;
+        await c.kube.update(desired);
+      }
+      c.events.emit(target(network), 'Normal', 'CreatedKeys', `made keys for ${missing.length} new peer(s)`);
+    }
+    const ids = new Map<string, string>();
+    for (const p of peers) ids.set(p.name, peerIdOf(data[keyFileName(p.name)]!));
+    return ids;
+  }
+
+  async function ensureSwarmKey(network: PeerNetwork): Promise<void> {
+    const { name, namespace, uid } = network.metadata;
+    const secret = c.cache.secrets.get(namespace, swarmSecretName(name));
+    if (secret) {
+      if (!isOwnedBy(uid)(secret)) throw new ForeignObjectError(`Secret ${swarmSecretName(name)} is not owned by this PeerNetwork`);
+      if (secret.data?.[SWARM_FILE]) return; // never regenerate a swarm key
+    }
+    await createOwned(desiredSwarmSecret(network, randomBytes(32).toString('hex')), uid);
+    c.events.emit(target(network), 'Normal', 'CreatedSwarmKey', `made the private network key ${swarmSecretName(name)}`);
+  }
+
+  async function applyIfNeeded<T extends KubeObject>(
+    network: PeerNetwork,
+    desired: T,
+    actual: T | undefined,
+    fields: readonly string[],
+  ): Promise<void> {
+    if (actual && !isOwnedBy(network.metadata.uid)(actual)) {
+      throw new ForeignObjectError(`${desired.kind} ${desired.metadata?.name} is not owned by this PeerNetwork`);
+    }
+    if (!needsApply(desired, actual, fields)) return;
+    await c.kube.apply(desired);
+    c.events.emit(target(network), 'Normal', actual ? 'Updated' : 'Created', `${actual ? 'updated' : 'created'} ${desired.kind} ${desired.metadata?.name}`);
+  }
+
+  async function deletePod(network: PeerNetwork, d: PodDeletion, e: Expectations): Promise<void> {
+    const pod = d.pod;
+    const name = pod.metadata?.name ?? '';
+    if (d.drain && isPodReady(pod) && pod.status?.podIP) {
+      const ip = pod.status.podIP;
+      const n = pod.spec?.containers.length ?? 1;
+      const handed = await Promise.all(Array.from({ length: n }, (_, i) => c.peers.drain(ip, API_BASE_PORT + i)));
+      log.info({ pod: name, handedOff: handed }, 'drained peers before scale down');
+    }
+    e.deleted.set(name, pod.metadata?.uid ?? '');
+    await c.kube.delete(RESOURCES.Pod, network.metadata.namespace, name, pod.metadata?.uid ? { uid: pod.metadata.uid } : {});
+    c.events.emit(target(network), d.reason === 'ScaleDown' || d.reason === 'SpecChanged' ? 'Normal' : 'Warning', `DeletedPod${d.reason}`, `deleted pod ${name}: ${d.message}`);
+  }
+
+  async function liveState(
+    key: string,
+    peers: readonly DesiredPeer[],
+    pods: readonly V1Pod[],
+  ): Promise<Map<string, PeerLive>> {
+    const e = exp(key);
+    const now = c.clock.now();
+    const byName = new Map(pods.map((p) => [p.metadata?.name ?? '', p]));
+    const todo: { peer: DesiredPeer; ip: string }[] = [];
+    const out = new Map<string, PeerLive>();
+    for (const p of peers) {
+      const pod = byName.get(p.pod);
+      const ip = pod?.status?.podIP;
+      const cs = pod?.status?.containerStatuses?.find((s) => s.name === p.container);
+      const ready = cs ? cs.ready : pod ? isPodReady(pod) : false;
+      if (!ip || !ready) {
+        e.live.delete(p.name);
+        continue;
+      }
+      const cached = e.live.get(p.name);
+      if (cached && cached.ip === ip && now - cached.at < liveTtl) {
+        if (cached.live) out.set(p.name, cached.live);
+        continue;
+      }
+      todo.push({ peer: p, ip });
+    }
+    await mapLimit(todo, concurrency, async ({ peer, ip }) => {
+      const live = await c.peers.status(ip, API_BASE_PORT + peer.index);
+      e.live.set(peer.name, { at: now, ip, live });
+      if (live) out.set(peer.name, live);
+    });
+    return out;
+  }
+
+  async function writeStatus(obj: PeerNetworkObject, status: PeerNetworkStatus, e: Expectations): Promise<boolean> {
+    const json = canonicalJson(status);
+    const rv = obj.metadata.resourceVersion ?? '';
+    if (obj.status && canonicalJson(obj.status) === json) return false;
+    if (e.written && e.written.from === rv && e.written.json === json) return false; // cache lag
+    let current: PeerNetworkObject = obj;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const body = {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          metadata: current.metadata,
+          spec: current.spec,
+          status,
+        };
+        await c.kube.updateStatus(body as KubeObject);
+        e.written = { from: current.metadata.resourceVersion ?? '', json };
+        return true;
+      } catch (err) {
+        if (!isConflict(err) || attempt >= 3) throw err;
+        const fresh = await c.kube.get<PeerNetworkObject & KubeObject>(RESOURCES.PeerNetwork, obj.metadata.namespace, obj.metadata.name);
+        if (!fresh || fresh.metadata.uid !== obj.metadata.uid) return false;
+        if (fresh.metadata.generation !== obj.metadata.generation) throw new StaleCacheError('spec changed while writing status');
+        current = fresh;
+      }
+    }
+  }
+
+  const target = (n: { metadata: PeerNetwork['metadata'] }) => ({ apiVersion: API_VERSION, kind: KIND, metadata: n.metadata });
+
+  async function reconcile(key: string): Promise<QueueResult> {
+    const slash = key.indexOf('/');
+    const namespace = key.slice(0, slash);
+    const name = key.slice(slash + 1);
+    const obj = c.cache.networks.get(namespace, name);
+    if (!obj || obj.metadata.deletionTimestamp) {
+      // children go with their owner through garbage collection
+      expectations.delete(key);
+      return {};
+    }
+    const e = exp(key);
+    const now = rfc3339(c.clock.now());
+    let spec;
+    try {
+      const nameError = checkName(name);
+      if (nameError) throw new KubeApiError(nameError, 422, 'InvalidName');
+      spec = parseSpec(obj.spec);
+    } catch (err) {
+      const message = (err as Error).message;
+      const network: PeerNetwork = { metadata: obj.metadata, spec: parseSpec({ topology: { mode: 'spread' } }) };
+      network.spec.replicas = 0;
+      const status = computeStatus({
+        network,
+        pods: [],
+        peers: [],
+        peerIds: new Map(),
+        bootstrap: [],
+        previous: obj.status,
+        now,
+        failure: { reason: 'InvalidSpec', message },
+      });
+      if (await writeStatus(obj, status, e)) c.events.emit(target(obj), 'Warning', 'InvalidSpec', message);
+      return {};
+    }
+    const network: PeerNetwork = { metadata: obj.metadata, spec, status: obj.status };
+    const { uid } = obj.metadata;
+    const owned = isOwnedBy(uid);
+    const peers = desiredPeers(network);
+    const pods = () => c.cache.pods.list(namespace).filter(owned);
+
+    let failure: { reason: string; message: string } | undefined;
+    let waiting: string | undefined;
+    let peerIds = new Map<string, string>();
+    let bootstrap: string[] = [];
+    try {
+      peerIds = await ensureKeys(network, peers);
+      if (spec.privateNetwork) await ensureSwarmKey(network);
+      bootstrap = bootstrapAddrs(network, peers, peerIds, clusterDomain);
+      await applyIfNeeded(network, desiredService(network), c.cache.services.get(namespace, serviceName(name)), ['spec']);
+      await applyIfNeeded(
+        network,
+        desiredBootstrapConfigMap(network, bootstrap),
+        c.cache.configMaps.get(namespace, bootstrapConfigMapName(name)),
+        ['data'],
+      );
+
+      // expectations: forget what the cache now shows
+      const actual = pods();
+      const byName = new Map(actual.map((p) => [p.metadata?.name ?? '', p]));
+      for (const [n, at] of e.created) {
+        if (byName.has(n) || c.clock.now() - at > 15_000) e.created.delete(n);
+      }
+      for (const [n, uidDeleted] of e.deleted) {
+        const p = byName.get(n);
+        if (!p || p.metadata?.uid !== uidDeleted || p.metadata?.deletionTimestamp) e.deleted.delete(n);
+      }
+      const nodes =
+        c.cache.nodes && c.cache.nodes.synced()
+          ? new Set(c.cache.nodes.list().map((n) => n.metadata?.name ?? ''))
+          : undefined;
+      const p = plan({
+        network: name,
+        desired: desiredPods(network, { peerImage: options.peerImage }),
+        actual,
+        ...(nodes ? { nodes } : {}),
+        deleting: new Set(e.deleted.keys()),
+      });
+      waiting = p.waiting;
+
+      const toCreate = p.create.filter((pod) => !e.created.has(pod.metadata?.name ?? ''));
+      if (toCreate.length > 0) {
+        const results = await mapLimit(toCreate, concurrency, async (pod) => {
+          try {
+            await c.kube.create(pod);
+            e.created.set(pod.metadata?.name ?? '', c.clock.now());
+            return undefined;
+          } catch (err) {
+            if (isAlreadyExists(err)) return undefined; // the cache has not seen it yet
+            return err;
+          }
+        });
+        const errors = results.filter((r) => r !== undefined);
+        const made = toCreate.length - errors.length;
+        if (made > 0) {
+          const names = toCreate.map((x) => x.metadata?.name).filter(Boolean);
+          c.events.emit(target(network), 'Normal', 'CreatedPods', `created ${made} pod(s): ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', ...' : ''}`);
+        }
+        if (errors.length > 0) {
+          const first = errors[0] as Error;
+          c.events.emit(target(network), 'Warning', 'CreatePodFailed', `${errors.length} pod(s) could not be created: ${first.message}`);
+          throw first;
+        }
+      }
+      for (const d of p.delete) await deletePod(network, d, e);
+    } catch (err) {
+      if (isPermanent(err) || err instanceof ForeignObjectError) {
+        failure = {
+          reason: err instanceof ForeignObjectError ? 'ForeignObject' : 'Refused',
+          message: (err as Error).message,
+        };
+        c.events.emit(target(network), 'Warning', failure.reason, failure.message);
+      } else {
+        throw err;
+      }
+    }
+
+    const current = pods();
+    const live = await liveState(key, peers, current);
+    const status = computeStatus({
+      network,
+      pods: current,
+      peers,
+      peerIds,
+      bootstrap,
+      live,
+      ...(obj.status ? { previous: obj.status } : {}),
+      now,
+      ...(failure ? { failure } : {}),
+      ...(waiting ? { waiting } : {}),
+    });
+    const wrote = await writeStatus(obj, status, e);
+    if (wrote && status.phase !== obj.status?.phase) {
+      log.info({ network: key, phase: status.phase, ready: status.readyText }, 'phase changed');
+      if (status.phase === 'Ready') c.events.emit(target(network), 'Normal', 'Ready', `${status.readyText} peers ready`);
+    }
+    if (failure) throw new KubeApiError(failure.message, 0, failure.reason); // retry with backoff
+    return { requeueAfterMs: status.phase === 'Ready' ? readyResync : progressingRequeue };
+  }
+
+  return { reconcile };
+}
+
+/** The number of peer containers each pod of the network runs. */
+export const peersPerPod = (n: PeerNetwork): number => resolveTopology(n.spec.topology).peersPerPod;
