@@ -24,11 +24,17 @@ export default {
       ...common,
       displayName: 'cluster',
       testMatch: ['<rootDir>/dist/test/cluster/**/*.test.js'],
+      // One real control plane for the whole run (test/helpers/cluster.ts).
+      globalSetup: '<rootDir>/dist/test/helpers/cluster-global-setup.js',
+      globalTeardown: '<rootDir>/dist/test/helpers/cluster-global-teardown.js',
     },
     {
       ...common,
       displayName: 'e2e',
       testMatch: ['<rootDir>/dist/test/e2e/**/*.test.js'],
+      // One real control plane for the whole run (test/helpers/cluster.ts).
+      globalSetup: '<rootDir>/dist/test/helpers/cluster-global-setup.js',
+      globalTeardown: '<rootDir>/dist/test/helpers/cluster-global-teardown.js',
     },
   ],
 };
