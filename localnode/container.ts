@@ -1,0 +1,113 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { shQuote } from './exec.js';
+
+/** How one container of a pod is started. */
+export interface ContainerLaunch {
+  /** The pod's network namespace (shared by its containers). */
+  netns: string;
+  /** Pod directories bound onto the container's mount paths, in a mount namespace of its own. */
+  mounts: ReadonlyArray<{ source: string; target: string; readOnly: boolean }>;
+  /** Bound over /etc/hosts: the pod's names and its headless Services' pod names. */
+  hostsFile: string;
+  /** Scratch space for overlays that create missing mount points without touching the host. */
+  scratchDir: string;
+  env: Readonly<Record<string, string>>;
+  /** securityContext.runAsUser / runAsGroup; root when unset. */
+  uid?: number;
+  gid?: number;
+  /** argv: the program and its arguments. */
+  argv: readonly string[];
+  logFile: string;
+}
+
+/**
+ * The shell run inside `ip netns exec <ns> unshare --mount --propagation private`: make the mount
+ * points (an overlay over their nearest existing ancestor keeps the host's own tree untouched),
+ * bind the pod's volumes and hosts file, drop to the container's user and exec the program.
+ * Every step execs, so the pid the runtime holds is the program's.
+ */
+export function mountScript(
+  launch: ContainerLaunch,
+  exists: (p: string) => boolean = existsSync,
+): string {
+  const lines = ['set -e'];
+  const ancestors = new Set<string>();
+  for (const m of launch.mounts) {
+    let p = m.target;
+    while (!exists(p)) p = dirname(p);
+    if (p !== m.target) ancestors.add(p);
+  }
+  const sorted = [...ancestors].sort((x, y) => x.split('/').length - y.split('/').length);
+  sorted.forEach((anc, i) => {
+    const up = join(launch.scratchDir, `ovl${i}`, 'up');
+    const work = join(launch.scratchDir, `ovl${i}`, 'work');
+    lines.push(`mkdir -p ${shQuote(up)} ${shQuote(work)}`);
+    lines.push(
+      `mount -t overlay overlay -o ${shQuote(`lowerdir=${anc},upperdir=${up},workdir=${work}`)} ${shQuote(anc)}`,
+    );
+  });
+  // A mount whose target hides one of our own sources (the state dir under /tmp, say) goes last.
+  const ours = [launch.hostsFile, launch.scratchDir, ...launch.mounts.map((m) => m.source)];
+  const hides = (target: string): boolean =>
+    ours.some((p) => p === target || p.startsWith(`${target}/`));
+  const depth = (m: { target: string }): number => m.target.split('/').length;
+  const first = launch.mounts.filter((m) => !hides(m.target)).sort((x, y) => depth(x) - depth(y));
+  const last = launch.mounts.filter((m) => hides(m.target)).sort((x, y) => depth(y) - depth(x));
+  const bind = (m: { source: string; target: string; readOnly: boolean }): void => {
+    lines.push(`mkdir -p ${shQuote(m.target)}`);
+    lines.push(`mount --bind ${shQuote(m.source)} ${shQuote(m.target)}`);
+    if (m.readOnly) lines.push(`mount -o remount,bind,ro ${shQuote(m.target)}`);
+  };
+  first.forEach(bind);
+  lines.push(`mount --bind ${shQuote(launch.hostsFile)} /etc/hosts`);
+  last.forEach(bind);
+  if (launch.uid !== undefined) {
+    const gid = launch.gid ?? launch.uid;
+    lines.push(`exec setpriv --reuid ${launch.uid} --regid ${gid} --clear-groups -- "$@"`);
+  } else {
+    lines.push('exec "$@"');
+  }
+  return lines.join('\n');
+}
+
+/** Starts the container's process; its stdout and stderr are appended to the log file. */
+export async function launchContainer(launch: ContainerLaunch): Promise<ChildProcess> {
+  await mkdir(launch.scratchDir, { recursive: true });
+  await mkdir(dirname(launch.logFile), { recursive: true });
+  const log = await open(launch.logFile, 'a');
+  try {
+    await log.write(`--- ${new Date().toISOString()} starting: ${launch.argv.join(' ')}\n`);
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        launch.netns,
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        mountScript(launch),
+        'sh',
+        ...launch.argv,
+      ],
+      {
+        env: {
+          PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+          ...launch.env,
+        },
+        stdio: ['ignore', log.fd, log.fd],
+        // Its own process group: a Ctrl-C at the terminal reaches the runtime, which stops pods in order.
+        detached: true,
+      },
+    );
+    return child;
+  } finally {
+    await log.close();
+  }
+}
