@@ -4,8 +4,9 @@ import { pino, type Logger as PinoLogger } from 'pino';
 export type Logger = Pick<PinoLogger, 'debug' | 'info' | 'warn' | 'error' | 'child' | 'level'>;
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  const base = pino({ name: 'peernet:operator', level }, destination ?? pino.destination(2));
+  const base = pino({ level, base: { pid: process.pid } }, destination ?? pino.destination(2));
   return base;
 }
 
-export const component = (logger: Logger, name: string): Logger => logger.child({ name: `peernet:operator:${name}` });
+export const component = (logger: Logger, name: string): Logger =>
+  logger.child({ name: `peernet:operator:${name}` });

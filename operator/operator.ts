@@ -49,11 +49,25 @@ function ownerKey(obj: KubeObject): string | undefined {
 export async function createOperator(c: OperatorComponents, settings: Settings): Promise<Operator> {
   const clock = c.clock ?? systemClock;
   const log = component(c.logger, 'controller');
-  const kube = c.kube ?? (await createKubeClient(c.kubeConfig, clock, { qps: settings.kubeQps, burst: settings.kubeBurst }));
+  const kube =
+    c.kube ??
+    (await createKubeClient(c.kubeConfig, clock, {
+      qps: settings.kubeQps,
+      burst: settings.kubeBurst,
+    }));
   const peers =
     c.peers ??
-    createPeerStatusClient({ statusTimeoutMs: settings.peerStatusTimeoutMs, drainTimeoutMs: settings.drainTimeoutMs });
-  const informers: Informers = createInformers(c.kubeConfig, kube, settings.namespaces, clock, component(c.logger, 'informer'));
+    createPeerStatusClient({
+      statusTimeoutMs: settings.peerStatusTimeoutMs,
+      drainTimeoutMs: settings.drainTimeoutMs,
+    });
+  const informers: Informers = createInformers(
+    c.kubeConfig,
+    kube,
+    settings.namespaces,
+    clock,
+    component(c.logger, 'informer'),
+  );
   const events = createEventRecorder(kube, clock, component(c.logger, 'events'), settings.identity);
   const reconciler = createReconciler(
     {
@@ -136,13 +150,20 @@ export async function createOperator(c: OperatorComponents, settings: Settings):
     seen.set(key, mark);
     enqueue(key);
   });
-  for (const inf of [informers.pods, informers.secrets, informers.configMaps, informers.services] as const) {
-    (inf as { on(cb: (k: string, o: KubeObject) => void): void }).on((_k, o) => enqueue(ownerKey(o)));
+  for (const inf of [
+    informers.pods,
+    informers.secrets,
+    informers.configMaps,
+    informers.services,
+  ] as const) {
+    (inf as { on(cb: (k: string, o: KubeObject) => void): void }).on((_k, o) =>
+      enqueue(ownerKey(o)),
+    );
   }
   informers.nodes.on((kind, node) => {
     if (kind !== 'delete') return;
     for (const pod of informers.pods.list() as V1Pod[]) {
-      if (pod.spec?.nodeName === node.metadata?.name) enqueue(ownerKey(pod as KubeObject));
+      if (pod.spec?.nodeName === node.metadata?.name) enqueue(ownerKey(pod));
     }
   });
 
@@ -169,12 +190,16 @@ export async function createOperator(c: OperatorComponents, settings: Settings):
         end();
       }
     });
-    for (const n of informers.networks.list()) enqueue(keyOf(n.metadata.namespace, n.metadata.name));
+    for (const n of informers.networks.list())
+      enqueue(keyOf(n.metadata.namespace, n.metadata.name));
   }
 
   const [host, portText] = (() => {
     const i = settings.metricsAddress.lastIndexOf(':');
-    return [settings.metricsAddress.slice(0, i).replace(/^\[|\]$/g, ''), settings.metricsAddress.slice(i + 1)];
+    return [
+      settings.metricsAddress.slice(0, i).replace(/^\[|\]$/g, ''),
+      settings.metricsAddress.slice(i + 1),
+    ];
   })();
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -182,7 +207,9 @@ export async function createOperator(c: OperatorComponents, settings: Settings):
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {
       const ok = informers.synced();
-      res.writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' }).end(ok ? 'ok\n' : 'caches not synced\n');
+      res
+        .writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' })
+        .end(ok ? 'ok\n' : 'caches not synced\n');
     } else if (path === '/metrics') {
       registry.metrics().then(
         (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),

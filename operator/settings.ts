@@ -6,24 +6,43 @@ import { z } from 'zod';
 
 export const PACKAGE_VERSION = '0.1.0';
 
-const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+const bool = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
+]);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const address = z.string().regex(/^([^:]*|\[[0-9a-fA-F:]+\]):[0-9]{1,5}$/, 'must be HOST:PORT (HOST may be empty)');
+const address = z
+  .string()
+  .regex(/^([^:]*|\[[0-9a-fA-F:]+\]):[0-9]{1,5}$/, 'must be HOST:PORT (HOST may be empty)');
 
 export const settingsSchema = z
   .object({
     namespaces: z
       .string()
       .default('')
-      .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-      .pipe(z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'namespace names are DNS labels')))
+      .transform((s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      )
+      .pipe(
+        z.array(
+          z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'namespace names are DNS labels'),
+        ),
+      )
       .meta({ description: 'comma-separated namespaces to watch; empty: all namespaces' }),
     peerImage: z.string().min(1).default(`peernet/peer:${PACKAGE_VERSION}`),
-    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    logLevel: z
+      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+      .default('info'),
     kubeQps: int(1, 10_000).default(100),
     kubeBurst: int(1, 20_000).default(200),
     metricsAddress: address.default(':8080'),
-    clusterDomain: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/).default('cluster.local'),
+    clusterDomain: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)
+      .default('cluster.local'),
     leaderElect: bool.default(true),
     leaseNamespace: z.string().min(1).default('default'),
     leaseName: z.string().min(1).default('peernet-operator'),
@@ -47,7 +66,10 @@ export class SettingsError extends Error {
   override name = 'SettingsError';
 }
 
-export function parseSettings(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Settings {
+export function parseSettings(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): Settings {
   const keys = Object.keys(settingsSchema.shape);
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -58,7 +80,7 @@ export function parseSettings(argv: readonly string[], env: Readonly<Record<stri
       strict: true,
     }));
   } catch (e) {
-    throw new SettingsError((e as Error).message.split('\n')[0]!);
+    throw new SettingsError((e as Error).message.split('\n')[0]);
   }
   const raw: Record<string, unknown> = {};
   for (const k of keys) {
@@ -75,7 +97,9 @@ export function parseSettings(argv: readonly string[], env: Readonly<Record<stri
     throw new SettingsError(`invalid setting --${flagOf(key)} (${envOf(key)}): ${issue.message}`);
   }
   if (r.data.kubeBurst < r.data.kubeQps) {
-    throw new SettingsError(`invalid setting --kube-burst (${envOf('kubeBurst')}): must be at least --kube-qps`);
+    throw new SettingsError(
+      `invalid setting --kube-burst (${envOf('kubeBurst')}): must be at least --kube-qps`,
+    );
   }
   return r.data;
 }

@@ -33,10 +33,12 @@ export interface CelRule {
   rule: string;
   message: string;
   fieldPath?: string;
-  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+  reason?:
+    'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
 }
 
-const QUANTITY = /^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei|[eE][+-]?[0-9]+)?$/;
+const QUANTITY =
+  /^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei|[eE][+-]?[0-9]+)?$/;
 const quantity = (what: string, def: string) =>
   z
     .string()
@@ -108,11 +110,14 @@ export const topologySchema = z
       .meta({
         description: `Peer containers per pod (1..${MAX_PEERS_PER_POD}). Defaults to ${DEFAULT_PEERS_PER_POD_COLOCATED} with mode colocated and 1 otherwise; values other than 1 are only valid with colocated. Immutable.`,
       }),
-    spreadPolicy: z.enum(SPREAD_POLICIES).optional().meta({
-      description:
-        'Only with mode spread. Required (the default): pods that cannot get a topology domain of their own stay Pending. ' +
-        'Preferred: the scheduler spreads pods as far as it can but may put two on one domain.',
-    }),
+    spreadPolicy: z
+      .enum(SPREAD_POLICIES)
+      .optional()
+      .meta({
+        description:
+          'Only with mode spread. Required (the default): pods that cannot get a topology domain of their own stay Pending. ' +
+          'Preferred: the scheduler spreads pods as far as it can but may put two on one domain.',
+      }),
     topologyKey: z
       .string()
       .min(1)
@@ -164,7 +169,11 @@ export const resourcesSchema = z
 
 export const tolerationSchema = z
   .object({
-    key: z.string().max(316).optional().meta({ description: 'Taint key the toleration applies to.' }),
+    key: z
+      .string()
+      .max(316)
+      .optional()
+      .meta({ description: 'Taint key the toleration applies to.' }),
     operator: z
       .enum(['Exists', 'Equal'])
       .optional()
@@ -237,11 +246,15 @@ export type Condition = z.infer<typeof conditionSchema>;
 
 const peerStatusSchema = z
   .object({
-    name: z.string().meta({ description: 'Peer name: <pod>, or <pod>-<i> with several peers per pod.' }),
+    name: z
+      .string()
+      .meta({ description: 'Peer name: <pod>, or <pod>-<i> with several peers per pod.' }),
     pod: z.string().meta({ description: 'Pod the peer runs in.' }),
     container: z.string().meta({ description: 'Container the peer runs in (peer-<i>).' }),
     peerId: z.string().meta({ description: 'libp2p peer ID; stable for the life of the network.' }),
-    node: z.string().meta({ description: 'Node the pod is scheduled on; empty while unscheduled.' }),
+    node: z
+      .string()
+      .meta({ description: 'Node the pod is scheduled on; empty while unscheduled.' }),
     ip: z.string().optional().meta({ description: 'Pod IP, once assigned.' }),
     ready: z.boolean().meta({ description: 'The peer container is ready.' }),
     routingTable: z
@@ -278,7 +291,11 @@ export const statusSchema = z
       .optional()
       .meta({ description: 'Label selector of the pods (scale subresource).' }),
     desiredPeers: z.number().int().optional().meta({ description: 'replicas x peersPerPod.' }),
-    readyPeers: z.number().int().optional().meta({ description: 'Peers whose container is ready.' }),
+    readyPeers: z
+      .number()
+      .int()
+      .optional()
+      .meta({ description: 'Peers whose container is ready.' }),
     readyText: z
       .string()
       .optional()
@@ -376,7 +393,10 @@ export function checkName(name: string): string | undefined {
 }
 
 /** The transition (immutability) rules of TOPOLOGY_RULES, for the operator side and tests. */
-export function checkUpdate(oldSpec: PeerNetworkSpec, newSpec: PeerNetworkSpec): string | undefined {
+export function checkUpdate(
+  oldSpec: PeerNetworkSpec,
+  newSpec: PeerNetworkSpec,
+): string | undefined {
   const o = resolveTopology(oldSpec.topology);
   const n = resolveTopology(newSpec.topology);
   if (o.mode !== n.mode) return TOPOLOGY_RULES[3]!.message;

@@ -17,7 +17,13 @@ export interface KubeObject {
     resourceVersion?: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
-    ownerReferences?: { uid: string; controller?: boolean; kind: string; name: string; apiVersion: string }[];
+    ownerReferences?: {
+      uid: string;
+      controller?: boolean;
+      kind: string;
+      name: string;
+      apiVersion: string;
+    }[];
     deletionTimestamp?: string | Date;
     generation?: number;
   };
@@ -49,8 +55,16 @@ export const isPermanent = (e: unknown): boolean =>
   e instanceof KubeApiError && e.code >= 400 && e.code < 500 && ![404, 409, 429].includes(e.code);
 
 export interface KubeClient {
-  get<T extends KubeObject>(r: ResourceType, namespace: string | undefined, name: string): Promise<T | undefined>;
-  list<T extends KubeObject>(r: ResourceType, namespace?: string, labelSelector?: string): Promise<KubeList<T>>;
+  get<T extends KubeObject>(
+    r: ResourceType,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<T | undefined>;
+  list<T extends KubeObject>(
+    r: ResourceType,
+    namespace?: string,
+    labelSelector?: string,
+  ): Promise<KubeList<T>>;
   create<T extends KubeObject>(obj: T): Promise<T>;
   /** server-side apply with field manager `peernet-operator`, forced */
   apply<T extends KubeObject>(obj: T): Promise<T>;
@@ -58,7 +72,12 @@ export interface KubeClient {
   update<T extends KubeObject>(obj: T): Promise<T>;
   updateStatus<T extends KubeObject>(obj: T): Promise<T>;
   /** false when it was already gone */
-  delete(r: ResourceType, namespace: string | undefined, name: string, opts?: { uid?: string }): Promise<boolean>;
+  delete(
+    r: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    opts?: { uid?: string },
+  ): Promise<boolean>;
 }
 
 export interface KubeClientOptions {
@@ -119,7 +138,9 @@ export async function createKubeClient(
         ca: tls.ca,
         cert: tls.cert,
         key: tls.key,
-        ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
+        ...(tls.rejectUnauthorized !== undefined
+          ? { rejectUnauthorized: tls.rejectUnauthorized }
+          : {}),
       })
     : new http.Agent({ keepAlive: true, maxSockets: 64 });
   let headers: Record<string, string> = { ...(tls.headers ?? {}) };
@@ -176,13 +197,25 @@ export async function createKubeClient(
               return;
             }
             const st = (parsed ?? {}) as { message?: string; reason?: string };
-            reject(new KubeApiError(`${method} ${url.pathname}: ${code} ${st.message ?? text.slice(0, 200)}`, code, st.reason ?? ''));
+            reject(
+              new KubeApiError(
+                `${method} ${url.pathname}: ${code} ${st.message ?? text.slice(0, 200)}`,
+                code,
+                st.reason ?? '',
+              ),
+            );
           });
         },
       );
-      req.on('timeout', () => req.destroy(new KubeApiError(`${method} ${url.pathname}: timed out`, 0, 'Timeout')));
+      req.on('timeout', () =>
+        req.destroy(new KubeApiError(`${method} ${url.pathname}: timed out`, 0, 'Timeout')),
+      );
       req.on('error', (err) =>
-        reject(err instanceof KubeApiError ? err : new KubeApiError(`${method} ${url.pathname}: ${err.message}`, 0, 'ConnectionError')),
+        reject(
+          err instanceof KubeApiError
+            ? err
+            : new KubeApiError(`${method} ${url.pathname}: ${err.message}`, 0, 'ConnectionError'),
+        ),
       );
       if (payload) req.write(payload);
       req.end();
@@ -204,11 +237,20 @@ export async function createKubeClient(
       }
     },
     list<T extends KubeObject>(r: ResourceType, namespace?: string, labelSelector?: string) {
-      return request<KubeList<T>>('GET', resourcePath(r, namespace), labelSelector ? { labelSelector } : {});
+      return request<KubeList<T>>(
+        'GET',
+        resourcePath(r, namespace),
+        labelSelector ? { labelSelector } : {},
+      );
     },
     create<T extends KubeObject>(obj: T) {
       const r = resourceFor(obj.apiVersion, obj.kind);
-      return request<T>('POST', resourcePath(r, obj.metadata?.namespace), { fieldManager: FIELD_MANAGER }, obj);
+      return request<T>(
+        'POST',
+        resourcePath(r, obj.metadata?.namespace),
+        { fieldManager: FIELD_MANAGER },
+        obj,
+      );
     },
     apply<T extends KubeObject>(obj: T) {
       return request<T>(
@@ -225,7 +267,12 @@ export async function createKubeClient(
     updateStatus<T extends KubeObject>(obj: T) {
       return request<T>('PUT', pathOf(obj, 'status'), { fieldManager: FIELD_MANAGER }, obj);
     },
-    async delete(r: ResourceType, namespace: string | undefined, name: string, opts: { uid?: string } = {}) {
+    async delete(
+      r: ResourceType,
+      namespace: string | undefined,
+      name: string,
+      opts: { uid?: string } = {},
+    ) {
       const body = opts.uid
         ? { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: opts.uid } }
         : undefined;

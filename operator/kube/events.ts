@@ -17,7 +17,12 @@ export interface EventRecorder {
   flush(): Promise<void>;
 }
 
-export function createEventRecorder(kube: KubeClient, clock: Clock, logger: Logger, instance: string): EventRecorder {
+export function createEventRecorder(
+  kube: KubeClient,
+  clock: Clock,
+  logger: Logger,
+  instance: string,
+): EventRecorder {
   const pending = new Set<Promise<void>>();
   return {
     emit(target, type, reason, message) {
@@ -26,14 +31,19 @@ export function createEventRecorder(kube: KubeClient, clock: Clock, logger: Logg
         .create({
           apiVersion: 'v1',
           kind: 'Event',
-          metadata: { generateName: `${target.metadata.name}.`, namespace: target.metadata.namespace },
+          metadata: {
+            generateName: `${target.metadata.name}.`,
+            namespace: target.metadata.namespace,
+          },
           involvedObject: {
             apiVersion: target.apiVersion,
             kind: target.kind,
             name: target.metadata.name,
             namespace: target.metadata.namespace,
             uid: target.metadata.uid,
-            ...(target.metadata.resourceVersion ? { resourceVersion: target.metadata.resourceVersion } : {}),
+            ...(target.metadata.resourceVersion
+              ? { resourceVersion: target.metadata.resourceVersion }
+              : {}),
           },
           type,
           reason,

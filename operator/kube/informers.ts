@@ -37,7 +37,8 @@ export function createInformer<T extends KubeObject>(
   clock: Clock,
   logger: Logger,
 ): Informer<T> {
-  const namespaces = r.namespaced && options.namespaces.length > 0 ? options.namespaces : [undefined];
+  const namespaces =
+    r.namespaced && options.namespaces.length > 0 ? options.namespaces : [undefined];
   const callbacks: ((kind: EventKind, obj: T) => void)[] = [];
   let stopped = false;
 
@@ -52,12 +53,22 @@ export function createInformer<T extends KubeObject>(
           item.apiVersion ??= r.apiVersion;
           item.kind ??= r.kind;
         }
-        return list as unknown as { items: KubernetesObject[]; metadata: { resourceVersion?: string } };
+        return list as unknown as {
+          items: KubernetesObject[];
+          metadata: { resourceVersion?: string };
+        };
       },
       false,
       options.labelSelector,
     );
-    const part = { ns, lw, synced: false, failures: 0, errored: false, timer: undefined as { cancel(): void } | undefined };
+    const part = {
+      ns,
+      lw,
+      synced: false,
+      failures: 0,
+      errored: false,
+      timer: undefined as { cancel(): void } | undefined,
+    };
     for (const kind of ['add', 'update', 'delete'] as const) {
       lw.on(kind, (obj) => {
         for (const cb of callbacks) cb(kind, obj as unknown as T);
@@ -68,15 +79,21 @@ export function createInformer<T extends KubeObject>(
   });
 
   function retry(part: (typeof parts)[number], err: unknown): void {
-      part.errored = true;
-      if (stopped) return;
-      part.failures++;
-      const delay = Math.min(30_000, 500 * 2 ** Math.min(part.failures - 1, 6)) * (0.8 + 0.4 * Math.random());
-      logger.warn(
-        { resource: r.plural, namespace: part.ns, err: (err as Error | undefined)?.message, retryInMs: Math.round(delay) },
-        'watch failed; restarting',
-      );
-      part.timer = clock.setTimer(delay, () => void startPart(part));
+    part.errored = true;
+    if (stopped) return;
+    part.failures++;
+    const delay =
+      Math.min(30_000, 500 * 2 ** Math.min(part.failures - 1, 6)) * (0.8 + 0.4 * Math.random());
+    logger.warn(
+      {
+        resource: r.plural,
+        namespace: part.ns,
+        err: (err as Error | undefined)?.message,
+        retryInMs: Math.round(delay),
+      },
+      'watch failed; restarting',
+    );
+    part.timer = clock.setTimer(delay, () => void startPart(part));
   }
 
   async function startPart(part: (typeof parts)[number]): Promise<void> {
@@ -102,7 +119,8 @@ export function createInformer<T extends KubeObject>(
       return find(namespace)?.lw.get(name, r.namespaced ? namespace : undefined) as T | undefined;
     },
     list(namespace) {
-      if (namespace !== undefined) return (find(namespace)?.lw.list(namespace) ?? []) as unknown as T[];
+      if (namespace !== undefined)
+        return (find(namespace)?.lw.list(namespace) ?? []) as unknown as T[];
       return parts.flatMap((p) => p.lw.list() as unknown as T[]);
     },
     on(cb) {
@@ -144,7 +162,9 @@ export function createInformers(
   const make = <T extends KubeObject>(r: ResourceType, o: InformerOptions) =>
     createInformer<T>(kc, client, r, o, clock, logger);
   const inf = {
-    networks: make<PeerNetworkObject & KubeObject>(RESOURCES.PeerNetwork, { namespaces }) as Informer<PeerNetworkObject>,
+    networks: make<PeerNetworkObject & KubeObject>(RESOURCES.PeerNetwork, {
+      namespaces,
+    }) as Informer<PeerNetworkObject>,
     pods: make<V1Pod & KubeObject>(RESOURCES.Pod, owned) as Informer<V1Pod>,
     secrets: make<V1Secret & KubeObject>(RESOURCES.Secret, owned) as Informer<V1Secret>,
     configMaps: make<V1ConfigMap & KubeObject>(RESOURCES.ConfigMap, owned) as Informer<V1ConfigMap>,

@@ -40,7 +40,12 @@ export interface LeaderElector {
   isLeader(): boolean;
 }
 
-export function createLeaderElector(kube: KubeClient, clock: Clock, logger: Logger, o: LeaderElectorOptions): LeaderElector {
+export function createLeaderElector(
+  kube: KubeClient,
+  clock: Clock,
+  logger: Logger,
+  o: LeaderElectorOptions,
+): LeaderElector {
   const duration = o.leaseDurationMs ?? 15_000;
   const renewDeadline = o.renewDeadlineMs ?? 10_000;
   const retry = o.retryPeriodMs ?? 2000;
@@ -82,7 +87,10 @@ export function createLeaderElector(kube: KubeClient, clock: Clock, logger: Logg
         ...lease,
         spec: {
           ...spec,
-          acquireTime: holder === o.identity && lease.spec?.acquireTime ? lease.spec.acquireTime : microTime(now),
+          acquireTime:
+            holder === o.identity && lease.spec?.acquireTime
+              ? lease.spec.acquireTime
+              : microTime(now),
           leaseTransitions: transitions,
         },
       });
@@ -133,7 +141,12 @@ export function createLeaderElector(kube: KubeClient, clock: Clock, logger: Logg
         const now = clock.now();
         await kube.update<Lease>({
           ...lease,
-          spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(now) },
+          spec: {
+            ...lease.spec,
+            holderIdentity: '',
+            leaseDurationSeconds: 1,
+            renewTime: microTime(now),
+          },
         });
         logger.info({ lease: `${o.namespace}/${o.name}` }, 'released leadership');
       } catch (e) {

@@ -13,13 +13,26 @@ export const RESOURCES = {
   Service: { apiVersion: 'v1', kind: 'Service', plural: 'services', namespaced: true },
   Event: { apiVersion: 'v1', kind: 'Event', plural: 'events', namespaced: true },
   Node: { apiVersion: 'v1', kind: 'Node', plural: 'nodes', namespaced: false },
-  Lease: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', plural: 'leases', namespaced: true },
-  PeerNetwork: { apiVersion: 'peernet.io/v1alpha1', kind: 'PeerNetwork', plural: 'peernetworks', namespaced: true },
+  Lease: {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    plural: 'leases',
+    namespaced: true,
+  },
+  PeerNetwork: {
+    apiVersion: 'peernet.io/v1alpha1',
+    kind: 'PeerNetwork',
+    plural: 'peernetworks',
+    namespaced: true,
+  },
 } as const satisfies Record<string, ResourceType>;
 
 export type KindName = keyof typeof RESOURCES;
 
-export function resourceFor(apiVersion: string | undefined, kind: string | undefined): ResourceType {
+export function resourceFor(
+  apiVersion: string | undefined,
+  kind: string | undefined,
+): ResourceType {
   const r = Object.values(RESOURCES).find((x) => x.apiVersion === apiVersion && x.kind === kind);
   if (!r) throw new Error(`peernet-operator does not manage ${apiVersion}/${kind}`);
   return r;

@@ -33,7 +33,9 @@ export function bootstrapAddrs(
   for (const p of peers) {
     const id = peerIds.get(p.name);
     if (id === undefined) continue;
-    out.push(`/dns4/${p.pod}.${svc}.${ns}.svc.${clusterDomain}/tcp/${P2P_BASE_PORT + p.index}/p2p/${id}`);
+    out.push(
+      `/dns4/${p.pod}.${svc}.${ns}.svc.${clusterDomain}/tcp/${P2P_BASE_PORT + p.index}/p2p/${id}`,
+    );
   }
   return out;
 }
@@ -76,7 +78,10 @@ export function bootstrapText(addrs: readonly string[]): string {
   ].join('\n');
 }
 
-export function desiredBootstrapConfigMap(network: PeerNetwork, addrs: readonly string[]): V1ConfigMap {
+export function desiredBootstrapConfigMap(
+  network: PeerNetwork,
+  addrs: readonly string[],
+): V1ConfigMap {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -86,7 +91,10 @@ export function desiredBootstrapConfigMap(network: PeerNetwork, addrs: readonly 
 }
 
 /** The keys Secret with base64 data (existing keys are passed back unchanged). */
-export function desiredKeysSecret(network: PeerNetwork, data: Readonly<Record<string, string>>): V1Secret {
+export function desiredKeysSecret(
+  network: PeerNetwork,
+  data: Readonly<Record<string, string>>,
+): V1Secret {
   const sorted: Record<string, string> = {};
   for (const k of Object.keys(data).sort()) sorted[k] = data[k]!;
   return {
@@ -117,15 +125,27 @@ export function desiredSwarmSecret(network: PeerNetwork, keyHex: string): V1Secr
  * True when `actual` lacks something `desired` sets (labels, owner, the given top-level fields).
  * Fields the API server adds are ignored, so an unchanged child is never written again.
  */
-export function needsApply(desired: object, actual: object | undefined, fields: readonly string[]): boolean {
+export function needsApply(
+  desired: object,
+  actual: object | undefined,
+  fields: readonly string[],
+): boolean {
   if (!actual) return true;
-  const d = desired as Record<string, unknown> & { metadata?: { labels?: Record<string, string>; ownerReferences?: { uid: string }[] } };
-  const a = actual as Record<string, unknown> & { metadata?: { labels?: Record<string, string>; ownerReferences?: { uid: string; controller?: boolean }[] } };
+  const d = desired as Record<string, unknown> & {
+    metadata?: { labels?: Record<string, string>; ownerReferences?: { uid: string }[] };
+  };
+  const a = actual as Record<string, unknown> & {
+    metadata?: {
+      labels?: Record<string, string>;
+      ownerReferences?: { uid: string; controller?: boolean }[];
+    };
+  };
   for (const [k, v] of Object.entries(d.metadata?.labels ?? {})) {
     if (a.metadata?.labels?.[k] !== v) return true;
   }
   const owner = d.metadata?.ownerReferences?.[0];
-  if (owner && !a.metadata?.ownerReferences?.some((o) => o.uid === owner.uid && o.controller)) return true;
+  if (owner && !a.metadata?.ownerReferences?.some((o) => o.uid === owner.uid && o.controller))
+    return true;
   for (const f of fields) {
     if (!contains(a[f], d[f])) return true;
   }

@@ -36,10 +36,13 @@ export function isPodReady(pod: V1Pod): boolean {
 }
 
 export function isTerminating(pod: V1Pod, deleting?: ReadonlySet<string>): boolean {
-  return Boolean(pod.metadata?.deletionTimestamp) || (deleting?.has(pod.metadata?.name ?? '') ?? false);
+  return (
+    Boolean(pod.metadata?.deletionTimestamp) || (deleting?.has(pod.metadata?.name ?? '') ?? false)
+  );
 }
 
-export const podHash = (pod: V1Pod): string | undefined => pod.metadata?.annotations?.[ANNOTATION_SPEC_HASH];
+export const podHash = (pod: V1Pod): string | undefined =>
+  pod.metadata?.annotations?.[ANNOTATION_SPEC_HASH];
 
 /** Named drift checks: why an existing pod must be replaced, if it must. */
 export function brokenReason(
@@ -48,11 +51,17 @@ export function brokenReason(
 ): { reason: DeleteReason; message: string } | undefined {
   const phase = pod.status?.phase;
   if (phase === 'Failed' || phase === 'Succeeded') {
-    return { reason: 'PodFailed', message: `pod ${pod.metadata?.name} is ${phase}${pod.status?.reason ? ` (${pod.status.reason})` : ''}` };
+    return {
+      reason: 'PodFailed',
+      message: `pod ${pod.metadata?.name} is ${phase}${pod.status?.reason ? ` (${pod.status.reason})` : ''}`,
+    };
   }
   const node = pod.spec?.nodeName;
   if (node && nodes && !nodes.has(node)) {
-    return { reason: 'NodeGone', message: `node ${node} of pod ${pod.metadata?.name} no longer exists` };
+    return {
+      reason: 'NodeGone',
+      message: `node ${node} of pod ${pod.metadata?.name} no longer exists`,
+    };
   }
   return undefined;
 }
@@ -98,7 +107,9 @@ export function plan(input: PlanInput): Plan {
 
   // spec rollout: one pod at a time, highest ordinal first, only when every other pod is ready
   const drifted = [...byOrdinal.entries()]
-    .filter(([o, pod]) => o < replicas && !isTerminating(pod, deleting) && specChanged(desired[o]!, pod))
+    .filter(
+      ([o, pod]) => o < replicas && !isTerminating(pod, deleting) && specChanged(desired[o]!, pod),
+    )
     .filter(([, pod]) => !out.delete.some((d) => d.pod === pod))
     .sort(([a], [b]) => b - a);
   if (drifted.length > 0) {

@@ -155,7 +155,9 @@ function container(
       { name: 'keys', mountPath: KEYS_MOUNT, readOnly: true },
       { name: 'bootstrap', mountPath: BOOTSTRAP_MOUNT, readOnly: true },
       { name: 'tmp', mountPath: '/tmp' },
-      ...(network.spec.privateNetwork ? [{ name: 'swarm', mountPath: SWARM_MOUNT, readOnly: true }] : []),
+      ...(network.spec.privateNetwork
+        ? [{ name: 'swarm', mountPath: SWARM_MOUNT, readOnly: true }]
+        : []),
     ],
   };
 }
@@ -182,7 +184,10 @@ export function desiredPod(network: PeerNetwork, ordinal: number, settings: PodS
     { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
   ];
   if (network.spec.privateNetwork) {
-    volumes.push({ name: 'swarm', secret: { secretName: swarmSecretName(name), defaultMode: 0o440 } });
+    volumes.push({
+      name: 'swarm',
+      secret: { secretName: swarmSecretName(name), defaultMode: 0o440 },
+    });
   }
   const spec: V1Pod['spec'] = {
     hostname: pod,
@@ -203,10 +208,12 @@ export function desiredPod(network: PeerNetwork, ordinal: number, settings: PodS
       seccompProfile: { type: 'RuntimeDefault' },
     },
   };
-  if (Object.keys(topology.nodeSelector).length > 0) spec.nodeSelector = { ...topology.nodeSelector };
+  if (Object.keys(topology.nodeSelector).length > 0)
+    spec.nodeSelector = { ...topology.nodeSelector };
   const affinity = affinityFor(topology, name);
   if (affinity) spec.affinity = affinity;
-  if (network.spec.tolerations?.length) spec.tolerations = network.spec.tolerations.map((t) => ({ ...t }));
+  if (network.spec.tolerations?.length)
+    spec.tolerations = network.spec.tolerations.map((t) => ({ ...t }));
   const labels = { ...labelsFor(name), [LABEL_ORDINAL]: String(ordinal) };
   return {
     apiVersion: 'v1',
@@ -242,7 +249,13 @@ export function desiredPeers(network: PeerNetwork): DesiredPeer[] {
   for (let o = 0; o < network.spec.replicas; o++) {
     const pod = podName(network.metadata.name, o);
     for (let i = 0; i < peersPerPod; i++) {
-      out.push({ name: peerName(pod, i, peersPerPod), pod, ordinal: o, container: containerName(i), index: i });
+      out.push({
+        name: peerName(pod, i, peersPerPod),
+        pod,
+        ordinal: o,
+        container: containerName(i),
+        index: i,
+      });
     }
   }
   return out;

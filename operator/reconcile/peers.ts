@@ -16,7 +16,8 @@ export interface PeerStatusClientOptions {
   drainTimeoutMs?: number;
 }
 
-const hostPort = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
+const hostPort = (ip: string, port: number) =>
+  ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 
 export function createPeerStatusClient(options: PeerStatusClientOptions = {}): PeerStatusClient {
   const statusTimeout = options.statusTimeoutMs ?? 1000;
@@ -54,7 +55,11 @@ export function createPeerStatusClient(options: PeerStatusClientOptions = {}): P
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (t: T) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {

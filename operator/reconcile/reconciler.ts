@@ -42,9 +42,10 @@ import {
   swarmSecretName,
   serviceName,
   bootstrapConfigMapName,
+  ordinalOf,
 } from '../pods/names.js';
 import { desiredPeers, desiredPods, canonicalJson, type DesiredPeer } from '../pods/pods.js';
-import { isPodReady, plan, type PodDeletion } from '../pods/plan.js';
+import { isPodReady, plan, specChanged, type PodDeletion } from '../pods/plan.js';
 import { computeStatus, type PeerLive } from '../status/status.js';
 import { rfc3339, type Clock } from './clock.js';
 import { mapLimit, type PeerStatusClient } from './peers.js';
@@ -146,26 +147,41 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     } catch (e) {
       if (!isAlreadyExists(e)) throw e;
       const r = RESOURCES[obj.kind as 'Secret'];
-      const existing = await c.kube.get<KubeObject>(r, obj.metadata?.namespace, obj.metadata?.name ?? '');
+      const existing = await c.kube.get<KubeObject>(
+        r,
+        obj.metadata?.namespace,
+        obj.metadata?.name ?? '',
+      );
       if (existing && !isOwnedBy(uid)(existing)) {
-        throw new ForeignObjectError(`${obj.kind} ${obj.metadata?.name} exists and is not owned by this PeerNetwork`);
+        throw new ForeignObjectError(
+          `${obj.kind} ${obj.metadata?.name} exists and is not owned by this PeerNetwork`,
+        );
       }
-      throw new StaleCacheError(`${obj.kind} ${obj.metadata?.name} exists but is not in the cache yet`);
+      throw new StaleCacheError(
+        `${obj.kind} ${obj.metadata?.name} exists but is not in the cache yet`,
+      );
     }
   }
 
   /** Keys Secret: add a key for every new peer; never replace a key that exists. */
-  async function ensureKeys(network: PeerNetwork, peers: readonly DesiredPeer[]): Promise<Map<string, string>> {
+  async function ensureKeys(
+    network: PeerNetwork,
+    peers: readonly DesiredPeer[],
+  ): Promise<Map<string, string>> {
     const { name, namespace, uid } = network.metadata;
     const secret = c.cache.secrets.get(namespace, keysSecretName(name));
     if (secret && !isOwnedBy(uid)(secret)) {
-      throw new ForeignObjectError(`Secret ${keysSecretName(name)} is not owned by this PeerNetwork`);
+      throw new ForeignObjectError(
+        `Secret ${keysSecretName(name)} is not owned by this PeerNetwork`,
+      );
     }
     const data: Record<string, string> = { ...(secret?.data ?? {}) };
     const missing = peers.filter((p) => data[keyFileName(p.name)] === undefined);
     if (missing.length > 0) {
       for (const p of missing) {
-        data[keyFileName(p.name)] = Buffer.from((await generateIdentity()).bytes).toString('base64');
+        data[keyFileName(p.name)] = Buffer.from((await generateIdentity()).bytes).toString(
+          'base64',
+        );
       }
       const desired = desiredKeysSecret(network, data);
       if (!secret) {
@@ -175,7 +191,12 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
         desired.metadata!.resourceVersion = secret.metadata?.resourceVersion;
         await c.kube.update(desired);
       }
-      c.events.emit(target(network), 'Normal', 'CreatedKeys', `made keys for ${missing.length} new peer(s)`);
+      c.events.emit(
+        target(network),
+        'Normal',
+        'CreatedKeys',
+        `made keys for ${missing.length} new peer(s)`,
+      );
     }
     const ids = new Map<string, string>();
     for (const p of peers) ids.set(p.name, peerIdOf(data[keyFileName(p.name)]!));
@@ -186,11 +207,19 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     const { name, namespace, uid } = network.metadata;
     const secret = c.cache.secrets.get(namespace, swarmSecretName(name));
     if (secret) {
-      if (!isOwnedBy(uid)(secret)) throw new ForeignObjectError(`Secret ${swarmSecretName(name)} is not owned by this PeerNetwork`);
+      if (!isOwnedBy(uid)(secret))
+        throw new ForeignObjectError(
+          `Secret ${swarmSecretName(name)} is not owned by this PeerNetwork`,
+        );
       if (secret.data?.[SWARM_FILE]) return; // never regenerate a swarm key
     }
     await createOwned(desiredSwarmSecret(network, randomBytes(32).toString('hex')), uid);
-    c.events.emit(target(network), 'Normal', 'CreatedSwarmKey', `made the private network key ${swarmSecretName(name)}`);
+    c.events.emit(
+      target(network),
+      'Normal',
+      'CreatedSwarmKey',
+      `made the private network key ${swarmSecretName(name)}`,
+    );
   }
 
   async function applyIfNeeded<T extends KubeObject>(
@@ -200,11 +229,18 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     fields: readonly string[],
   ): Promise<void> {
     if (actual && !isOwnedBy(network.metadata.uid)(actual)) {
-      throw new ForeignObjectError(`${desired.kind} ${desired.metadata?.name} is not owned by this PeerNetwork`);
+      throw new ForeignObjectError(
+        `${desired.kind} ${desired.metadata?.name} is not owned by this PeerNetwork`,
+      );
     }
     if (!needsApply(desired, actual, fields)) return;
     await c.kube.apply(desired);
-    c.events.emit(target(network), 'Normal', actual ? 'Updated' : 'Created', `${actual ? 'updated' : 'created'} ${desired.kind} ${desired.metadata?.name}`);
+    c.events.emit(
+      target(network),
+      'Normal',
+      actual ? 'Updated' : 'Created',
+      `${actual ? 'updated' : 'created'} ${desired.kind} ${desired.metadata?.name}`,
+    );
   }
 
   async function deletePod(network: PeerNetwork, d: PodDeletion, e: Expectations): Promise<void> {
@@ -213,12 +249,24 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     if (d.drain && isPodReady(pod) && pod.status?.podIP) {
       const ip = pod.status.podIP;
       const n = pod.spec?.containers.length ?? 1;
-      const handed = await Promise.all(Array.from({ length: n }, (_, i) => c.peers.drain(ip, API_BASE_PORT + i)));
+      const handed = await Promise.all(
+        Array.from({ length: n }, (_, i) => c.peers.drain(ip, API_BASE_PORT + i)),
+      );
       log.info({ pod: name, handedOff: handed }, 'drained peers before scale down');
     }
     e.deleted.set(name, pod.metadata?.uid ?? '');
-    await c.kube.delete(RESOURCES.Pod, network.metadata.namespace, name, pod.metadata?.uid ? { uid: pod.metadata.uid } : {});
-    c.events.emit(target(network), d.reason === 'ScaleDown' || d.reason === 'SpecChanged' ? 'Normal' : 'Warning', `DeletedPod${d.reason}`, `deleted pod ${name}: ${d.message}`);
+    await c.kube.delete(
+      RESOURCES.Pod,
+      network.metadata.namespace,
+      name,
+      pod.metadata?.uid ? { uid: pod.metadata.uid } : {},
+    );
+    c.events.emit(
+      target(network),
+      d.reason === 'ScaleDown' || d.reason === 'SpecChanged' ? 'Normal' : 'Warning',
+      `DeletedPod${d.reason}`,
+      `deleted pod ${name}: ${d.message}`,
+    );
   }
 
   async function liveState(
@@ -255,7 +303,11 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     return out;
   }
 
-  async function writeStatus(obj: PeerNetworkObject, status: PeerNetworkStatus, e: Expectations): Promise<boolean> {
+  async function writeStatus(
+    obj: PeerNetworkObject,
+    status: PeerNetworkStatus,
+    e: Expectations,
+  ): Promise<boolean> {
     const json = canonicalJson(status);
     const rv = obj.metadata.resourceVersion ?? '';
     if (obj.status && canonicalJson(obj.status) === json) return false;
@@ -270,20 +322,29 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
           spec: current.spec,
           status,
         };
-        await c.kube.updateStatus(body as KubeObject);
+        await c.kube.updateStatus(body);
         e.written = { from: current.metadata.resourceVersion ?? '', json };
         return true;
       } catch (err) {
         if (!isConflict(err) || attempt >= 3) throw err;
-        const fresh = await c.kube.get<PeerNetworkObject & KubeObject>(RESOURCES.PeerNetwork, obj.metadata.namespace, obj.metadata.name);
+        const fresh = await c.kube.get<PeerNetworkObject & KubeObject>(
+          RESOURCES.PeerNetwork,
+          obj.metadata.namespace,
+          obj.metadata.name,
+        );
         if (!fresh || fresh.metadata.uid !== obj.metadata.uid) return false;
-        if (fresh.metadata.generation !== obj.metadata.generation) throw new StaleCacheError('spec changed while writing status');
+        if (fresh.metadata.generation !== obj.metadata.generation)
+          throw new StaleCacheError('spec changed while writing status');
         current = fresh;
       }
     }
   }
 
-  const target = (n: { metadata: PeerNetwork['metadata'] }) => ({ apiVersion: API_VERSION, kind: KIND, metadata: n.metadata });
+  const target = (n: { metadata: PeerNetwork['metadata'] }) => ({
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: n.metadata,
+  });
 
   async function reconcile(key: string): Promise<QueueResult> {
     const slash = key.indexOf('/');
@@ -304,7 +365,10 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
       spec = parseSpec(obj.spec);
     } catch (err) {
       const message = (err as Error).message;
-      const network: PeerNetwork = { metadata: obj.metadata, spec: parseSpec({ topology: { mode: 'spread' } }) };
+      const network: PeerNetwork = {
+        metadata: obj.metadata,
+        spec: parseSpec({ topology: { mode: 'spread' } }),
+      };
       network.spec.replicas = 0;
       const status = computeStatus({
         network,
@@ -316,7 +380,8 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
         now,
         failure: { reason: 'InvalidSpec', message },
       });
-      if (await writeStatus(obj, status, e)) c.events.emit(target(obj), 'Warning', 'InvalidSpec', message);
+      if (await writeStatus(obj, status, e))
+        c.events.emit(target(obj), 'Warning', 'InvalidSpec', message);
       return {};
     }
     const network: PeerNetwork = { metadata: obj.metadata, spec, status: obj.status };
@@ -327,13 +392,19 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
 
     let failure: { reason: string; message: string } | undefined;
     let waiting: string | undefined;
+    let outdated = 0;
     let peerIds = new Map<string, string>();
     let bootstrap: string[] = [];
     try {
       peerIds = await ensureKeys(network, peers);
       if (spec.privateNetwork) await ensureSwarmKey(network);
       bootstrap = bootstrapAddrs(network, peers, peerIds, clusterDomain);
-      await applyIfNeeded(network, desiredService(network), c.cache.services.get(namespace, serviceName(name)), ['spec']);
+      await applyIfNeeded(
+        network,
+        desiredService(network),
+        c.cache.services.get(namespace, serviceName(name)),
+        ['spec'],
+      );
       await applyIfNeeded(
         network,
         desiredBootstrapConfigMap(network, bootstrap),
@@ -349,20 +420,26 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
       }
       for (const [n, uidDeleted] of e.deleted) {
         const p = byName.get(n);
-        if (!p || p.metadata?.uid !== uidDeleted || p.metadata?.deletionTimestamp) e.deleted.delete(n);
+        if (!p || p.metadata?.uid !== uidDeleted || p.metadata?.deletionTimestamp)
+          e.deleted.delete(n);
       }
       const nodes =
         c.cache.nodes && c.cache.nodes.synced()
           ? new Set(c.cache.nodes.list().map((n) => n.metadata?.name ?? ''))
           : undefined;
+      const desired = desiredPods(network, { peerImage: options.peerImage });
       const p = plan({
         network: name,
-        desired: desiredPods(network, { peerImage: options.peerImage }),
+        desired,
         actual,
         ...(nodes ? { nodes } : {}),
         deleting: new Set(e.deleted.keys()),
       });
       waiting = p.waiting;
+      outdated = actual.filter((pod) => {
+        const o = ordinalOf(name, pod.metadata?.name ?? '');
+        return o !== undefined && o < desired.length && specChanged(desired[o]!, pod);
+      }).length;
 
       const toCreate = p.create.filter((pod) => !e.created.has(pod.metadata?.name ?? ''));
       if (toCreate.length > 0) {
@@ -380,11 +457,21 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
         const made = toCreate.length - errors.length;
         if (made > 0) {
           const names = toCreate.map((x) => x.metadata?.name).filter(Boolean);
-          c.events.emit(target(network), 'Normal', 'CreatedPods', `created ${made} pod(s): ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', ...' : ''}`);
+          c.events.emit(
+            target(network),
+            'Normal',
+            'CreatedPods',
+            `created ${made} pod(s): ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', ...' : ''}`,
+          );
         }
         if (errors.length > 0) {
           const first = errors[0] as Error;
-          c.events.emit(target(network), 'Warning', 'CreatePodFailed', `${errors.length} pod(s) could not be created: ${first.message}`);
+          c.events.emit(
+            target(network),
+            'Warning',
+            'CreatePodFailed',
+            `${errors.length} pod(s) could not be created: ${first.message}`,
+          );
           throw first;
         }
       }
@@ -414,11 +501,13 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
       now,
       ...(failure ? { failure } : {}),
       ...(waiting ? { waiting } : {}),
+      outdated,
     });
     const wrote = await writeStatus(obj, status, e);
     if (wrote && status.phase !== obj.status?.phase) {
       log.info({ network: key, phase: status.phase, ready: status.readyText }, 'phase changed');
-      if (status.phase === 'Ready') c.events.emit(target(network), 'Normal', 'Ready', `${status.readyText} peers ready`);
+      if (status.phase === 'Ready')
+        c.events.emit(target(network), 'Normal', 'Ready', `${status.readyText} peers ready`);
     }
     if (failure) throw new KubeApiError(failure.message, 0, failure.reason); // retry with backoff
     return { requeueAfterMs: status.phase === 'Ready' ? readyResync : progressingRequeue };

@@ -1,7 +1,6 @@
 // computeStatus: the PeerNetwork status from what exists. Pure: the clock comes in as `now`.
 import type { V1Pod } from '@kubernetes/client-node';
 import {
-  resolveTopology,
   type Condition,
   type Phase,
   type PeerNetwork,
@@ -32,6 +31,8 @@ export interface StatusInput {
   failure?: { reason: string; message: string };
   /** why the rollout waits, from plan() */
   waiting?: string;
+  /** pods that still run an older spec */
+  outdated?: number;
 }
 
 function containerReady(pod: V1Pod | undefined, container: string): boolean {
@@ -45,7 +46,8 @@ function containerReady(pod: V1Pod | undefined, container: string): boolean {
 /** The scheduler's PodScheduled=False message, when it cannot place the pod. */
 export function unschedulable(pod: V1Pod): string | undefined {
   const c = pod.status?.conditions?.find((x) => x.type === 'PodScheduled');
-  if (c && c.status === 'False' && c.reason === 'Unschedulable') return c.message ?? 'Unschedulable';
+  if (c && c.status === 'False' && c.reason === 'Unschedulable')
+    return c.message ?? 'Unschedulable';
   return undefined;
 }
 
@@ -104,8 +106,11 @@ export function computeStatus(input: StatusInput): PeerNetworkStatus {
   const extra = pods.filter((p) => (ordinalOf(name, p.metadata?.name ?? '') ?? 0) >= replicas);
   const stuck = current
     .map((p) => ({ pod: p.metadata?.name ?? '', why: unschedulable(p) }))
-    .filter((x): x is { pod: string; why: string } => x.why !== undefined);
-  const failedPods = current.filter((p) => p.status?.phase === 'Failed').map((p) => p.metadata?.name ?? '');
+    .filter((x): x is { pod: string; why: string } => x.why !== undefined)
+    .sort((a, b) => (ordinalOf(name, a.pod) ?? 0) - (ordinalOf(name, b.pod) ?? 0));
+  const failedPods = current
+    .filter((p) => p.status?.phase === 'Failed')
+    .map((p) => p.metadata?.name ?? '');
 
   let phase: Phase;
   let reason: string;
@@ -113,7 +118,13 @@ export function computeStatus(input: StatusInput): PeerNetworkStatus {
   if (input.failure) {
     phase = 'Failed';
     ({ reason, message } = input.failure);
-  } else if (readyPeers === desiredPeers && current.length === replicas && extra.length === 0 && !input.waiting) {
+  } else if (
+    readyPeers === desiredPeers &&
+    current.length === replicas &&
+    extra.length === 0 &&
+    !input.waiting &&
+    !input.outdated
+  ) {
     phase = 'Ready';
     reason = 'AllPeersReady';
     message = `${readyPeers}/${desiredPeers} peers ready`;
@@ -128,14 +139,27 @@ export function computeStatus(input: StatusInput): PeerNetworkStatus {
     phase = 'Degraded';
     reason = 'PodFailed';
     message = `pod(s) failed and are being replaced: ${failedPods.join(', ')}`;
-  } else if (readyPeers === 0 && !current.some((p) => p.status?.phase === 'Running') && extra.length === 0) {
+  } else if (
+    readyPeers === 0 &&
+    !current.some((p) => p.status?.phase === 'Running') &&
+    extra.length === 0
+  ) {
     phase = 'Pending';
     reason = 'PodsPending';
     message = `0/${desiredPeers} peers ready, waiting for pods to start`;
   } else {
     phase = 'Progressing';
-    reason = extra.length > 0 ? 'ScalingDown' : input.waiting ? 'RollingUpdate' : 'PeersNotReady';
-    message = input.waiting ?? `${readyPeers}/${desiredPeers} peers ready`;
+    reason =
+      extra.length > 0
+        ? 'ScalingDown'
+        : input.waiting || input.outdated
+          ? 'RollingUpdate'
+          : 'PeersNotReady';
+    message =
+      input.waiting ??
+      (input.outdated
+        ? `${input.outdated} pod(s) to roll to the new spec`
+        : `${readyPeers}/${desiredPeers} peers ready`);
   }
 
   const prev = previous?.conditions;
@@ -150,7 +174,15 @@ export function computeStatus(input: StatusInput): PeerNetworkStatus {
       prev,
       now,
     ),
-    condition('Degraded', phase === 'Degraded' || phase === 'Failed', phase === 'Ready' ? 'AllPeersReady' : reason, message, generation, prev, now),
+    condition(
+      'Degraded',
+      phase === 'Degraded' || phase === 'Failed',
+      phase === 'Ready' ? 'AllPeersReady' : reason,
+      message,
+      generation,
+      prev,
+      now,
+    ),
   ];
 
   const status: PeerNetworkStatus = {
@@ -167,4 +199,3 @@ export function computeStatus(input: StatusInput): PeerNetworkStatus {
   if (generation !== undefined) status.observedGeneration = generation;
   return status;
 }
-

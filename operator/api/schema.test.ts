@@ -1,0 +1,158 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, test } from '@jest/globals';
+import { parse } from 'yaml';
+import { buildCrd } from './crd.js';
+import { SPEC_CASES } from './cases.js';
+import {
+  InvalidSpecError,
+  checkName,
+  checkUpdate,
+  parseSpec,
+  resolveTopology,
+  specSchema,
+} from './schema.js';
+
+/** zod's verdict in the API server's terms: undefined (accepted) or the field path refused. */
+function zodVerdict(spec: unknown, old?: unknown): string | undefined {
+  const r = specSchema.safeParse(spec);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+    return ['spec', ...issue.path.map(String), ...keys.slice(0, 1)].join('.');
+  }
+  if (old !== undefined) {
+    const msg = checkUpdate(parseSpec(old), r.data);
+    if (msg) return msg.split(' ')[0];
+  }
+  return undefined;
+}
+
+describe('PeerNetwork schema', () => {
+  test.each(SPEC_CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    expect(zodVerdict(c.spec, c.old)).toBe(c.refusedAt);
+  });
+
+  test('defaults are applied as the API server applies them', () => {
+    const spec = parseSpec({ topology: { mode: 'colocated' } });
+    expect(spec.replicas).toBe(1);
+    expect(spec.resources).toEqual({
+      requests: { cpu: '50m', memory: '64Mi' },
+      limits: { cpu: '500m', memory: '256Mi' },
+    });
+    expect(spec.privateNetwork).toBe(false);
+    expect(resolveTopology(spec.topology)).toEqual({
+      mode: 'colocated',
+      peersPerPod: 2,
+      spreadPolicy: 'Required',
+      topologyKey: 'kubernetes.io/hostname',
+      nodeSelector: {},
+    });
+    expect(resolveTopology(parseSpec({ topology: { mode: 'spread' } }).topology).peersPerPod).toBe(
+      1,
+    );
+  });
+
+  test('an invalid spec throws InvalidSpecError naming the field', () => {
+    let err: unknown;
+    try {
+      parseSpec({ topology: { mode: 'spread', peersPerPod: 2 } });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).name).toBe('InvalidSpecError');
+    expect(err).toBeInstanceOf(InvalidSpecError);
+    expect((err as Error).message).toMatch(/^spec\.topology\.peersPerPod: /);
+  });
+
+  test.each([
+    ['demo', true],
+    ['a'.repeat(57), true],
+    ['a'.repeat(58), false],
+    ['9lives', false],
+    ['Upper', false],
+    ['ends-', false],
+  ])('name %s valid: %s', (name, ok) => {
+    expect(checkName(name) === undefined).toBe(ok);
+  });
+});
+
+describe('the CRD', () => {
+  const crd = buildCrd() as {
+    spec: {
+      versions: {
+        subresources: unknown;
+        additionalPrinterColumns: { name: string; jsonPath: string }[];
+        schema: { openAPIV3Schema: Record<string, unknown> };
+      }[];
+      names: unknown;
+    };
+  };
+  const version = crd.spec.versions[0]!;
+
+  test('the committed crds/ and chart copies are what gen:crd renders now', async () => {
+    for (const file of [
+      'crds/peernetworks.peernet.io.yaml',
+      'charts/peernet-operator/crds/peernetworks.peernet.io.yaml',
+    ]) {
+      const text = await readFile(new URL(`../../../${file}`, import.meta.url), 'utf8');
+      expect(parse(text)).toEqual(crd);
+    }
+  });
+
+  test('is structural: no $schema, no additionalProperties false, descriptions on every field', () => {
+    const walk = (s: Record<string, unknown>, path: string) => {
+      expect(s).not.toHaveProperty('$schema');
+      expect(s.additionalProperties).not.toBe(false);
+      if (path.split('.').length > 2 && path !== 'root.metadata' && !path.endsWith('[]')) {
+        expect([path, typeof s.description]).toEqual([path, 'string']);
+      }
+      for (const [k, v] of Object.entries(
+        (s.properties ?? {}) as Record<string, Record<string, unknown>>,
+      )) {
+        walk(v, `${path}.${k}`);
+      }
+      if (s.items) walk(s.items as Record<string, unknown>, `${path}[]`);
+    };
+    walk(version.schema.openAPIV3Schema, 'root');
+  });
+
+  test('names, subresources and printer columns', () => {
+    expect(crd.spec.names).toMatchObject({
+      kind: 'PeerNetwork',
+      plural: 'peernetworks',
+      shortNames: ['pn'],
+    });
+    expect(version.subresources).toEqual({
+      status: {},
+      scale: {
+        specReplicasPath: '.spec.replicas',
+        statusReplicasPath: '.status.replicas',
+        labelSelectorPath: '.status.selector',
+      },
+    });
+    expect(version.additionalPrinterColumns.map((c) => c.name.toUpperCase())).toEqual(
+      expect.arrayContaining(['MODE', 'READY', 'PHASE', 'AGE']),
+    );
+  });
+
+  test('the topology carries the CEL rules with field paths', () => {
+    const spec = (
+      version.schema.openAPIV3Schema.properties as Record<
+        string,
+        { properties: Record<string, Record<string, unknown>> }
+      >
+    ).spec;
+    const rules = spec!.properties.topology!['x-kubernetes-validations'] as {
+      fieldPath: string;
+      message: string;
+    }[];
+    expect(rules.map((r) => r.fieldPath)).toEqual([
+      '.peersPerPod',
+      '.spreadPolicy',
+      '.topologyKey',
+      '.mode',
+      '.peersPerPod',
+    ]);
+    for (const r of rules) expect(r.message).toMatch(/^spec\.topology\./);
+  });
+});

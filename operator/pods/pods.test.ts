@@ -1,0 +1,273 @@
+import { describe, expect, test } from '@jest/globals';
+import { resolveTopology } from '../api/schema.js';
+import {
+  bootstrapAddrs,
+  bootstrapText,
+  contains,
+  desiredBootstrapConfigMap,
+  desiredService,
+  needsApply,
+} from './children.js';
+import { ANNOTATION_SPEC_HASH, ordinalOf } from './names.js';
+import { affinityFor, desiredPeers, desiredPod, desiredPods } from './pods.js';
+import { network } from './testdata.js';
+
+const settings = { peerImage: 'peernet/peer:test' };
+const selector = {
+  matchLabels: { 'app.kubernetes.io/name': 'peernet', 'app.kubernetes.io/instance': 'net' },
+};
+
+describe('affinityFor', () => {
+  test.each([
+    ['colocated', { mode: 'colocated' }, undefined],
+    [
+      'sameNode: required pod affinity on the hostname',
+      { mode: 'sameNode', nodeSelector: { zone: 'a' } },
+      {
+        podAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [
+            { labelSelector: selector, topologyKey: 'kubernetes.io/hostname' },
+          ],
+        },
+      },
+    ],
+    [
+      'spread Required (default)',
+      { mode: 'spread' },
+      {
+        podAntiAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [
+            { labelSelector: selector, topologyKey: 'kubernetes.io/hostname' },
+          ],
+        },
+      },
+    ],
+    [
+      'spread Preferred on zones',
+      { mode: 'spread', spreadPolicy: 'Preferred', topologyKey: 'topology.kubernetes.io/zone' },
+      {
+        podAntiAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [
+            {
+              weight: 100,
+              podAffinityTerm: {
+                labelSelector: selector,
+                topologyKey: 'topology.kubernetes.io/zone',
+              },
+            },
+          ],
+        },
+      },
+    ],
+  ])('%s', (_name, topology, want) => {
+    expect(affinityFor(resolveTopology(network({ topology }).spec.topology), 'net')).toEqual(want);
+  });
+});
+
+describe('desiredPod', () => {
+  const colo = network({ replicas: 2, topology: { mode: 'colocated', peersPerPod: 3 } });
+
+  test('names, labels, owner, hostname and subdomain', () => {
+    const pod = desiredPod(colo, 1, settings);
+    expect(pod.metadata?.name).toBe('net-1');
+    expect(pod.metadata?.labels).toEqual({
+      'app.kubernetes.io/name': 'peernet',
+      'app.kubernetes.io/instance': 'net',
+      'app.kubernetes.io/managed-by': 'peernet-operator',
+      'peernet.io/ordinal': '1',
+    });
+    expect(pod.metadata?.ownerReferences).toEqual([
+      {
+        apiVersion: 'peernet.io/v1alpha1',
+        kind: 'PeerNetwork',
+        name: 'net',
+        uid: 'uid-1',
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ]);
+    expect(pod.spec?.hostname).toBe('net-1');
+    expect(pod.spec?.subdomain).toBe('net-peers');
+  });
+
+  test('colocated: one container per peer, distinct ports, mDNS, own keys only', () => {
+    const pod = desiredPod(colo, 0, settings);
+    const cs = pod.spec!.containers;
+    expect(cs.map((c) => c.name)).toEqual(['peer-0', 'peer-1', 'peer-2']);
+    expect(cs.map((c) => c.ports?.map((p) => `${p.name}:${p.containerPort}`))).toEqual([
+      ['p2p-0:4001', 'api-0:5001'],
+      ['p2p-1:4002', 'api-1:5002'],
+      ['p2p-2:4003', 'api-2:5003'],
+    ]);
+    expect(cs[2]!.args).toEqual([
+      '--listen',
+      '/ip4/0.0.0.0/tcp/4003',
+      '--api',
+      '0.0.0.0:5003',
+      '--key-file',
+      '/var/run/peernet/keys/net-0-2.key',
+      '--bootstrap-file',
+      '/etc/peernet/bootstrap/bootstrap.txt',
+      '--network',
+      'ns/net',
+      '--mdns',
+    ]);
+    expect(cs[1]!.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'api-1' });
+    expect(cs[1]!.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'api-1' });
+    const keys = pod.spec!.volumes!.find((v) => v.name === 'keys')!.secret!;
+    expect(keys.secretName).toBe('net-keys');
+    expect(keys.items?.map((i) => i.key)).toEqual(['net-0-0.key', 'net-0-1.key', 'net-0-2.key']);
+    expect(pod.spec?.affinity).toBeUndefined();
+  });
+
+  test('one peer per pod: peer name is the pod name, no mDNS; private network adds the swarm key', () => {
+    const pod = desiredPod(
+      network({ topology: { mode: 'spread' }, privateNetwork: true }),
+      0,
+      settings,
+    );
+    const args = pod.spec!.containers[0]!.args!;
+    expect(args).toContain('/var/run/peernet/keys/net-0.key');
+    expect(args).not.toContain('--mdns');
+    expect(args.slice(-2)).toEqual(['--swarm-key-file', '/var/run/peernet/swarm/swarm.key']);
+    expect(pod.spec!.volumes!.map((v) => v.name)).toEqual(['keys', 'bootstrap', 'tmp', 'swarm']);
+  });
+
+  test('restricted Pod Security, resources, image, read-only root with /tmp', () => {
+    const pod = desiredPod(
+      network({ topology: { mode: 'spread' }, resources: { limits: { memory: '1Gi' } } }),
+      0,
+      settings,
+    );
+    expect(pod.spec?.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    const c = pod.spec!.containers[0]!;
+    expect(c.image).toBe('peernet/peer:test');
+    expect(c.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(c.resources).toEqual({
+      requests: { cpu: '50m', memory: '64Mi' },
+      limits: { cpu: '500m', memory: '1Gi' },
+    });
+    expect(c.volumeMounts?.find((m) => m.mountPath === '/tmp')).toBeDefined();
+    expect(pod.spec!.volumes!.find((v) => v.name === 'tmp')?.emptyDir).toBeDefined();
+  });
+
+  test('nodeSelector is honoured in every mode', () => {
+    for (const mode of ['colocated', 'sameNode', 'spread']) {
+      const pod = desiredPod(
+        network({ topology: { mode, nodeSelector: { 'peernet.io/node-kind': 'local' } } }),
+        0,
+        settings,
+      );
+      expect(pod.spec?.nodeSelector).toEqual({ 'peernet.io/node-kind': 'local' });
+    }
+  });
+
+  test('the spec hash is deterministic and follows the spec, not the replicas', () => {
+    const a = network({ replicas: 2, topology: { mode: 'spread' } });
+    const b = network({ replicas: 5, topology: { mode: 'spread' } });
+    const c = network({ replicas: 2, topology: { mode: 'spread' }, image: 'other' });
+    const hash = (n: typeof a) =>
+      desiredPod(n, 1, settings).metadata?.annotations?.[ANNOTATION_SPEC_HASH];
+    expect(hash(a)).toBe(hash(a));
+    expect(hash(a)).toBe(hash(b));
+    expect(hash(a)).not.toBe(hash(c));
+    expect(desiredPods(b, settings).map((p) => p.metadata?.name)).toEqual([
+      'net-0',
+      'net-1',
+      'net-2',
+      'net-3',
+      'net-4',
+    ]);
+  });
+});
+
+describe('names', () => {
+  test.each([
+    ['net-0', 0],
+    ['net-12', 12],
+    ['net-01', undefined],
+    ['net-x', undefined],
+    ['other-1', undefined],
+    ['net-peers', undefined],
+  ])('ordinalOf(%s) = %s', (pod, want) => {
+    expect(ordinalOf('net', pod)).toBe(want);
+  });
+});
+
+describe('bootstrap and children', () => {
+  const n = network({ replicas: 2, topology: { mode: 'colocated' } });
+  const peers = desiredPeers(n);
+  const ids = new Map(peers.map((p, i) => [p.name, `12D3Koo${i}`]));
+
+  test('bootstrapAddrs: one dns4 multiaddr per peer, with its port and peer ID', () => {
+    expect(bootstrapAddrs(n, peers, ids, 'cluster.local')).toEqual([
+      '/dns4/net-0.net-peers.ns.svc.cluster.local/tcp/4001/p2p/12D3Koo0',
+      '/dns4/net-0.net-peers.ns.svc.cluster.local/tcp/4002/p2p/12D3Koo1',
+      '/dns4/net-1.net-peers.ns.svc.cluster.local/tcp/4001/p2p/12D3Koo2',
+      '/dns4/net-1.net-peers.ns.svc.cluster.local/tcp/4002/p2p/12D3Koo3',
+    ]);
+    expect(bootstrapAddrs(n, peers, new Map([['net-1-1', 'X']]), 'example.org')).toEqual([
+      '/dns4/net-1.net-peers.ns.svc.example.org/tcp/4002/p2p/X',
+    ]);
+  });
+
+  test('the headless Service publishes not-ready addresses', () => {
+    const svc = desiredService(n);
+    expect(svc.metadata?.name).toBe('net-peers');
+    expect(svc.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+    expect(svc.spec?.ports?.map((p) => p.port)).toEqual([4001, 4002]);
+  });
+
+  test('the ConfigMap holds bootstrap.txt, one address a line', () => {
+    const cm = desiredBootstrapConfigMap(n, ['/a', '/b']);
+    expect(cm.metadata?.name).toBe('net-bootstrap');
+    expect(cm.data?.['bootstrap.txt']).toBe(bootstrapText(['/a', '/b']));
+    expect(cm.data?.['bootstrap.txt']?.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual([
+      '/a',
+      '/b',
+    ]);
+  });
+
+  test('needsApply ignores what the API server adds, sees what we changed', () => {
+    const want = desiredBootstrapConfigMap(n, ['/a']);
+    const server = {
+      ...want,
+      metadata: {
+        ...want.metadata,
+        resourceVersion: '5',
+        labels: { ...want.metadata!.labels, extra: 'x' },
+      },
+    };
+    expect(needsApply(want, server, ['data'])).toBe(false);
+    expect(needsApply(want, undefined, ['data'])).toBe(true);
+    expect(needsApply(desiredBootstrapConfigMap(n, ['/b']), server, ['data'])).toBe(true);
+    expect(
+      needsApply(want, { ...server, metadata: { ...server.metadata, ownerReferences: [] } }, [
+        'data',
+      ]),
+    ).toBe(true);
+    const svc = desiredService(n);
+    const svcServer = {
+      ...svc,
+      spec: {
+        ...svc.spec,
+        clusterIPs: ['None'],
+        sessionAffinity: 'None',
+        ports: svc.spec!.ports!.map((p) => ({ ...p })),
+      },
+    };
+    expect(needsApply(svc, svcServer, ['spec'])).toBe(false);
+    expect(contains({ a: 1, b: [1, 2] }, { b: [1, 2] })).toBe(true);
+    expect(contains({ b: [1, 2, 3] }, { b: [1, 2] })).toBe(false);
+  });
+});

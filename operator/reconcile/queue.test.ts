@@ -1,0 +1,73 @@
+import { describe, expect, test } from '@jest/globals';
+import { systemClock } from './clock.js';
+import { createWorkQueue } from './queue.js';
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('work queue', () => {
+  test('deduplicates waiting keys and never runs one key twice at once', async () => {
+    const q = createWorkQueue(systemClock, { concurrency: 1 });
+    const running = new Set<string>();
+    const runs: string[] = [];
+    let overlap = false;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    q.start(async (key) => {
+      if (running.has(key)) overlap = true;
+      running.add(key);
+      runs.push(key);
+      if (runs.length === 1) await gate;
+      running.delete(key);
+    });
+    q.add('ns/a');
+    await until(() => runs.length === 1);
+    q.add('ns/a'); // while a runs: marked dirty, runs once more after
+    q.add('ns/a');
+    q.add('ns/b');
+    q.add('ns/b');
+    release();
+    await until(() => runs.length === 3);
+    await q.stop();
+    expect(overlap).toBe(false);
+    expect(runs.sort()).toEqual(['ns/a', 'ns/a', 'ns/b']);
+  });
+
+  test('retries failures with growing backoff and resets after a success', async () => {
+    const delays: number[] = [];
+    const q = createWorkQueue(systemClock, {
+      baseDelayMs: 10,
+      random: () => 0.5,
+      onError: (_k, _e, ms) => delays.push(ms),
+    });
+    let calls = 0;
+    q.start(() => {
+      calls++;
+      return calls <= 3 ? Promise.reject(new Error('boom')) : Promise.resolve();
+    });
+    q.add('ns/x');
+    await until(() => calls === 4);
+    await q.stop();
+    expect(delays).toEqual([10, 20, 40]);
+  });
+
+  test('requeueAfterMs brings a key back; stop() cancels it', async () => {
+    const q = createWorkQueue(systemClock);
+    let calls = 0;
+    q.start(() => {
+      calls++;
+      return Promise.resolve({ requeueAfterMs: 20 });
+    });
+    q.add('ns/y');
+    await until(() => calls >= 2);
+    await q.stop();
+    const after = calls;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(calls).toBe(after);
+  });
+});
