@@ -26,7 +26,11 @@ async function main(): Promise<void> {
     )
     .option('--nodes <n>', 'number of local nodes', '3')
     .option('--name-prefix <prefix>', 'node names are <prefix><n>', 'local-')
-    .option('--pod-cidr <cidr>', 'a /16 for pod addresses', '10.213.0.0/16')
+    .option(
+      '--pod-cidr <cidr>',
+      'a /16 for pod addresses, or auto (first free of 10.213-10.239)',
+      'auto',
+    )
     .option('--state-dir <dir>', 'pod directories and container logs', '.cluster/localnode')
     .parse();
   const parsed = Options.safeParse(program.opts());

@@ -545,9 +545,7 @@ export class PodWorker {
       hostIp: this.deps.node.gatewayIp,
       ...(this.startTime !== undefined ? { startTime: this.startTime } : {}),
       containers,
-      foreignConditions: (this.pod.status?.conditions ?? []).map(
-        (c) => ({ ...c }),
-      ),
+      foreignConditions: (this.pod.status?.conditions ?? []).map((c) => ({ ...c })),
       transitions: this.transitions,
       now: rfc3339(new Date()),
     });

@@ -91,7 +91,6 @@ export function buildPodStatus(view: PodView): Record<string, unknown> {
     hostIPs: [{ ip: view.hostIp }],
     ...(view.podIp !== undefined ? { podIP: view.podIp, podIPs: [{ ip: view.podIp }] } : {}),
     ...(view.startTime !== undefined ? { startTime: view.startTime } : {}),
-    qosClass: 'BestEffort',
     conditions,
     containerStatuses: view.containers.map((c, i) => ({
       name: c.name,

@@ -1,3 +1,4 @@
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname as osHostname, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +19,7 @@ import {
 } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { LocalNodeConfigError } from './errors.js';
-import { createPodNetwork, type NodeNetwork, type PodNetwork } from './net.js';
+import { createPodNetwork, parseCidr16, type NodeNetwork, type PodNetwork } from './net.js';
 import { PodWorker } from './pod.js';
 import { microTime, rfc3339 } from './podstatus.js';
 import type { HostsEntry } from './volumes.js';
@@ -32,8 +33,13 @@ export interface LocalNodesOptions {
   nodes?: number;
   /** Node names are `<namePrefix><n>`, n from 1. @default 'local-' */
   namePrefix?: string;
-  /** A /16 for pod addresses; node n gets `<a>.<b>.<n>.0/24`. @default '10.213.0.0/16' */
+  /**
+   * A /16 for pod addresses; node n gets `<a>.<b>.<n>.0/24`. 'auto' takes the first of
+   * 10.213.0.0/16 .. 10.239.0.0/16 that no other live runtime on this machine holds. @default 'auto'
+   */
   podCidr?: string;
+  /** Extra labels on every node (tests use one to pin their networks to their own nodes). */
+  nodeLabels?: Record<string, string>;
   /** Pod directories (`pods/`) and container logs (`logs/`). @default '.cluster/localnode' */
   stateDir?: string;
   /** Zone label per node index (1-based); default one zone per node, `local-zone-<n>`. */
@@ -109,8 +115,9 @@ export async function startLocalNodes(options: LocalNodesOptions): Promise<Local
   const peerArgv = [options.nodeBinary ?? process.execPath, peerProgram];
   const backoff = options.restartBackoff ?? { initialMs: 1000, maxMs: 30000 };
   const zoneFor = options.zoneFor ?? ((n: number) => `local-zone-${n}`);
+  const range = await claimRange(options.podCidr ?? 'auto');
   const net: PodNetwork = createPodNetwork({
-    cidr: options.podCidr ?? '10.213.0.0/16',
+    cidr: range.cidr,
     logger: log,
   });
   const nodes = new Map<string, NodeState>();
@@ -122,7 +129,12 @@ export async function startLocalNodes(options: LocalNodesOptions): Promise<Local
     'peernet local node runtime: a kubelet STAND-IN for development and tests only; it runs peer pods as local processes in network namespaces, not containers',
   );
   await mkdir(logsDir, { recursive: true });
-  await net.start();
+  try {
+    await net.start();
+  } catch (err) {
+    range.release();
+    throw err;
+  }
 
   // --- watched objects the pods reference -------------------------------------------------
   function informer<T extends KubernetesObject>(
@@ -283,6 +295,7 @@ export async function startLocalNodes(options: LocalNodesOptions): Promise<Local
           'kubernetes.io/os': 'linux',
           'kubernetes.io/arch': process.arch === 'x64' ? 'amd64' : process.arch,
           'topology.kubernetes.io/zone': zoneFor(index),
+          ...options.nodeLabels,
           [NODE_KIND_LABEL]: 'local',
         },
         annotations: { 'peernet.io/local-node-runtime': `pid ${process.pid} on ${osHostname()}` },
@@ -498,7 +511,9 @@ export async function startLocalNodes(options: LocalNodesOptions): Promise<Local
   } catch (err) {
     stopping = true;
     for (const inf of informers) await inf.stop();
+    for (const s of nodes.values()) await core.deleteNode({ name: s.name }).catch(() => undefined);
     await net.stop();
+    range.release();
     throw err;
   }
 
@@ -569,6 +584,7 @@ export async function startLocalNodes(options: LocalNodesOptions): Promise<Local
         }
       }
       await net.stop();
+      range.release();
       nodes.clear();
       log.info('local node runtime stopped; namespaces, links and routes removed');
     },
@@ -579,4 +595,48 @@ export function loadKubeConfig(path: string): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromFile(path);
   return kc;
+}
+
+const RANGE_DIR = '/run/peernet-localnode';
+
+/** Claims a pod range on this machine with a pid file, so two runtimes never share one. */
+async function claimRange(wanted: string): Promise<{ cidr: string; release(): void }> {
+  mkdirSync(RANGE_DIR, { recursive: true });
+  const candidates =
+    wanted === 'auto' ? Array.from({ length: 27 }, (_, i) => `10.${213 + i}.0.0/16`) : [wanted];
+  for (const cidr of candidates) {
+    const { b } = parseCidr16(cidr);
+    const file = `${RANGE_DIR}/${b}.pid`;
+    try {
+      const holder = Number(readFileSync(file, 'utf8'));
+      if (holder !== process.pid && isAlive(holder)) continue;
+    } catch {
+      // no holder
+    }
+    writeFileSync(file, String(process.pid));
+    // Re-read: of two runtimes racing for the same range, the last writer wins it.
+    await new Promise((r) => setTimeout(r, 20));
+    if (Number(readFileSync(file, 'utf8')) !== process.pid) continue;
+    return {
+      cidr,
+      release() {
+        try {
+          if (Number(readFileSync(file, 'utf8')) === process.pid) unlinkSync(file);
+        } catch {
+          // already gone
+        }
+      },
+    };
+  }
+  throw new LocalNodeConfigError(`pod range ${wanted} is held by another live local node runtime`);
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
