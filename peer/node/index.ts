@@ -116,7 +116,10 @@ export async function createPeerNode(opts: PeerNodeOptions): Promise<PeerNode> {
       : [],
     services: {
       identify: identify(),
-      ping: ping(),
+      // libp2p's connection monitor pings every connection too: with ping's default of one
+      // outbound stream, `POST /v1/ping` racing a monitor ping fails with "Too many outbound
+      // protocol streams".
+      ping: ping({ maxOutboundStreams: 8, maxInboundStreams: 8 }),
       dht: kadDHT(dhtInit(opts.dhtProfile, opts.network)),
     },
   });
