@@ -1,0 +1,164 @@
+// The Helm chart: `helm lint` and `helm template` output, with the helm built with the control plane.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, test } from '@jest/globals';
+import { parseAllDocuments } from 'yaml';
+import { ensureBinaries } from '../cluster/binaries.js';
+
+const chart = fileURLToPath(new URL('../../charts/peernet-operator', import.meta.url));
+let helm = '';
+
+interface Doc {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  rules?: { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[];
+  spec?: { replicas?: number; template?: { spec: PodSpec } };
+}
+interface PodSpec {
+  securityContext: Record<string, unknown>;
+  containers: {
+    args: string[];
+    securityContext: Record<string, unknown>;
+    livenessProbe: { httpGet: { path: string } };
+    readinessProbe: { httpGet: { path: string } };
+    resources: unknown;
+    image: string;
+  }[];
+}
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(helm, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        HELM_CACHE_HOME: '/tmp/peernet-helm-cache',
+        HELM_CONFIG_HOME: '/tmp/peernet-helm-config',
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+async function template(...set: string[]): Promise<Doc[]> {
+  const r = await run([
+    'template',
+    'pn',
+    chart,
+    '-n',
+    'peernet-system',
+    ...set.flatMap((s) => ['--set', s]),
+  ]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return parseAllDocuments(r.stdout)
+    .map((d) => d.toJS() as Doc | null)
+    .filter((d): d is Doc => d !== null);
+}
+
+beforeAll(async () => {
+  helm = (await ensureBinaries()).helm;
+}, 40 * 60_000);
+
+describe('charts/peernet-operator', () => {
+  test('helm lint is clean', async () => {
+    const r = await run(['lint', chart, '--strict']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  test('installs a ServiceAccount, least-privilege RBAC and the Deployment', async () => {
+    const docs = await template();
+    expect(docs.map((d) => d.kind).sort()).toEqual(
+      [
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'Deployment',
+        'Role',
+        'RoleBinding',
+        'ServiceAccount',
+      ].sort(),
+    );
+    const rules = docs.filter((d) => d.rules).flatMap((d) => d.rules!);
+    for (const r of rules) {
+      expect([...r.apiGroups, ...r.resources, ...r.verbs]).not.toContain('*');
+    }
+    const verbs = (group: string, resource: string) =>
+      rules
+        .filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource))
+        .flatMap((r) => r.verbs)
+        .sort();
+    expect(verbs('peernet.io', 'peernetworks')).toEqual(['get', 'list', 'watch']);
+    expect(verbs('peernet.io', 'peernetworks/status')).toEqual(['update']);
+    expect(verbs('', 'pods')).toEqual(['create', 'delete', 'get', 'list', 'watch']);
+    expect(verbs('', 'secrets')).toEqual(['create', 'get', 'list', 'update', 'watch']);
+    expect(verbs('', 'configmaps')).toEqual(['create', 'get', 'list', 'patch', 'watch']);
+    expect(verbs('', 'events')).toEqual(['create', 'patch']);
+    expect(verbs('', 'nodes')).toEqual(['get', 'list', 'watch']);
+    expect(verbs('coordination.k8s.io', 'leases')).toEqual(['create', 'get', 'update']);
+    const leaseRole = docs.find((d) => d.kind === 'Role')!;
+    expect(leaseRole.metadata.namespace).toBe('peernet-system');
+  });
+
+  test('the Deployment: restricted security context, probes, resources, args from values', async () => {
+    const docs = await template(
+      'peerImage=reg/peer:1',
+      'watchNamespaces={a,b}',
+      'kubeQps=7',
+      'kubeBurst=9',
+      'image.tag=dev',
+    );
+    const dep = docs.find((d) => d.kind === 'Deployment')!;
+    const pod = dep.spec!.template!.spec;
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    const c = pod.containers[0]!;
+    expect(c.image).toBe('peernet/operator:dev');
+    expect(c.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(c.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(c.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(c.resources).toBeDefined();
+    expect(c.args).toEqual(
+      expect.arrayContaining([
+        '--peer-image=reg/peer:1',
+        '--namespaces=a,b',
+        '--kube-qps=7',
+        '--kube-burst=9',
+        '--leader-elect=true',
+      ]),
+    );
+  });
+
+  test('namespaced mode: Roles in the watched namespaces, a ClusterRole only to read nodes', async () => {
+    const docs = await template('watchNamespaces={team-a,team-b}');
+    const roles = docs.filter(
+      (d) => d.kind === 'Role' && d.rules?.some((r) => r.resources.includes('pods')),
+    );
+    expect(roles.map((r) => r.metadata.namespace).sort()).toEqual(['team-a', 'team-b']);
+    const cr = docs.find((d) => d.kind === 'ClusterRole')!;
+    expect(cr.rules!.map((r) => r.resources)).toEqual([['nodes']]);
+    const none = await template('watchNamespaces={team-a}', 'watchNodes=false');
+    expect(none.some((d) => d.kind === 'ClusterRole')).toBe(false);
+  });
+
+  test('bad values are refused by values.schema.json; two replicas need leader election', async () => {
+    await expect(template('replicaCount=-1')).rejects.toThrow(/replicaCount/);
+    await expect(template('logLevel=loud')).rejects.toThrow(/logLevel/);
+    await expect(template('surprise=1')).rejects.toThrow(/surprise/);
+    await expect(template('replicaCount=2', 'leaderElection.enabled=false')).rejects.toThrow(
+      /leaderElection/,
+    );
+    const two = await template('replicaCount=2');
+    expect(two.find((d) => d.kind === 'Deployment')!.spec!.replicas).toBe(2);
+  });
+});
