@@ -487,6 +487,7 @@ function cleanEnv(): Record<string, string> {
 export class PeerGroup {
   readonly peers: PeerProcess[] = [];
   private counter = 0;
+  private netnsPorts = 0;
 
   private constructor(
     /** Scratch directory for keys, data dirs and bootstrap files. */
@@ -511,7 +512,8 @@ export class PeerGroup {
   /** Arguments for `peernet-peer` from options (exposed so tests can start one by hand). */
   async argsFor(opts: PeerOptions, name: string): Promise<{ args: string[]; apiUrl: string }> {
     const host = opts.host ?? '127.0.0.1';
-    const apiPort = opts.apiPort ?? (opts.netns ? 5001 + this.counter : await freePort(host));
+    // a fresh namespace has every port free: number them, as a pod numbers its containers
+    const apiPort = opts.apiPort ?? (opts.netns ? 5001 + this.netnsPorts++ : await freePort(host));
     const args = [
       '--listen',
       `/ip4/${host}/tcp/${opts.p2pPort ?? 0}`,
@@ -534,8 +536,8 @@ export class PeerGroup {
   /** Starts one peer and (by default) waits until it answers /readyz. */
   async start(opts: PeerOptions = {}): Promise<PeerProcess> {
     const name = opts.name ?? `peer-${this.counter}`;
-    const { args, apiUrl } = await this.argsFor(opts, name);
     this.counter++;
+    const { args, apiUrl } = await this.argsFor(opts, name);
     const p = new PeerProcess(
       name,
       args,

@@ -1,0 +1,282 @@
+// Bad input gets the documented error and never takes a peer down: every HTTP route answers
+// 4xx JSON `{ error }`, every bad flag exits non-zero at once with one line naming it. Also the
+// CLI's exit codes and the stable identity of a key file.
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../../peer/dht/keys.js';
+import { readKeyFile } from '../../peer/identity.js';
+import { PeerGroup, makeKey, peerctl, peernetPeer, type PeerProcess } from '../helpers/peers.js';
+
+jest.setTimeout(180_000);
+
+const uniq = (): string => Math.random().toString(36).slice(2, 8);
+/** Larger than any sane key limit, still well under Node's 16 KiB request-head limit. */
+const HUGE_KEY = 'k'.repeat(10_000);
+/** One byte over the key limit. */
+const LONG_KEY = 'k'.repeat(MAX_KEY_BYTES + 1);
+/** One byte over the value limit, and far over it. */
+const LONG_VALUE = new Uint8Array(MAX_VALUE_BYTES + 1).fill(0x61);
+
+/**
+ * A PUT announcing (or streaming) a body far over the limit, over a bare socket. It sends twice
+ * the limit, then waits for the answer: the peer must answer 413 without waiting for the rest.
+ * (Sending all of it would race the peer's close of the connection against reading its answer.)
+ */
+function putOversized(
+  url: string,
+  chunked: boolean,
+): Promise<{ status: number; type: string; text: string }> {
+  const { hostname, port, pathname } = new URL(url);
+  const sent = new Uint8Array(2 * MAX_VALUE_BYTES).fill(0x61);
+  return new Promise((resolve, reject) => {
+    const sock = connect(Number(port), hostname);
+    let raw = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => (raw += d));
+    sock.on('error', () => {}); // a reset after the answer changes nothing
+    sock.on('close', () => {
+      const m = /^HTTP\/1\.1 (\d{3})[^\r]*\r\n([\s\S]*?)\r\n\r\n([\s\S]*)$/.exec(raw);
+      if (!m) return reject(new Error(`no HTTP answer: ${JSON.stringify(raw.slice(0, 200))}`));
+      const type = /^content-type:\s*(.*)$/im.exec(m[2]!)?.[1] ?? '';
+      resolve({ status: Number(m[1]), type, text: m[3]! });
+    });
+    sock.setTimeout(30_000, () => sock.destroy());
+    const head = chunked ? 'transfer-encoding: chunked' : `content-length: ${8 * 1024 * 1024}`;
+    sock.write(`PUT ${pathname} HTTP/1.1\r\nhost: ${hostname}\r\n${head}\r\n\r\n`);
+    sock.write(
+      chunked ? Buffer.concat([Buffer.from(`${sent.byteLength.toString(16)}\r\n`), sent]) : sent,
+    );
+  });
+}
+
+describe('HTTP API: bad input gets 4xx JSON and the peer keeps serving', () => {
+  let group: PeerGroup;
+  let p: PeerProcess;
+  let other: PeerProcess;
+  let strangerId: string;
+
+  beforeAll(async () => {
+    group = await PeerGroup.create('bad-http');
+    const network = `test/badhttp-${uniq()}`;
+    p = await group.start({ name: 'target', network });
+    other = await group.start({ name: 'other', network, bootstrap: [p.addr] });
+    strangerId = (await makeKey(group.path('stranger.key'))).peerId;
+  });
+  afterAll(() => group?.stop());
+
+  const cases: [string, string, () => string, (() => string | Uint8Array) | undefined][] = [
+    ['PUT', 'key one byte over the limit', () => `/v1/records/${LONG_KEY}`, () => 'v'],
+    ['GET', 'key one byte over the limit', () => `/v1/records/${LONG_KEY}`, undefined],
+    ['PUT', 'key with a control character', () => '/v1/records/a%00b', () => 'v'],
+    ['PUT', 'oversized key', () => `/v1/records/${HUGE_KEY}`, () => 'v'],
+    ['GET', 'oversized key', () => `/v1/records/${HUGE_KEY}`, undefined],
+    ['POST', 'oversized provider key', () => `/v1/providers/${HUGE_KEY}`, undefined],
+    ['GET', 'oversized provider key', () => `/v1/providers/${HUGE_KEY}`, undefined],
+    ['PUT', 'empty key', () => '/v1/records/', () => 'v'],
+    ['GET', 'empty key', () => '/v1/records/', undefined],
+    ['POST', 'empty provider key', () => '/v1/providers/', undefined],
+    ['PUT', 'malformed percent-encoding in the key', () => '/v1/records/%E0%A4%A', () => 'v'],
+    ['PUT', 'empty body', () => '/v1/records/empty-body', () => ''],
+    ['PUT', 'body one byte over the limit', () => '/v1/records/long-body', () => LONG_VALUE],
+    ['POST', 'unknown peer ID', () => `/v1/ping/${strangerId}`, undefined],
+    [
+      'POST',
+      'malformed multiaddr',
+      () => `/v1/ping/${encodeURIComponent('/ip4/999.1.1.1/tcp/x')}`,
+      undefined,
+    ],
+    ['POST', 'neither peer ID nor multiaddr', () => '/v1/ping/not-a-peer', undefined],
+    ['POST', 'empty ping target', () => '/v1/ping/', undefined],
+    ['GET', 'unknown route', () => '/v1/nothing-here', undefined],
+    ['GET', 'unknown top-level route', () => '/index.html', undefined],
+    ['DELETE', 'wrong method on records', () => '/v1/records/some-key', undefined],
+    ['POST', 'wrong method on records', () => '/v1/records/some-key', () => 'v'],
+    ['PUT', 'wrong method on providers', () => '/v1/providers/some-key', () => 'v'],
+    ['POST', 'wrong method on status', () => '/v1/status', () => '{}'],
+    ['DELETE', 'wrong method on peers', () => '/v1/peers', undefined],
+    ['GET', 'wrong method on ping', () => `/v1/ping/${strangerId}`, undefined],
+    ['POST', 'wrong method on healthz', () => '/healthz', undefined],
+    ['PUT', 'wrong method on metrics', () => '/metrics', () => 'x'],
+  ];
+
+  test.each(cases)('%s %s', async (method, _what, path, body) => {
+    const r = await p.client.request(method, path(), body?.(), { timeoutMs: 60_000 });
+    const ctx = {
+      method,
+      path: path().slice(0, 80),
+      status: r.status,
+      body: r.text.slice(0, 200),
+      log: p.logPath,
+    };
+    expect(ctx).toMatchObject({ status: expect.any(Number) });
+    expect([ctx, r.status >= 400 && r.status < 500]).toEqual([ctx, true]);
+    expect(r.contentType).toContain('application/json');
+    expect(JSON.parse(r.text)).toEqual({ error: expect.any(String) });
+    expect((JSON.parse(r.text) as { error: string }).error.length).toBeGreaterThan(0);
+  });
+
+  test.each([
+    ['with content-length', false],
+    ['chunked', true],
+  ])('PUT of a body far over the limit (%s) is 413 JSON', async (_how, chunked) => {
+    const r = await putOversized(`${p.apiUrl}/v1/records/huge-body`, chunked);
+    expect({ status: r.status, text: r.text }).toMatchObject({ status: 413 });
+    expect(r.type).toContain('application/json');
+    expect(JSON.parse(r.text)).toEqual({ error: expect.any(String) });
+  });
+
+  test('GET of a missing key is 404 with a JSON error', async () => {
+    const r = await p.client.request('GET', '/v1/records/never-put');
+    expect(r.status).toBe(404);
+    expect(JSON.parse(r.text)).toEqual({ error: expect.any(String) });
+  });
+
+  test('afterwards the peer still serves reads, writes and probes', async () => {
+    expect(p.running).toBe(true);
+    expect((await p.client.request('GET', '/healthz')).status).toBe(200);
+    expect(await p.client.ready()).toBe(true);
+    await p.client.put('still-alive', 'yes');
+    expect(await other.client.get('still-alive')).toBe('yes');
+    const m = await p.client.request('GET', '/metrics');
+    expect(m.status).toBe(200);
+    expect(m.contentType).toContain('text/plain');
+  });
+});
+
+describe('flags: a bad value exits non-zero at once with one line naming the flag', () => {
+  let group: PeerGroup;
+  let garbageFile: string;
+  let regularFile: string;
+
+  beforeAll(async () => {
+    group = await PeerGroup.create('bad-flags');
+    garbageFile = group.path('garbage');
+    regularFile = group.path('a-file');
+    await mkdir(group.dir, { recursive: true });
+    await writeFile(garbageFile, 'this is not a key\n');
+    await writeFile(regularFile, 'x');
+  });
+  afterAll(() => group?.stop());
+
+  // [flag the message must name, argv]: files are made in beforeAll, hence the functions
+  const cases: [string, () => string[]][] = [
+    ['--listen', () => ['--listen', 'not-a-multiaddr']],
+    ['--api', () => ['--api', 'no-port-here']],
+    ['--api', () => ['--api', '127.0.0.1:70000']],
+    ['--api', () => ['--api']],
+    ['--bootstrap', () => ['--bootstrap', 'garbage']],
+    ['--bootstrap', () => ['--bootstrap', '/ip4/127.0.0.1/tcp/4001']],
+    ['--network', () => ['--network', 'Bad Name!']],
+    ['--network', () => ['--network', '-starts-with-dash']],
+    ['--key-file', () => ['--key-file', garbageFile]],
+    ['--swarm-key-file', () => ['--swarm-key-file', garbageFile]],
+    ['--swarm-key-file', () => ['--swarm-key-file', `${garbageFile}.missing`]],
+    ['--data-dir', () => ['--data-dir', `${regularFile}/sub`]],
+    ['--log-level', () => ['--log-level', 'loud']],
+    ['--dht-profile', () => ['--dht-profile', 'fast']],
+    ['--replication', () => ['--replication', '0']],
+    ['--republish-interval', () => ['--republish-interval', 'soon']],
+    ['--drain-timeout', () => ['--drain-timeout', '-1']],
+    ['--max-connections', () => ['--max-connections', 'lots']],
+    ['--bogus', () => ['--bogus']],
+  ];
+  const labelled = cases.map(
+    ([flag, argv]) => [flag, argv().join(' ').replaceAll('undefined', '<file>'), argv] as const,
+  );
+
+  test.each(labelled)('%s: %s', async (flag, _label, argv) => {
+    // a free API port and an ephemeral listen port, so only the bad flag can be at fault
+    const base = ['--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0'];
+    const r = await peernetPeer([...base, ...argv()], { timeoutMs: 30_000 });
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim() !== '');
+    const ctx = {
+      argv: argv(),
+      code: r.code,
+      signal: r.signal,
+      stderr: r.stderr,
+      stdout: r.stdout,
+    };
+    expect([ctx, r.code !== 0 && r.code !== null]).toEqual([ctx, true]);
+    expect([ctx, lines.length]).toEqual([ctx, 1]);
+    expect([ctx, lines[0]?.includes(flag)]).toEqual([ctx, true]);
+  });
+
+  test('a bad value from the environment names the flag too', async () => {
+    const r = await peernetPeer(['--api', '127.0.0.1:0'], {
+      env: { PEERNET_LISTEN: 'not-a-multiaddr' },
+      timeoutMs: 30_000,
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--listen|PEERNET_LISTEN/);
+  });
+});
+
+describe('CLI and identity', () => {
+  let group: PeerGroup;
+  beforeAll(async () => {
+    group = await PeerGroup.create('cli-identity');
+  });
+  afterAll(() => group?.stop());
+
+  test('keygen --out writes a key and prints its peer ID; the same key file gives the same peer ID across restarts', async () => {
+    const out = group.path('made-by-keygen.key');
+    const r = await peernetPeer(['keygen', '--out', out]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    const id = (await readKeyFile(out)).peerId;
+    expect(r.stdout.trim()).toContain(id);
+
+    const network = `test/identity-${uniq()}`;
+    const first = await group.start({ name: 'id-1', keyFile: out, network });
+    expect(first.peerId).toBe(id);
+    await first.stop();
+    const second = await group.start({ name: 'id-2', keyFile: out, network });
+    expect(second.peerId).toBe(id);
+    await second.stop();
+  });
+
+  test('keygen without --out fails naming --out', async () => {
+    const r = await peernetPeer(['keygen']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('--out');
+  });
+
+  test('without --key-file a fresh identity is made each start, with a warning', async () => {
+    const network = `test/fresh-${uniq()}`;
+    const a = await group.start({ name: 'fresh-1', keyFile: false, network });
+    await a.stop();
+    const b = await group.start({ name: 'fresh-2', keyFile: false, network });
+    await b.stop();
+    expect(a.peerId).not.toBe(b.peerId);
+    expect(a.log()).toMatch(/key-file/);
+  });
+
+  test('peerctl get of a missing key exits 1; of a present key prints the value', async () => {
+    const p = await group.start({ name: 'ctl', network: `test/ctl-${uniq()}` });
+    const missing = await peerctl(p, ['get', 'no-such-key']);
+    expect({ code: missing.code, stdout: missing.stdout }).toEqual({ code: 1, stdout: '' });
+    expect((await peerctl(p, ['put', 'k', 'v'])).code).toBe(0);
+    const present = await peerctl(p, ['get', 'k']);
+    expect(present.code).toBe(0);
+    expect(present.stdout.trim()).toBe('v');
+  });
+
+  test('peerctl put of a value over the limit fails with the reason, not a stack', async () => {
+    const p = await group.start({ name: 'ctl-big', network: `test/ctlbig-${uniq()}` });
+    const r = await peerctl(p, ['put', 'big', 'v'.repeat(MAX_VALUE_BYTES + 1)]);
+    expect(r.code).not.toBe(0);
+    expect(r.code).not.toBe(null);
+    expect(r.stderr).toMatch(/limit|large/i);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  test('peerctl against an API that is not there fails with a message, not a stack', async () => {
+    const r = await peerctl('http://127.0.0.1:9', ['status']);
+    expect(r.code).not.toBe(0);
+    expect(r.code).not.toBe(null);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});

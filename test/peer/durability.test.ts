@@ -1,0 +1,145 @@
+// Records outlive the peers that took them: replication under churn, hand-off on SIGTERM, and
+// the on-disk store across a restart.
+import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { PeerGroup, makeKey, waitFor, type PeerProcess } from '../helpers/peers.js';
+
+jest.setTimeout(240_000);
+
+const uniq = (): string => Math.random().toString(36).slice(2, 8);
+
+async function waitForTables(group: PeerGroup, peers: PeerProcess[], min: number): Promise<void> {
+  for (const p of peers) {
+    await waitFor(
+      `${p.name}'s routing table to hold ${min} peers (${group.logHint()})`,
+      async () => (await p.client.status()).routingTable >= min,
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+  }
+}
+
+describe('replication under churn', () => {
+  const N = 9;
+  const RECORDS = 20;
+  let group: PeerGroup;
+  let peers: PeerProcess[];
+
+  beforeAll(async () => {
+    group = await PeerGroup.create('churn');
+    peers = await group.startMany(N, { network: `test/churn-${uniq()}`, prefix: 'c' });
+    await waitForTables(group, peers, N - 1);
+  });
+  afterAll(() => group?.stop());
+
+  test('every record stays readable from every survivor after a third of the peers die', async () => {
+    // the PUTs go through the three peers that will be killed, the bootstrap peer among them
+    const doomed = peers.slice(0, N / 3);
+    const survivors = peers.slice(N / 3);
+    for (let i = 0; i < RECORDS; i++) {
+      await doomed[i % doomed.length]!.client.put(`churn-${i}`, `value-${i}`);
+    }
+    // abrupt: no hand-off, so only replication can save the records
+    await Promise.all(doomed.map((p) => p.kill()));
+
+    for (const q of survivors) {
+      for (let i = 0; i < RECORDS; i++) {
+        const v = await waitFor(
+          `${q.name} to GET churn-${i} after the churn (${group.logHint()})`,
+          () => q.client.get(`churn-${i}`),
+          { timeoutMs: 30_000, intervalMs: 500 },
+        );
+        expect(v).toBe(`value-${i}`);
+      }
+    }
+  });
+});
+
+describe('graceful SIGTERM hands records off', () => {
+  let group: PeerGroup;
+  afterEach(() => group?.stop());
+
+  test('records held only by a leaving peer are readable from the others after it exits 0', async () => {
+    group = await PeerGroup.create('handoff');
+    const network = `test/handoff-${uniq()}`;
+    // alone, the first peer is the only holder of what it takes
+    const holder = await group.start({ name: 'holder', network });
+    for (let i = 0; i < 5; i++) await holder.client.put(`handoff-${i}`, `kept-${i}`);
+
+    const others = await Promise.all(
+      [0, 1, 2].map((i) => group.start({ name: `o${i}`, network, bootstrap: [holder.addr] })),
+    );
+    await waitForTables(group, [holder, ...others], 3);
+
+    const exit = await holder.stop(30_000);
+    expect({ exit, log: holder.logPath }).toEqual({
+      exit: { code: 0, signal: null },
+      log: holder.logPath,
+    });
+
+    for (const q of others) {
+      for (let i = 0; i < 5; i++) {
+        const v = await waitFor(
+          `${q.name} to GET handoff-${i} after the holder left (${group.logHint()})`,
+          () => q.client.get(`handoff-${i}`),
+          { timeoutMs: 30_000, intervalMs: 500 },
+        );
+        expect(v).toBe(`kept-${i}`);
+      }
+    }
+  });
+
+  test('POST /v1/drain reports the records it handed off, then refuses writes', async () => {
+    group = await PeerGroup.create('drain');
+    const network = `test/drain-${uniq()}`;
+    const holder = await group.start({ name: 'holder', network });
+    for (let i = 0; i < 3; i++) await holder.client.put(`drain-${i}`, `v${i}`);
+    const other = await group.start({ name: 'other', network, bootstrap: [holder.addr] });
+    await waitForTables(group, [holder, other], 1);
+
+    const { handedOff } = await holder.client.drain();
+    expect(handedOff).toBeGreaterThanOrEqual(3);
+    for (let i = 0; i < 3; i++) expect(await other.client.get(`drain-${i}`)).toBe(`v${i}`);
+
+    const r = await holder.client.request('PUT', '/v1/records/after-drain', 'x');
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    expect(JSON.parse(r.text)).toEqual({ error: expect.any(String) });
+  });
+});
+
+describe('--data-dir', () => {
+  let group: PeerGroup;
+  afterEach(() => group?.stop());
+
+  test('records and identity survive a restart of a lone peer', async () => {
+    group = await PeerGroup.create('data-dir');
+    const key = await makeKey(group.path('lone.key'));
+    const opts = {
+      network: `test/datadir-${uniq()}`,
+      keyFile: key.path,
+      dataDir: group.path('data'),
+    };
+    const first = await group.start({ ...opts, name: 'lone-1' });
+    expect(first.peerId).toBe(key.peerId);
+    for (let i = 0; i < 5; i++) await first.client.put(`disk-${i}`, `on disk ${i}`);
+    expect((await first.stop()).code).toBe(0);
+
+    const second = await group.start({ ...opts, name: 'lone-2' });
+    expect(second.peerId).toBe(key.peerId);
+    for (let i = 0; i < 5; i++) {
+      expect({ v: await second.client.get(`disk-${i}`), log: second.logPath }).toEqual({
+        v: `on disk ${i}`,
+        log: second.logPath,
+      });
+    }
+  });
+
+  test('without --data-dir a restarted lone peer starts empty', async () => {
+    group = await PeerGroup.create('no-data-dir');
+    const key = await makeKey(group.path('lone.key'));
+    const opts = { network: `test/memonly-${uniq()}`, keyFile: key.path };
+    const first = await group.start({ ...opts, name: 'mem-1' });
+    await first.client.put('volatile', 'gone after restart');
+    await first.stop();
+    const second = await group.start({ ...opts, name: 'mem-2' });
+    expect(await second.client.get('volatile')).toBeUndefined();
+  });
+});
