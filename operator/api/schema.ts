@@ -97,7 +97,7 @@ export const topologySchema = z
   .object({
     mode: z.enum(TOPOLOGY_MODES).meta({
       description:
-        'How peers are placed. colocated: each pod runs peersPerPod peer containers that find each other with mDNS. ' +
+        'How peers are placed. colocated: each pod runs peersPerPod peer containers that find each other with mDNS, and the pods share one node. ' +
         'sameNode: every pod of the network runs on one node (required pod affinity on kubernetes.io/hostname). ' +
         'spread: no two pods of the network share a topology domain (pod anti-affinity on topologyKey). Immutable.',
     }),

@@ -19,7 +19,17 @@ const selector = {
 
 describe('affinityFor', () => {
   test.each([
-    ['colocated', { mode: 'colocated' }, undefined],
+    [
+      'colocated: on one node as well (mDNS reaches across pods there)',
+      { mode: 'colocated' },
+      {
+        podAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [
+            { labelSelector: selector, topologyKey: 'kubernetes.io/hostname' },
+          ],
+        },
+      },
+    ],
     [
       'sameNode: required pod affinity on the hostname',
       { mode: 'sameNode', nodeSelector: { zone: 'a' } },
@@ -117,7 +127,6 @@ describe('desiredPod', () => {
     const keys = pod.spec!.volumes!.find((v) => v.name === 'keys')!.secret!;
     expect(keys.secretName).toBe('net-keys');
     expect(keys.items?.map((i) => i.key)).toEqual(['net-0-0.key', 'net-0-1.key', 'net-0-2.key']);
-    expect(pod.spec?.affinity).toBeUndefined();
   });
 
   test('one peer per pod: peer name is the pod name, no mDNS; private network adds the swarm key', () => {

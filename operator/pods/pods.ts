@@ -49,9 +49,10 @@ export function specHash(value: unknown): string {
 }
 
 /**
- * Placement per mode. colocated needs nothing beyond the nodeSelector; sameNode requires every
- * pod on the node of the others (a pod affinity on the hostname that matches the network's own
- * pods, so the first pod picks the node); spread keeps pods apart on the topology key.
+ * Placement per mode. sameNode requires every pod on the node of the others (a pod affinity on
+ * the hostname that matches the network's own pods, so the first pod picks the node). colocated
+ * networks live on one node too: their peers find each other with mDNS, which reaches the other
+ * pods of the network only on the same node. spread keeps pods apart on the topology key.
  */
 export function affinityFor(topology: ResolvedTopology, network: string): V1Affinity | undefined {
   const term = (topologyKey: string) => ({
@@ -60,7 +61,6 @@ export function affinityFor(topology: ResolvedTopology, network: string): V1Affi
   });
   switch (topology.mode) {
     case 'colocated':
-      return undefined;
     case 'sameNode':
       return {
         podAffinity: {

@@ -1,0 +1,53 @@
+// The zod/CRD agreement from the API server's side: the table of specs the unit test runs
+// through zod goes through the real API server (server-side dry run, and a real update for the
+// immutable fields); each is accepted or refused alike, the refusal naming the field.
+import { describe, expect, test, beforeAll } from '@jest/globals';
+import { stringify } from 'yaml';
+import { SPEC_CASES } from '../../operator/api/cases.js';
+import { applyCrds } from '../helpers/cluster-crd.js';
+import { useCluster } from '../helpers/cluster.js';
+
+const env = useCluster('op-crd');
+
+beforeAll(async () => {
+  await applyCrds(env.cluster);
+}, 120_000);
+
+const doc = (name: string, spec: unknown) =>
+  stringify({ apiVersion: 'peernet.io/v1alpha1', kind: 'PeerNetwork', metadata: { name }, spec });
+
+describe('the API server agrees with the zod schema', () => {
+  test.each(SPEC_CASES.map((c, i) => [c.name, c, i] as const))(
+    '%s',
+    async (_n, c, i) => {
+      const name = `case-${i}`;
+      if (c.old !== undefined) {
+        await env.kubectlOk(['create', '-f', '-'], { input: doc(name, c.old) });
+      }
+      const r = await env.kubectl(
+        c.old !== undefined
+          ? ['replace', '--validate=strict', '-f', '-']
+          : ['create', '--dry-run=server', '--validate=strict', '-f', '-'],
+        { input: doc(name, c.spec) },
+      );
+      if (c.refusedAt === undefined) {
+        expect([r.code, r.stderr]).toEqual([0, '']);
+      } else {
+        expect(r.code).not.toBe(0);
+        const last = c.refusedAt.split('.').pop()!;
+        expect(r.stderr).toMatch(
+          new RegExp(`${c.refusedAt.replace(/\./g, '\\.')}|unknown field "${c.refusedAt}"|${last}`),
+        );
+      }
+    },
+    60_000,
+  );
+
+  test('an invalid name is refused naming metadata.name', async () => {
+    const r = await env.kubectl(['create', '--dry-run=server', '-f', '-'], {
+      input: doc('9lives', { topology: { mode: 'spread' } }),
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/metadata\.name/);
+  });
+});

@@ -1,0 +1,321 @@
+// The operator, in-process with its real components, against the real control plane: for each
+// topology mode an example is applied with kubectl; the operator makes the children, the real
+// scheduler places the pods, kwok runs them, and the PeerNetwork reports Ready. Then identity
+// across pod deletion, kubectl scale up and down, and deletion through garbage collection.
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { parse, stringify } from 'yaml';
+import { createLogger } from '../../operator/logger.js';
+import { createOperator, type Operator } from '../../operator/operator.js';
+import { parseSettings } from '../../operator/settings.js';
+import { applyCrds } from '../helpers/cluster-crd.js';
+import { useCluster, waitUntil } from '../helpers/cluster.js';
+
+const env = useCluster('op-modes');
+let operator: Operator | undefined;
+
+interface Obj {
+  metadata: {
+    name: string;
+    uid: string;
+    labels?: Record<string, string>;
+    ownerReferences?: {
+      uid: string;
+      controller?: boolean;
+      blockOwnerDeletion?: boolean;
+      kind: string;
+    }[];
+  };
+  spec?: { nodeName?: string; containers?: { name: string }[] };
+  status?: {
+    phase?: string;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  };
+  data?: Record<string, string>;
+}
+interface PeerNetworkStatus {
+  phase?: string;
+  readyPeers?: number;
+  readyText?: string;
+  observedGeneration?: number;
+  peers?: {
+    name: string;
+    pod: string;
+    container: string;
+    peerId: string;
+    node: string;
+    ready: boolean;
+  }[];
+  bootstrap?: string[];
+  conditions?: {
+    type: string;
+    status: string;
+    reason: string;
+    message: string;
+    observedGeneration?: number;
+  }[];
+}
+interface PeerNetworkObj {
+  metadata: { name: string; uid: string; generation: number };
+  status?: PeerNetworkStatus;
+}
+
+const example = (file: string) =>
+  fileURLToPath(new URL(`../../../examples/${file}`, import.meta.url));
+
+async function getJson<T>(args: string[]): Promise<T> {
+  return JSON.parse(await env.kubectlOk([...args, '-o', 'json'])) as T;
+}
+const network = (name: string) => getJson<PeerNetworkObj>(['get', 'peernetwork', name]);
+const podsOf = async (name: string) =>
+  (await getJson<{ items: Obj[] }>(['get', 'pods', '-l', `app.kubernetes.io/instance=${name}`]))
+    .items;
+
+/** kubectl apply of an example, pinned to kwok's fake nodes, with `edit` applied. */
+async function applyExample(
+  file: string,
+  edit: (doc: {
+    metadata: { name: string };
+    spec: Record<string, unknown> & { topology: Record<string, unknown> };
+  }) => void = () => {},
+): Promise<string> {
+  const doc = parse(await readFile(example(file), 'utf8')) as {
+    metadata: { name: string };
+    spec: Record<string, unknown> & { topology: Record<string, unknown> };
+  };
+  doc.spec.topology.nodeSelector = { 'peernet.io/node-kind': 'kwok' };
+  edit(doc);
+  await env.kubectlOk(['apply', '-f', '-'], { input: stringify(doc) });
+  return doc.metadata.name;
+}
+
+async function waitPhase(name: string, phase: string, timeoutMs = 60_000): Promise<PeerNetworkObj> {
+  let last: PeerNetworkObj | undefined;
+  await waitUntil(
+    async () => {
+      last = await network(name);
+      return (
+        last.status?.phase === phase && last.status.observedGeneration === last.metadata.generation
+      );
+    },
+    timeoutMs,
+    `PeerNetwork ${name} phase ${phase}`,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}; status: ${JSON.stringify(last?.status?.conditions)}`);
+  });
+  return last!;
+}
+
+function expectOwnedChild(o: Obj, owner: PeerNetworkObj): void {
+  expect(o.metadata.labels).toMatchObject({
+    'app.kubernetes.io/name': 'peernet',
+    'app.kubernetes.io/instance': owner.metadata.name,
+    'app.kubernetes.io/managed-by': 'peernet-operator',
+  });
+  expect(o.metadata.ownerReferences).toEqual([
+    expect.objectContaining({
+      kind: 'PeerNetwork',
+      uid: owner.metadata.uid,
+      controller: true,
+      blockOwnerDeletion: true,
+    }),
+  ]);
+}
+
+let kwokNodes = 0;
+
+beforeAll(async () => {
+  await applyCrds(env.cluster);
+  const nodes = await env.kubectlOk([
+    'get',
+    'nodes',
+    '-l',
+    'peernet.io/node-kind=kwok',
+    '-o',
+    'name',
+  ]);
+  kwokNodes = nodes.trim().split('\n').filter(Boolean).length;
+  const settings = parseSettings(
+    [
+      '--namespaces',
+      env.namespace,
+      '--leader-elect',
+      'false',
+      '--metrics-address',
+      '127.0.0.1:0',
+      '--progressing-requeue-seconds',
+      '2',
+    ],
+    {},
+  );
+  operator = await createOperator(
+    { kubeConfig: env.kubeConfig, logger: createLogger('warn') },
+    settings,
+  );
+  await operator.start();
+  await waitUntil(() => operator!.synced(), 30_000, 'the operator caches');
+}, 120_000);
+
+afterAll(async () => {
+  await operator?.stop();
+}, 60_000);
+
+describe('PeerNetwork topology modes', () => {
+  test('colocated: every child made and owned, pods on one node, peersPerPod containers, Ready', async () => {
+    const name = await applyExample('colocated.yaml');
+    const pn = await waitPhase(name, 'Ready');
+    expect(pn.status?.readyText).toBe('6/6');
+    const pods = await podsOf(name);
+    expect(pods.map((p) => p.metadata.name).sort()).toEqual([`${name}-0`, `${name}-1`]);
+    for (const p of pods) {
+      expectOwnedChild(p, pn);
+      expect(p.spec?.containers?.map((c) => c.name)).toEqual(['peer-0', 'peer-1', 'peer-2']);
+    }
+    expect(new Set(pods.map((p) => p.spec?.nodeName)).size).toBe(1);
+    const keys = await getJson<Obj>(['get', 'secret', `${name}-keys`]);
+    const svc = await getJson<
+      Obj & { spec: { clusterIP: string; publishNotReadyAddresses: boolean } }
+    >(['get', 'service', `${name}-peers`]);
+    const cm = await getJson<Obj>(['get', 'configmap', `${name}-bootstrap`]);
+    for (const o of [keys, svc, cm]) expectOwnedChild(o, pn);
+    expect(Object.keys(keys.data ?? {}).sort()).toEqual(
+      [0, 1].flatMap((o) => [0, 1, 2].map((i) => `${name}-${o}-${i}.key`)).sort(),
+    );
+    expect(svc.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+    const lines = (cm.data?.['bootstrap.txt'] ?? '').split('\n').filter((l) => l.startsWith('/'));
+    expect(lines).toHaveLength(6);
+    expect(lines).toEqual(pn.status?.bootstrap);
+    expect(lines[1]).toMatch(
+      new RegExp(
+        `^/dns4/${name}-0\\.${name}-peers\\.${env.namespace}\\.svc\\.cluster\\.local/tcp/4002/p2p/12D3KooW`,
+      ),
+    );
+    const table = await env.kubectlOk(['get', 'peernetworks']);
+    expect(table).toMatch(/NAME\s+MODE\s+READY\s+PHASE\s+AGE/);
+    expect(table).toMatch(new RegExp(`${name}\\s+colocated\\s+6/6\\s+Ready`));
+  }, 120_000);
+
+  test('sameNode: all pods on one node; kubectl wait --for=condition=Ready returns', async () => {
+    const name = await applyExample('samenode.yaml');
+    await env.kubectlOk(['wait', '--for=condition=Ready', `peernetwork/${name}`, '--timeout=60s']);
+    const pods = await podsOf(name);
+    expect(pods).toHaveLength(3);
+    expect(new Set(pods.map((p) => p.spec?.nodeName)).size).toBe(1);
+    const pn = await network(name);
+    expect(pn.status?.peers?.map((p) => p.node)).toEqual(pods.map(() => pods[0]!.spec?.nodeName));
+    expect(pn.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'True',
+      observedGeneration: pn.metadata.generation,
+    });
+  }, 120_000);
+
+  test('spread: no two pods on one node; with more pods than nodes under Required the extras stay Pending and the status says so', async () => {
+    const name = await applyExample('spread.yaml', (d) => (d.spec.replicas = kwokNodes));
+    const pn = await waitPhase(name, 'Ready');
+    expect(pn.status?.readyText).toBe(`${kwokNodes}/${kwokNodes}`);
+    let pods = await podsOf(name);
+    expect(new Set(pods.map((p) => p.spec?.nodeName)).size).toBe(kwokNodes);
+
+    await env.kubectlOk(['scale', `peernetwork/${name}`, `--replicas=${kwokNodes + 2}`]);
+    const degraded = await waitPhase(name, 'Degraded');
+    const ready = degraded.status!.conditions!.find((c) => c.type === 'Ready')!;
+    expect(ready).toMatchObject({ status: 'False', reason: 'Unschedulable' });
+    expect(ready.message).toMatch(/2 pod\(s\) cannot be scheduled/);
+    expect(degraded.status?.readyText).toBe(`${kwokNodes}/${kwokNodes + 2}`);
+    pods = await podsOf(name);
+    const pending = pods.filter((p) => p.status?.phase === 'Pending');
+    expect(pending).toHaveLength(2);
+    for (const p of pending) {
+      expect(p.status?.conditions?.find((c) => c.type === 'PodScheduled')).toMatchObject({
+        status: 'False',
+        reason: 'Unschedulable',
+      });
+    }
+    await env.kubectlOk(['scale', `peernetwork/${name}`, `--replicas=${kwokNodes}`]);
+    await waitPhase(name, 'Ready');
+  }, 180_000);
+});
+
+describe('identity, scaling and deletion', () => {
+  const name = 'life';
+
+  test('a deleted pod comes back with the same peer ID', async () => {
+    await applyExample('spread.yaml', (d) => {
+      d.metadata.name = name;
+      d.spec.replicas = 2;
+      d.spec.topology.spreadPolicy = 'Preferred';
+    });
+    const before = await waitPhase(name, 'Ready');
+    const oldPod = (await podsOf(name)).find((p) => p.metadata.name === `${name}-1`)!;
+    await env.kubectlOk(['delete', 'pod', `${name}-1`, '--wait=false']);
+    await waitUntil(
+      async () => {
+        const p = (await podsOf(name)).find((x) => x.metadata.name === `${name}-1`);
+        return p !== undefined && p.metadata.uid !== oldPod.metadata.uid;
+      },
+      60_000,
+      'pod life-1 recreated',
+    );
+    const after = await waitPhase(name, 'Ready');
+    expect(after.status?.peers?.map((p) => p.peerId)).toEqual(
+      before.status?.peers?.map((p) => p.peerId),
+    );
+    expect(after.status?.bootstrap).toEqual(before.status?.bootstrap);
+  }, 120_000);
+
+  test('kubectl scale up and down: pods and the bootstrap ConfigMap follow, kept peers keep their IDs', async () => {
+    const before = await network(name);
+    const bootstrapLines = async () =>
+      (
+        (await getJson<Obj>(['get', 'configmap', `${name}-bootstrap`])).data?.['bootstrap.txt'] ??
+        ''
+      )
+        .split('\n')
+        .filter((l) => l.startsWith('/'));
+    await env.kubectlOk(['scale', `peernetwork/${name}`, '--replicas=5']);
+    const up = await waitPhase(name, 'Ready');
+    expect(up.status?.readyText).toBe('5/5');
+    expect((await podsOf(name)).map((p) => p.metadata.name).sort()).toEqual(
+      [0, 1, 2, 3, 4].map((o) => `${name}-${o}`),
+    );
+    await waitUntil(
+      async () => (await bootstrapLines()).length === 5,
+      30_000,
+      'bootstrap with 5 lines',
+    );
+    expect(up.status?.peers?.slice(0, 2).map((p) => p.peerId)).toEqual(
+      before.status?.peers?.map((p) => p.peerId),
+    );
+
+    await env.kubectlOk(['scale', `peernetwork/${name}`, '--replicas=1']);
+    const down = await waitPhase(name, 'Ready');
+    expect(down.status?.readyText).toBe('1/1');
+    await waitUntil(async () => (await podsOf(name)).length === 1, 60_000, 'one pod left');
+    await waitUntil(
+      async () => (await bootstrapLines()).length === 1,
+      30_000,
+      'bootstrap with 1 line',
+    );
+    expect(await bootstrapLines()).toEqual(up.status?.bootstrap?.slice(0, 1));
+  }, 180_000);
+
+  test('deleting the PeerNetwork removes every child through garbage collection', async () => {
+    await env.kubectlOk(['delete', 'peernetwork', name, '--wait=true', '--timeout=60s']);
+    await waitUntil(
+      async () => {
+        const out = await env.kubectlOk([
+          'get',
+          'pods,secrets,configmaps,services',
+          '-l',
+          `app.kubernetes.io/instance=${name}`,
+          '-o',
+          'name',
+        ]);
+        return out.trim() === '';
+      },
+      90_000,
+      'the children of life to be garbage collected',
+    );
+  }, 150_000);
+});
