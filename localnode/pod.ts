@@ -120,6 +120,16 @@ export class PodWorker {
   get ip(): string | undefined {
     return this.sandbox?.ip;
   }
+  get netns(): string | undefined {
+    return this.sandbox?.netns;
+  }
+  /** Process ids of the running containers, by container name. */
+  pids(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, run] of this.containers)
+      if (run.child?.pid !== undefined) out[name] = run.child.pid;
+    return out;
+  }
   get current(): V1Pod {
     return this.pod;
   }

@@ -50,7 +50,7 @@ export interface LocalNodesOptions {
   nodeBinary?: string;
   /** Crash-loop backoff. @default { initialMs: 1000, maxMs: 30000 } */
   restartBackoff?: { initialMs: number; maxMs: number };
-  /** Delete the Node and Lease objects on stop. @default true */
+  /** Delete the Node and Lease objects on stop, and the pods that ran on them. @default true */
   deleteNodesOnStop?: boolean;
   /** Upper bound on each pod's grace period when the runtime itself stops. @default 10 */
   stopGraceSeconds?: number;
@@ -62,10 +62,19 @@ export interface LocalNodes {
   readonly nodes: readonly string[];
   /** The address of a pod this runtime runs, once its sandbox exists. */
   podIp(namespace: string, name: string): string | undefined;
+  /** What runs for a pod here: its address, network namespace and container process ids. */
+  pod(namespace: string, name: string): RunningPod | undefined;
   /** Takes a node away for good: stops its pods, deletes its pods and its Node object. */
   removeNode(name: string): Promise<void>;
   /** Stops every pod, removes namespaces, links and routes, and (by default) the Node objects. */
   stop(): Promise<void>;
+}
+
+export interface RunningPod {
+  node: string;
+  ip: string | undefined;
+  netns: string | undefined;
+  pids: Record<string, number>;
 }
 
 interface NodeState {
@@ -556,6 +565,15 @@ export async function startLocalNodes(options: LocalNodesOptions): Promise<Local
     get nodes() {
       return [...nodes.keys()];
     },
+    pod(namespace, name) {
+      for (const s of nodes.values()) {
+        for (const w of s.workers.values()) {
+          if (w.key === `${namespace}/${name}` && !w.done)
+            return { node: s.name, ip: w.ip, netns: w.netns, pids: w.pids() };
+        }
+      }
+      return undefined;
+    },
     podIp(namespace, name) {
       for (const w of allWorkers()) if (w.key === `${namespace}/${name}` && !w.done) return w.ip;
       return undefined;
@@ -574,7 +592,8 @@ export async function startLocalNodes(options: LocalNodesOptions): Promise<Local
       if (flushTimer !== undefined) clearTimeout(flushTimer);
       for (const inf of informers) await inf.stop();
       const cap = options.stopGraceSeconds ?? 10;
-      await Promise.all([...nodes.values()].map((s) => stopNodePods(s, cap, false)));
+      const deleteAll = options.deleteNodesOnStop ?? true;
+      await Promise.all([...nodes.values()].map((s) => stopNodePods(s, cap, deleteAll)));
       if (options.deleteNodesOnStop ?? true) {
         for (const s of nodes.values()) {
           await core.deleteNode({ name: s.name }).catch(() => undefined);
