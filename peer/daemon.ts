@@ -13,6 +13,8 @@ import { generateIdentity, readKeyFile, type Identity } from './identity.js';
 import { createPeerNode, dhtProtocol, type PeerNode } from './node/index.js';
 import { Bootstrapper } from './node/bootstrap.js';
 import { RecordsService, RECORD_PREFIX, newestRecordWins } from './dht/records.js';
+import { dhtInternals } from './dht/internals.js';
+import { TableFiller } from './dht/table-filler.js';
 import { startApiServer, type ApiServer, type PeerApi } from './api/server.js';
 import { createMetrics, type PeerMetrics } from './metrics.js';
 
@@ -190,8 +192,19 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
     drain: () => svc.drain(),
   };
 
+  const filler =
+    config.dhtProfile === 'tuned'
+      ? new TableFiller(
+          node,
+          dhtInternals(node.services.dht),
+          { protocol: dhtProtocol(config.network) },
+          log.child({ component: 'table' }),
+        )
+      : undefined;
+
   await node.start();
   await svc.start();
+  filler?.start();
   await bootstrap.start();
   let server: ApiServer;
   try {
@@ -204,6 +217,7 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
     });
   } catch (err) {
     bootstrap.stop();
+    filler?.stop();
     await svc.stop();
     await node.stop();
     throw new ConfigError(
@@ -224,6 +238,7 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
         }
       }
       bootstrap.stop();
+      filler?.stop();
       await server.close();
       await svc.stop();
       await node.stop();

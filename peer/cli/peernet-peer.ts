@@ -7,103 +7,39 @@
 //   addrs   string[]  libp2p multiaddrs it listens on, each ending in /p2p/<peerId>
 //   api     string    the HTTP API address actually bound, "HOST:PORT" (port 0 resolved)
 //   network string    the --network name
-// e.g. {"level":"info","time":"...","msg":"peer started","peerId":"12D3KooW...",
-//       "addrs":["/ip4/127.0.0.1/tcp/40123/p2p/12D3KooW..."],"api":"127.0.0.1:40777","network":"default"}
+// e.g. {"level":"info","time":"...","service":"peernet-peer","peerId":"12D3KooW...",
+//       "addrs":["/ip4/127.0.0.1/tcp/40123/p2p/12D3KooW..."],"api":"127.0.0.1:40777",
+//       "network":"default","dhtProfile":"tuned","msg":"peer started"}
 // Bad configuration: exit code 2 and one line on stderr, `peernet-peer: --flag: what is wrong`.
 // SIGTERM/SIGINT: drain (hand records to the closest peers), log "peer stopped", exit 0.
-import { pino, type Logger } from 'pino';
-import { ConfigError, parseConfig, USAGE } from '../config.js';
-import { generateIdentity, writeKeyFile } from '../identity.js';
-import { startDaemon } from '../daemon.js';
+//
+// Memory: this file first replaces itself (same PID, execve) with a Node started with a small
+// young generation, which saves ~17 MiB per peer; nothing heavy is imported before that.
+// PEERNET_REEXEC=0 turns it off.
 
-function fail(message: string, code = 2): never {
-  process.stderr.write(`peernet-peer: ${message}\n`);
-  process.exit(code);
-}
+const V8_FLAGS = ['--max-semi-space-size=1'];
 
-async function keygen(args: string[]): Promise<void> {
-  let out: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--out') out = args[++i];
-    else if (a.startsWith('--out=')) out = a.slice('--out='.length);
-    else if (a === '--help' || a === '-h') {
-      process.stdout.write(
-        'Usage: peernet-peer keygen --out PATH\nWrites a new Ed25519 key and prints its peer ID.\n',
-      );
-      return;
-    } else fail(`keygen: ${a}: unknown argument`);
-  }
-  if (out == null || out === '') fail('keygen: --out: expected a path');
-  const id = await generateIdentity();
-  try {
-    await writeKeyFile(out, id);
-  } catch (err) {
-    fail(`keygen: --out: cannot write ${out}: ${(err as Error).message}`, 1);
-  }
-  process.stdout.write(`${id.peerId}\n`);
-}
-
-async function main(argv: string[]): Promise<void> {
-  if (argv[0] === 'keygen') return keygen(argv.slice(1));
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  let config;
-  try {
-    config = parseConfig(argv, process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message);
-    throw err;
-  }
-  const log: Logger = pino({
-    level: config.logLevel,
-    base: { service: 'peernet-peer' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-  });
-  let daemon;
-  try {
-    daemon = await startDaemon(config, log);
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message);
-    log.fatal({ err: (err as Error).message }, 'peer failed to start');
-    process.exit(1);
-  }
-  log.info(
+const wanted = V8_FLAGS.filter((f) => !process.execArgv.includes(f));
+if (
+  wanted.length > 0 &&
+  process.env.PEERNET_REEXEC !== '0' &&
+  typeof process.execve === 'function'
+) {
+  const script = process.argv[1] ?? '';
+  process.execve(
+    process.execPath,
+    [process.execPath, ...process.execArgv, ...wanted, script, ...process.argv.slice(2)],
     {
-      peerId: daemon.peerId,
-      addrs: daemon.node.getMultiaddrs().map(String),
-      api: daemon.api.address,
-      network: config.network,
-      dhtProfile: config.dhtProfile,
+      ...process.env,
+      PEERNET_REEXEC: '0',
     },
-    'peer started',
   );
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) {
-      log.warn({ signal }, 'second signal: exiting without finishing the drain');
-      process.exit(1);
-    }
-    log.info({ signal }, 'stopping: draining records to the closest peers');
-    daemon
-      .stop()
-      .then(() => {
-        log.info('peer stopped');
-        process.exit(0);
-      })
-      .catch((err: unknown) => {
-        log.error({ err: (err as Error).message }, 'error while stopping');
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  process.stderr.write(`peernet-peer: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+// V8's on-disk compile cache (under the OS temp dir) roughly halves the start-up CPU of the
+// second and later peers on a machine: libp2p is many small modules.
+const { enableCompileCache } = await import('node:module');
+enableCompileCache?.();
+
+const { run } = await import('./daemon-main.js');
+run();

@@ -29,6 +29,9 @@ export interface DhtInternals {
   routingTable: {
     size: number;
     closestPeers(kadId: Uint8Array, options?: { count?: number }): PeerId[];
+    /** adds a peer (after pinging it when new) */
+    add(peer: PeerId, options?: AbortOptions): Promise<void>;
+    find(peer: PeerId, options?: AbortOptions): Promise<PeerId | undefined>;
     addEventListener(
       type: 'peer:add' | 'peer:remove',
       fn: (evt: CustomEvent<PeerId>) => void,
@@ -64,6 +67,8 @@ export function dhtInternals(dht: KadDHT): DhtInternals {
   const d = dht as unknown as Partial<DhtInternals>;
   const ok =
     typeof d.routingTable?.closestPeers === 'function' &&
+    typeof d.routingTable.add === 'function' &&
+    typeof d.routingTable.find === 'function' &&
     typeof d.network?.sendRequest === 'function' &&
     typeof d.network?.sendMessage === 'function' &&
     typeof d.providers?.addProvider === 'function' &&

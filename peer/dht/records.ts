@@ -56,6 +56,11 @@ export interface RecordsOptions {
   republishInterval?: number;
   /** how long a drain may take, ms. @default 10_000 */
   drainTimeout?: number;
+  /**
+   * a PUT answers once this many of the closest peers confirmed; the other copies are written in
+   * the background. @default 3
+   */
+  writeQuorum?: number;
 }
 
 export interface PutResult {
@@ -102,6 +107,7 @@ export class RecordsService {
   private readonly rpcTimeout: number;
   private readonly republishInterval: number;
   private readonly drainTimeout: number;
+  private readonly writeQuorum: number;
   /** CIDs this peer provides, with when it last announced them */
   private readonly provided = new Map<string, { cid: CID; at: number }>();
   private republishTimer?: NodeJS.Timeout;
@@ -122,6 +128,7 @@ export class RecordsService {
     this.rpcTimeout = opts.rpcTimeout ?? 5_000;
     this.republishInterval = opts.republishInterval ?? 60_000;
     this.drainTimeout = opts.drainTimeout ?? 10_000;
+    this.writeQuorum = opts.writeQuorum ?? 3;
   }
 
   get routingTableSize(): number {
@@ -164,7 +171,7 @@ export class RecordsService {
         return { replicas, stored };
       }
       await this.storeLocal(dhtKey, sealed);
-      return this.replicate(dhtKey, sealed);
+      return this.replicate(dhtKey, sealed, this.stopController.signal, this.writeQuorum);
     });
   }
 
@@ -348,30 +355,36 @@ export class RecordsService {
 
   // --- replication ------------------------------------------------------------------------
 
-  /** PUT_VALUE to the closest known peers, all in parallel. */
+  /**
+   * PUT_VALUE to the closest known peers, all in parallel. With `quorum`, answers as soon as that
+   * many confirmed (the other requests go on in the background); otherwise once all settled.
+   */
   private async replicate(
     dhtKey: Uint8Array,
     sealed: Uint8Array,
     signal?: AbortSignal,
+    quorum = Infinity,
   ): Promise<PutResult> {
     const peers = this.closest(await kadId(dhtKey), this.replication);
     const record = new Libp2pRecord(dhtKey, sealed, new Date()).serialize();
-    const results = await Promise.allSettled(
-      peers.map(async (peer) => {
-        const res = await this.request(
-          peer,
-          { type: MessageType.PUT_VALUE, key: dhtKey, record },
-          signal,
-        );
-        if (res.record == null || !uint8ArrayEquals(res.record.value, sealed)) {
-          throw new Error('value not stored');
-        }
-      }),
-    );
-    return {
-      replicas: peers.length,
-      stored: results.filter((r) => r.status === 'fulfilled').length,
-    };
+    const need = Math.min(quorum, peers.length);
+    let stored = 0;
+    let settled = 0;
+    return new Promise<PutResult>((resolve) => {
+      const answer = (): void => resolve({ replicas: peers.length, stored });
+      if (peers.length === 0) return answer();
+      for (const peer of peers) {
+        this.request(peer, { type: MessageType.PUT_VALUE, key: dhtKey, record }, signal)
+          .then((res) => {
+            if (res.record != null && uint8ArrayEquals(res.record.value, sealed)) stored++;
+          })
+          .catch(() => {})
+          .finally(() => {
+            settled++;
+            if (stored >= need || settled === peers.length) answer();
+          });
+      }
+    });
   }
 
   /** ADD_PROVIDER (ourselves) to the closest known peers. */

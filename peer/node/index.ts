@@ -92,7 +92,7 @@ export async function createPeerNode(opts: PeerNodeOptions): Promise<PeerNode> {
     privateKey: opts.privateKey,
     datastore: opts.datastore,
     addresses: { listen: opts.listen },
-    transports: [tcp({ inboundSocketInactivityTimeout: 0, outboundSocketInactivityTimeout: 0 })],
+    transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionProtector: preSharedKey({
@@ -103,6 +103,9 @@ export async function createPeerNode(opts: PeerNodeOptions): Promise<PeerNode> {
     connectionGater: {
       denyDialMultiaddr: () => false,
     },
+    // libp2p pings every connection every 10 s by default: with a connection to most of the
+    // network that is most of an idle peer's CPU. Yamux keep-alives still find dead connections.
+    connectionMonitor: { pingInterval: 60_000 },
     connectionManager: {
       maxConnections: opts.maxConnections ?? 300,
       // Every peer of a node (or of this test machine) shares one IP: the per-host rate limit
