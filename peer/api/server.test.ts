@@ -1,0 +1,154 @@
+// The HTTP API against real daemons started in this process on 127.0.0.1.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { pino } from 'pino';
+import { parseConfig } from '../config.js';
+import { startDaemon, type Daemon } from '../daemon.js';
+import { MAX_VALUE_BYTES } from '../dht/keys.js';
+
+const log = pino({ level: 'silent' });
+
+async function start(extra: string[] = []): Promise<Daemon> {
+  const config = parseConfig([
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0',
+    '--api',
+    '127.0.0.1:0',
+    '--drain-timeout',
+    '2s',
+    ...extra,
+  ]);
+  return startDaemon(config, log);
+}
+
+describe('HTTP API', () => {
+  let a: Daemon;
+  let b: Daemon;
+  let base: string;
+  const call = async (method: string, path: string, body?: string | Uint8Array, url = base) => {
+    const res = await fetch(url + path, { method, body });
+    const text = await res.text();
+    let json: Record<string, unknown> | undefined;
+    if ((res.headers.get('content-type') ?? '').includes('json')) json = JSON.parse(text) as Record<string, unknown>;
+    return { status: res.status, text, json, headers: res.headers };
+  };
+
+  beforeAll(async () => {
+    a = await start();
+    base = `http://${a.api.address}`;
+    const addr = a.node.getMultiaddrs()[0]!.toString();
+    b = await start(['--bootstrap', addr]);
+    const deadline = Date.now() + 20_000;
+    while (a.records.routingTableSize === 0 || b.records.routingTableSize === 0) {
+      if (Date.now() > deadline) throw new Error('peers did not find each other');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }, 30_000);
+
+  afterAll(async () => {
+    await b?.stop({ drain: false });
+    await a?.stop({ drain: false });
+  });
+
+  it('answers health, readiness and status', async () => {
+    expect((await call('GET', '/healthz')).status).toBe(200);
+    expect((await call('GET', '/readyz')).status).toBe(200);
+    const st = await call('GET', '/v1/status');
+    expect(st.status).toBe(200);
+    expect(st.json).toMatchObject({ peerId: a.peerId, network: 'default', ready: true });
+    expect(st.json?.routingTable).toBeGreaterThanOrEqual(1);
+    expect(st.json?.connections).toBeGreaterThanOrEqual(1);
+    expect((st.json?.addrs as string[])[0]).toContain(`/p2p/${a.peerId}`);
+  });
+
+  it('puts on one peer and gets on the other', async () => {
+    const put = await call('PUT', '/v1/records/greeting', 'hello');
+    expect(put.status).toBe(200);
+    expect(put.json).toMatchObject({ key: 'greeting', replicas: 1, stored: 1 });
+    const got = await call('GET', '/v1/records/greeting', undefined, `http://${b.api.address}`);
+    expect(got.status).toBe(200);
+    expect(got.text).toBe('hello');
+    expect(Number(got.headers.get('x-peernet-timestamp'))).toBeGreaterThan(0);
+  });
+
+  it('takes keys with slashes and escapes, and the newest value wins', async () => {
+    expect((await call('PUT', `/v1/records/${encodeURIComponent('a/b c')}`, 'v1')).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 5));
+    expect((await call('PUT', `/v1/records/${encodeURIComponent('a/b c')}`, 'v2')).status).toBe(200);
+    expect((await call('GET', '/v1/records/a%2Fb%20c', undefined, `http://${b.api.address}`)).text).toBe('v2');
+  });
+
+  it('announces and finds providers', async () => {
+    expect((await call('POST', '/v1/providers/thing', undefined, `http://${b.api.address}`)).status).toBe(200);
+    const found = await call('GET', '/v1/providers/thing');
+    expect(found.status).toBe(200);
+    expect((found.json?.providers as Array<{ peerId: string }>).map((p) => p.peerId)).toContain(b.peerId);
+  });
+
+  it('lists peers and pings by peer ID and by multiaddr', async () => {
+    const peers = await call('GET', '/v1/peers');
+    expect((peers.json?.peers as Array<{ peerId: string }>).map((p) => p.peerId)).toContain(b.peerId);
+    const byId = await call('POST', `/v1/ping/${b.peerId}`);
+    expect(byId.status).toBe(200);
+    expect(typeof byId.json?.rttMs).toBe('number');
+    const ma = b.node.getMultiaddrs()[0]!.toString();
+    expect((await call('POST', `/v1/ping/${encodeURIComponent(ma)}`)).status).toBe(200);
+  });
+
+  const bad: Array<[string, string, string | Uint8Array | undefined, number]> = [
+    ['GET', '/v1/records/missing', undefined, 404],
+    ['PUT', '/v1/records/k', '', 400],
+    ['PUT', '/v1/records/k', new Uint8Array(MAX_VALUE_BYTES + 1), 413],
+    ['PUT', '/v1/records/', 'v', 400],
+    ['PUT', `/v1/records/${'x'.repeat(300)}`, 'v', 400],
+    ['PUT', '/v1/records/bad%0Akey', 'v', 400],
+    ['GET', '/v1/records/%E0%A4%A', undefined, 400],
+    ['DELETE', '/v1/records/k', undefined, 405],
+    ['POST', '/v1/records/k', 'v', 405],
+    ['GET', '/v1/ping/x', undefined, 405],
+    ['POST', '/v1/ping/not-a-peer', undefined, 400],
+    ['POST', '/v1/ping/', undefined, 400],
+    ['POST', `/v1/ping/${encodeURIComponent('/ip4/999.0.0.1/tcp/1')}`, undefined, 400],
+    ['POST', '/v1/ping/12D3KooWKULL2meeS7gDGHdbbkJKxKFC6kL5S7PqFwD8PEpdL6qy', undefined, 404],
+    ['GET', '/v1/providers/', undefined, 400],
+    ['GET', '/nope', undefined, 404],
+    ['GET', '/v1', undefined, 404],
+    ['POST', '/healthz', undefined, 405],
+  ];
+  it.each(bad)('%s %s answers %#: JSON error with status %i', async (method, path, body, status) => {
+    const r = await call(method, path, body);
+    expect(r.status).toBe(status);
+    if (status !== 404 || path !== '/v1/records/missing') expect(typeof r.json?.error).toBe('string');
+    expect(r.json?.error).toBeDefined();
+    expect((await call('GET', '/healthz')).status).toBe(200);
+  });
+
+  it('allows only the listed methods', async () => {
+    const r = await call('PATCH', '/v1/records/k');
+    expect(r.headers.get('allow')).toBe('PUT, GET');
+  });
+
+  it('serves Prometheus metrics', async () => {
+    const r = await call('GET', '/metrics');
+    expect(r.status).toBe(200);
+    for (const name of [
+      'peernet_routing_table_size',
+      'peernet_connections',
+      'peernet_records_stored',
+      'peernet_dht_operation_duration_seconds_bucket',
+      'peernet_http_requests_total',
+      'process_resident_memory_bytes',
+    ]) {
+      expect(r.text).toContain(name);
+    }
+  });
+
+  it('drains: hands records over, then refuses writes with 503 and is not ready', async () => {
+    const d = await call('POST', '/v1/drain', undefined, `http://${b.api.address}`);
+    expect(d.status).toBe(200);
+    expect(d.json?.handedOff).toBeGreaterThanOrEqual(1);
+    const put = await call('PUT', '/v1/records/late', 'x', `http://${b.api.address}`);
+    expect(put.status).toBe(503);
+    expect((await call('GET', '/readyz', undefined, `http://${b.api.address}`)).status).toBe(503);
+    expect((await call('GET', '/v1/records/greeting', undefined, `http://${b.api.address}`)).status).toBe(200);
+  });
+});
