@@ -13,9 +13,10 @@ export const clusterDirEnv = 'PEERNET_CLUSTER_DIR';
 /** Attaches to the run's cluster, or starts one (owned: stopped by the caller). */
 export async function acquireCluster(
   options: ClusterOptionsInput = {},
+  { own = false }: { own?: boolean } = {},
 ): Promise<{ cluster: Cluster; owned: boolean }> {
   const dir = process.env[clusterDirEnv];
-  if (dir !== undefined && dir !== '') {
+  if (!own && dir !== undefined && dir !== '') {
     const cluster = attachCluster(dir);
     const down = cluster.status().filter((c) => !c.running);
     if (down.length > 0) {

@@ -36,7 +36,12 @@ export interface TestCluster {
  * For a test file: the shared cluster and a fresh namespace `<prefix>-<random>`. Read the
  * returned object's fields inside tests (they are set in beforeAll).
  */
-export function useCluster(prefix: string, options: ClusterOptionsInput = {}): TestCluster {
+export function useCluster(
+  prefix: string,
+  options: ClusterOptionsInput = {},
+  /** own: a private cluster for this file (it restarts servers, or needs its own nodes). */
+  how: { own?: boolean } = {},
+): TestCluster {
   let cluster: Cluster | undefined;
   let owned = false;
   let kubeConfig: KubeConfig | undefined;
@@ -50,7 +55,7 @@ export function useCluster(prefix: string, options: ClusterOptionsInput = {}): T
     need(cluster).kubectl(['-n', namespace, ...args], opts);
 
   beforeAll(async () => {
-    ({ cluster, owned } = await acquireCluster(options));
+    ({ cluster, owned } = await acquireCluster(options, how));
     kubeConfig = cluster.kubeConfig();
     core = kubeConfig.makeApiClient(CoreV1Api);
     await core.createNamespace({
