@@ -1,0 +1,113 @@
+// Churn and scale down through the operator: records stay readable.
+import { describe, expect, test } from '@jest/globals';
+import { getRecord, putRecord, useLocalStack, waitUntil, type PeerStatusEntry } from './stack.js';
+
+const stack = useLocalStack('e2e-churn', 3);
+
+async function putMany(
+  peers: PeerStatusEntry[],
+  prefix: string,
+  n: number,
+): Promise<Map<string, string>> {
+  const records = new Map<string, string>();
+  for (let i = 0; i < n; i++) {
+    const peer = peers[i % peers.length] as PeerStatusEntry;
+    const key = `${prefix}-${i}`;
+    const value = `value ${i} via ${peer.name}`;
+    await putRecord(peer, key, value);
+    records.set(key, value);
+  }
+  return records;
+}
+
+async function unreadable(
+  readers: PeerStatusEntry[],
+  records: Map<string, string>,
+): Promise<string[]> {
+  const missing: string[] = [];
+  let i = 0;
+  for (const [key, value] of records) {
+    const reader = readers[i++ % readers.length] as PeerStatusEntry;
+    const got = await getRecord(reader, key).catch((err: unknown) => `error: ${String(err)}`);
+    if (got !== value) missing.push(`${key} on ${reader.name}: ${String(got)}`);
+  }
+  return missing;
+}
+
+describe('churn and scale on local nodes', () => {
+  test('delete a third of the pods: same peer IDs come back, rejoin, records readable throughout', async () => {
+    await stack.apply(
+      stack.network('churn', { replicas: 6, mode: 'spread', spreadPolicy: 'Preferred' }),
+    );
+    const before = await stack.waitReady('churn', 6);
+    const peers = before.peers ?? [];
+    const ids = new Map(peers.map((p) => [p.name, p.peerId]));
+    const records = await putMany(peers, 'churn', 24);
+    expect(await unreadable(peers, records)).toEqual([]);
+
+    const victims = [peers[1], peers[4]].map((p) => (p as PeerStatusEntry).pod);
+    const survivors = peers.filter((p) => !victims.includes(p.pod));
+    await stack.t.kubectlOk(['delete', 'pod', ...victims, '--wait=false']);
+
+    // Read everything from the survivors while the deleted pods go and come back.
+    let rounds = 0;
+    const failures: string[] = [];
+    await waitUntil(
+      async () => {
+        failures.push(...(await unreadable(survivors, records)));
+        rounds++;
+        const s = await stack.status('churn');
+        const back = (s.peers ?? []).filter((p) => victims.includes(p.pod));
+        const uids = await stack.t.kubectlOk([
+          'get',
+          'pods',
+          ...victims,
+          '-o',
+          'jsonpath={.items[*].status.phase}',
+        ]);
+        return (
+          s.phase === 'Ready' &&
+          s.readyPeers === 6 &&
+          back.length === 2 &&
+          back.every((p) => p.ready === true) &&
+          uids.split(' ').every((x) => x === 'Running')
+        );
+      },
+      180_000,
+      'the deleted pods back and the network Ready',
+      500,
+    );
+    expect(failures).toEqual([]);
+    expect(rounds).toBeGreaterThan(0);
+
+    const after = await stack.waitReady('churn', 6);
+    for (const p of after.peers ?? []) expect(p.peerId).toBe(ids.get(p.name));
+    const returned = (after.peers ?? []).filter((p) => victims.includes(p.pod));
+    for (const p of returned) expect(p.routingTable).toBeGreaterThan(0);
+    // The returned peers read every record too.
+    expect(await unreadable(returned, records)).toEqual([]);
+  }, 300_000);
+
+  test('scale 6 -> 3: records held by the removed peers are still readable', async () => {
+    const before = await stack.waitReady('churn', 6);
+    const records = await putMany(before.peers ?? [], 'scale', 24);
+    await stack.t.kubectlOk(['scale', 'peernetwork/churn', '--replicas=3']);
+    const after = await stack.waitReady('churn', 3);
+    const remaining = after.peers ?? [];
+    expect(remaining.map((p) => p.pod).sort()).toEqual(['churn-0', 'churn-1', 'churn-2']);
+    await waitUntil(
+      async () => {
+        const pods = await stack.t.kubectlOk(['get', 'pods', '-o', 'name']);
+        return (
+          pods
+            .trim()
+            .split('\n')
+            .filter((l) => l !== '').length === 3
+        );
+      },
+      120_000,
+      'three pods left',
+    );
+    expect(await unreadable(remaining, records)).toEqual([]);
+  }, 300_000);
+});
