@@ -1,6 +1,8 @@
 // Every benchmark `npm run bench` knows. To add one: write `bench/<name>.ts` exporting a
 // `Benchmark` (see benchmark.ts) and list it here.
 import type { Benchmark } from './benchmark.js';
+import { clusterScale } from './cluster-scale.js';
 import { peerDht } from './peer-dht.js';
+import { e2eSpread } from './e2e-spread.js';
 
-export const benchmarks: Benchmark[] = [peerDht];
+export const benchmarks: Benchmark[] = [clusterScale, peerDht, e2eSpread];

@@ -1,0 +1,421 @@
+// cluster-scale: the operator against the built-in StatefulSet controller, on a private local
+// control plane with many kwok nodes (cluster/).
+// 1. Time from creating a 200-pod spread PeerNetwork (required anti-affinity, one pod a node)
+//    to phase Ready, and from creating a StatefulSet (Parallel) of the same 200 pods (the
+//    operator's own pod spec, same anti-affinity) to 200 ready replicas; rounds alternate
+//    which goes first. Both clients have the same QPS/burst.
+// 2. Steady state: 20 networks of 10 pods Ready, then the operator's writes over 60 s counted
+//    in the API server's audit log (the operator acts as its own user), its reconciles from
+//    its metrics, and its resident memory.
+// Figures are printed, never asserted.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type V1Pod,
+  type V1StatefulSet,
+} from '@kubernetes/client-node';
+import { startCluster, type Cluster } from '../cluster/index.js';
+import { auditWrites } from '../test/helpers/cluster-audit.js';
+import { applyCrds } from '../test/helpers/cluster-crd.js';
+import {
+  metricSum,
+  startOperatorProcess,
+  type OperatorProcess,
+} from '../test/helpers/cluster-operator.js';
+import type { BenchContext, Benchmark } from './benchmark.js';
+import { mean, table } from './stats.js';
+
+const usage = `  --nodes N            fake kwok nodes (default 210)
+  --pods N             pods of the big network and of the StatefulSet (default 200)
+  --policy P           Required (one pod a node; needs nodes >= pods) or Preferred (default Required)
+  --rounds N           rounds of operator vs StatefulSet, alternating who goes first (default 2)
+  --networks N         networks in the steady-state phase (default 20)
+  --network-pods N     pods per steady-state network (default 10)
+  --steady-seconds S   how long writes are counted in the steady state (default 60)
+  --qps N              client QPS of the operator, the controller manager and the scheduler (default 100; burst 2x)
+  --skip-steady        only the 200-pod comparison`;
+
+interface Options {
+  nodes: number;
+  pods: number;
+  policy: 'Required' | 'Preferred';
+  rounds: number;
+  networks: number;
+  networkPods: number;
+  steadySeconds: number;
+  qps: number;
+  skipSteady: boolean;
+}
+
+function parse(args: string[]): Options {
+  const { values } = parseArgs({
+    args,
+    options: {
+      nodes: { type: 'string', default: '210' },
+      pods: { type: 'string', default: '200' },
+      policy: { type: 'string', default: 'Required' },
+      rounds: { type: 'string', default: '2' },
+      networks: { type: 'string', default: '20' },
+      'network-pods': { type: 'string', default: '10' },
+      'steady-seconds': { type: 'string', default: '60' },
+      qps: { type: 'string', default: '100' },
+      'skip-steady': { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const int = (name: string, v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive whole number`);
+    return n;
+  };
+  if (values.policy !== 'Required' && values.policy !== 'Preferred')
+    throw new Error('--policy must be Required or Preferred');
+  const o: Options = {
+    nodes: int('nodes', values.nodes),
+    pods: int('pods', values.pods),
+    policy: values.policy,
+    rounds: int('rounds', values.rounds),
+    networks: int('networks', values.networks),
+    networkPods: int('network-pods', values['network-pods']),
+    steadySeconds: int('steady-seconds', values['steady-seconds']),
+    qps: int('qps', values.qps),
+    skipSteady: values['skip-steady'],
+  };
+  if (o.policy === 'Required' && o.nodes < o.pods)
+    throw new Error('--policy Required needs --nodes >= --pods');
+  return o;
+}
+
+const group = 'peernet.io';
+const version = 'v1alpha1';
+const plural = 'peernetworks';
+const kwokOnly = { 'peernet.io/node-kind': 'kwok' };
+
+interface NetworkStatus {
+  metadata?: { generation?: number };
+  status?: { phase?: string; readyPeers?: number; observedGeneration?: number };
+}
+
+class Bench {
+  readonly core: CoreV1Api;
+  readonly apps: AppsV1Api;
+  readonly custom: CustomObjectsApi;
+  constructor(
+    readonly cluster: Cluster,
+    readonly ctx: BenchContext,
+  ) {
+    const kc = cluster.kubeConfig();
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.apps = kc.makeApiClient(AppsV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+  }
+
+  async namespace(name: string): Promise<void> {
+    await this.core.createNamespace({ body: { metadata: { name } } });
+    await this.until(async () => {
+      try {
+        await this.core.readNamespacedServiceAccount({ name: 'default', namespace: name });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 60_000);
+  }
+
+  async deleteNamespace(name: string): Promise<void> {
+    await this.core.deleteNamespace({ name });
+    await this.until(async () => {
+      try {
+        await this.core.readNamespace({ name });
+        return false;
+      } catch {
+        return true;
+      }
+    }, 600_000);
+  }
+
+  /** Polls every 100 ms; returns the elapsed seconds since `t0`. */
+  async until(
+    check: () => Promise<boolean>,
+    timeoutMs: number,
+    t0 = performance.now(),
+  ): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.ctx.signal.aborted) throw new Error('aborted');
+      if (await check()) return (performance.now() - t0) / 1000;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s`);
+      await sleep(100);
+    }
+  }
+
+  async createNetwork(
+    namespace: string,
+    name: string,
+    replicas: number,
+    policy: string,
+  ): Promise<void> {
+    await this.custom.createNamespacedCustomObject({
+      group,
+      version,
+      plural,
+      namespace,
+      body: {
+        apiVersion: `${group}/${version}`,
+        kind: 'PeerNetwork',
+        metadata: { name },
+        spec: {
+          replicas,
+          topology: { mode: 'spread', spreadPolicy: policy, nodeSelector: kwokOnly },
+        },
+      },
+    });
+  }
+
+  async networkReady(namespace: string, name: string, peers: number): Promise<boolean> {
+    const pn = (await this.custom.getNamespacedCustomObject({
+      group,
+      version,
+      plural,
+      namespace,
+      name,
+    })) as NetworkStatus;
+    return (
+      pn.status?.phase === 'Ready' &&
+      pn.status.readyPeers === peers &&
+      pn.status.observedGeneration === pn.metadata?.generation
+    );
+  }
+
+  /** The operator's network: create, then wait for phase Ready with every peer ready. */
+  async timeOperator(namespace: string, o: Options): Promise<number> {
+    const t0 = performance.now();
+    await this.createNetwork(namespace, 'big', o.pods, o.policy);
+    return this.until(() => this.networkReady(namespace, 'big', o.pods), 900_000, t0);
+  }
+
+  /** The same pods from a StatefulSet: the operator's pod spec, its own labels and anti-affinity. */
+  async timeStatefulSet(
+    namespace: string,
+    template: V1Pod,
+    from: string,
+    o: Options,
+  ): Promise<number> {
+    // The pods mount the network's key Secret and bootstrap ConfigMap: copy them over.
+    for (const secret of (await this.core.listNamespacedSecret({ namespace: from })).items) {
+      if (secret.type === 'kubernetes.io/service-account-token') continue;
+      await this.core.createNamespacedSecret({
+        namespace,
+        body: {
+          metadata: { name: secret.metadata?.name ?? '' },
+          data: secret.data ?? {},
+          type: secret.type ?? 'Opaque',
+        },
+      });
+    }
+    for (const cm of (await this.core.listNamespacedConfigMap({ namespace: from })).items) {
+      if (cm.metadata?.name === 'kube-root-ca.crt') continue;
+      await this.core.createNamespacedConfigMap({
+        namespace,
+        body: { metadata: { name: cm.metadata?.name ?? '' }, data: cm.data ?? {} },
+      });
+    }
+    const labels = { app: 'sts-bench' };
+    const spec = structuredClone(template.spec!);
+    delete spec.nodeName;
+    spec.hostname = undefined;
+    spec.subdomain = undefined;
+    const term = { labelSelector: { matchLabels: labels }, topologyKey: 'kubernetes.io/hostname' };
+    spec.affinity = {
+      podAntiAffinity:
+        o.policy === 'Required'
+          ? { requiredDuringSchedulingIgnoredDuringExecution: [term] }
+          : {
+              preferredDuringSchedulingIgnoredDuringExecution: [
+                { weight: 100, podAffinityTerm: term },
+              ],
+            },
+    };
+    const sts: V1StatefulSet = {
+      metadata: { name: 'big' },
+      spec: {
+        replicas: o.pods,
+        podManagementPolicy: 'Parallel',
+        serviceName: 'big-peers',
+        selector: { matchLabels: labels },
+        template: { metadata: { labels }, spec },
+      },
+    };
+    const t0 = performance.now();
+    await this.apps.createNamespacedStatefulSet({ namespace, body: sts });
+    return this.until(
+      async () => {
+        const s = await this.apps.readNamespacedStatefulSetStatus({ namespace, name: 'big' });
+        return s.status?.readyReplicas === o.pods;
+      },
+      900_000,
+      t0,
+    );
+  }
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function run(args: string[], ctx: BenchContext): Promise<void> {
+  const o = parse(args);
+  const started = Date.now();
+  ctx.progress(`starting a private control plane with ${o.nodes} kwok nodes`);
+  const cluster = await startCluster(
+    {
+      dir: `.test-output/bench-cluster-${process.pid}`,
+      nodes: o.nodes,
+      clientQps: o.qps,
+      clientBurst: o.qps * 2,
+    },
+    { onProgress: ctx.progress },
+  );
+  let operator: OperatorProcess | undefined;
+  try {
+    await applyCrds(cluster);
+    const b = new Bench(cluster, ctx);
+    operator = startOperatorProcess({
+      kubeconfig: cluster.kubeconfigFor('peernet-operator'),
+      identity: 'bench',
+      namespaces: '',
+      logDir: `.test-output/bench-operator-${process.pid}`,
+      env: {
+        PEERNET_OPERATOR_KUBE_QPS: String(o.qps),
+        PEERNET_OPERATOR_KUBE_BURST: String(o.qps * 2),
+        PEERNET_OPERATOR_LOG_LEVEL: 'info',
+        PEERNET_OPERATOR_LEASE_NAMESPACE: 'default',
+      },
+    });
+    const op = operator;
+    await b.until(
+      async () => (await op.metrics().catch(() => '')).includes('peernet_operator_leader 1'),
+      120_000,
+    );
+    ctx.progress('operator is leading');
+
+    const opTimes: number[] = [];
+    const stsTimes: number[] = [];
+    let template: V1Pod | undefined;
+    let templateNs = '';
+    for (let r = 0; r < o.rounds; r++) {
+      const order =
+        r % 2 === 0 || template === undefined ? ['operator', 'sts'] : ['sts', 'operator'];
+      for (const who of order) {
+        const ns = `bench-${who}-${r}`;
+        await b.namespace(ns);
+        if (who === 'operator') {
+          const s = await b.timeOperator(ns, o);
+          opTimes.push(s);
+          ctx.progress(`round ${r + 1}: operator ${o.pods} pods Ready in ${s.toFixed(2)}s`);
+          if (template === undefined) {
+            template = await b.core.readNamespacedPod({ namespace: ns, name: 'big-0' });
+            templateNs = ns;
+          }
+        } else {
+          const s = await b.timeStatefulSet(ns, template!, templateNs, o);
+          stsTimes.push(s);
+          ctx.progress(`round ${r + 1}: StatefulSet ${o.pods} pods ready in ${s.toFixed(2)}s`);
+        }
+      }
+      // Clean up between rounds so each run starts from the same empty cluster.
+      for (const who of ['operator', 'sts']) {
+        const ns = `bench-${who}-${r}`;
+        if (who === 'operator' && ns === templateNs && r + 1 < o.rounds) continue;
+        ctx.progress(`deleting ${ns}`);
+        await b.deleteNamespace(ns);
+      }
+    }
+    if (templateNs !== '' && o.rounds > 1)
+      await b.deleteNamespace(templateNs).catch(() => undefined);
+
+    ctx.print(
+      `cluster-scale: ${o.pods}-pod spread (${o.policy} anti-affinity on kubernetes.io/hostname) on ${o.nodes} kwok nodes, client QPS ${o.qps}/burst ${o.qps * 2}`,
+    );
+    const rows = [['round', 'operator (s)', 'StatefulSet (s)', 'ratio']];
+    for (let i = 0; i < o.rounds; i++) {
+      const a = opTimes[i] ?? NaN;
+      const s = stsTimes[i] ?? NaN;
+      rows.push([String(i + 1), a.toFixed(2), s.toFixed(2), (a / s).toFixed(2)]);
+    }
+    rows.push([
+      'mean',
+      mean(opTimes).toFixed(2),
+      mean(stsTimes).toFixed(2),
+      (mean(opTimes) / mean(stsTimes)).toFixed(2),
+    ]);
+    for (const line of table(rows)) ctx.print(`  ${line}`);
+    ctx.print(`  target: ratio <= 1.0 and operator < 10 s`);
+
+    if (!o.skipSteady) {
+      const ns = 'bench-steady';
+      await b.namespace(ns);
+      ctx.progress(`steady state: creating ${o.networks} networks of ${o.networkPods} pods`);
+      for (let i = 0; i < o.networks; i++)
+        await b.createNetwork(ns, `net-${i}`, o.networkPods, o.policy);
+      const readyIn = await b.until(async () => {
+        for (let i = 0; i < o.networks; i++) {
+          if (!(await b.networkReady(ns, `net-${i}`, o.networkPods))) return false;
+        }
+        return true;
+      }, 900_000);
+      ctx.progress(
+        `all ${o.networks} networks Ready in ${readyIn.toFixed(1)}s; counting the operator's writes for ${o.steadySeconds}s`,
+      );
+      const reconcilesBefore = metricSum(await op.metrics(), 'peernet_operator_reconcile_total');
+      const since = new Date();
+      const rss: number[] = [];
+      const end = Date.now() + o.steadySeconds * 1000;
+      while (Date.now() < end && !ctx.signal.aborted) {
+        rss.push(rssMiB(op.pid));
+        await sleep(1000);
+      }
+      const until = new Date();
+      const reconciles =
+        metricSum(await op.metrics(), 'peernet_operator_reconcile_total') - reconcilesBefore;
+      const writes = auditWrites(cluster, { since }).filter(
+        (w) => w.user === 'peernet-operator' && w.at <= until,
+      );
+      const leaseWrites = writes.filter((w) => w.resource === 'leases');
+      const other = writes.filter((w) => w.resource !== 'leases');
+      const kinds = new Map<string, number>();
+      for (const w of other) {
+        const k = `${w.verb} ${w.resource}${w.subresource ? `/${w.subresource}` : ''}`;
+        kinds.set(k, (kinds.get(k) ?? 0) + 1);
+      }
+      ctx.print(
+        `steady state: ${o.networks} networks x ${o.networkPods} pods Ready (in ${readyIn.toFixed(1)}s), then ${o.steadySeconds}s observed`,
+      );
+      ctx.print(
+        `  operator writes (audit log, excluding its Lease): ${other.length}${other.length > 0 ? ` (${[...kinds].map(([k, n]) => `${k}: ${n}`).join(', ')})` : ''}   target: 0`,
+      );
+      ctx.print(`  operator Lease renewals: ${leaseWrites.length}`);
+      ctx.print(`  operator reconciles (metrics): ${reconciles}`);
+      ctx.print(
+        `  operator RSS: max ${Math.max(...rss).toFixed(1)} MiB, last ${(rss.at(-1) ?? NaN).toFixed(1)} MiB   target: < 150 MiB`,
+      );
+    }
+    ctx.print(`  (whole benchmark: ${((Date.now() - started) / 1000).toFixed(0)}s)`);
+  } finally {
+    await operator?.stop(15_000);
+    await cluster.stop();
+  }
+}
+
+export const clusterScale: Benchmark = {
+  name: 'cluster-scale',
+  description:
+    'operator vs StatefulSet: 200-pod spread to Ready; steady-state writes and memory of the operator',
+  usage,
+  run,
+};
