@@ -279,7 +279,7 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
       clientQps: o.qps,
       clientBurst: o.qps * 2,
     },
-    { onProgress: ctx.progress },
+    { onProgress: (line) => ctx.progress(line) },
   );
   let operator: OperatorProcess | undefined;
   try {
