@@ -4,7 +4,10 @@ import { pino, type Logger as PinoLogger } from 'pino';
 export type Logger = Pick<PinoLogger, 'debug' | 'info' | 'warn' | 'error' | 'child' | 'level'>;
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  const base = pino({ level, base: { pid: process.pid } }, destination ?? pino.destination(2));
+  const base = pino(
+    { level, base: { pid: process.pid } },
+    destination ?? pino.destination({ dest: 2, sync: true }),
+  );
   return base;
 }
 

@@ -2,10 +2,11 @@
 // Built from injected components so tests run one in-process against a real API server.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PeerNetworkObject } from './api/schema.js';
 import { createKubeClient, type KubeClient, type KubeObject } from './kube/client.js';
+import type { KubeAccess } from './kube/config.js';
 import { createEventRecorder } from './kube/events.js';
 import { createInformers, type Informers } from './kube/informers.js';
 import { createLeaderElector, type LeaderElector } from './kube/leader.js';
@@ -17,11 +18,12 @@ import { createReconciler } from './reconcile/reconciler.js';
 import type { Settings } from './settings.js';
 
 export interface OperatorComponents {
-  kubeConfig: KubeConfig;
+  /** how to reach the API server (./kube/config.ts: loadKubeAccess, kubeAccessFromClientNode) */
+  access: KubeAccess;
   logger: Logger;
   clock?: Clock;
   peers?: PeerStatusClient;
-  /** defaults to a client built from kubeConfig */
+  /** defaults to a client built from access */
   kube?: KubeClient;
 }
 
@@ -46,15 +48,12 @@ function ownerKey(obj: KubeObject): string | undefined {
   return ref ? keyOf(obj.metadata?.namespace, ref.name) : undefined;
 }
 
-export async function createOperator(c: OperatorComponents, settings: Settings): Promise<Operator> {
+export function createOperator(c: OperatorComponents, settings: Settings): Operator {
   const clock = c.clock ?? systemClock;
   const log = component(c.logger, 'controller');
   const kube =
     c.kube ??
-    (await createKubeClient(c.kubeConfig, clock, {
-      qps: settings.kubeQps,
-      burst: settings.kubeBurst,
-    }));
+    createKubeClient(c.access, clock, { qps: settings.kubeQps, burst: settings.kubeBurst });
   const peers =
     c.peers ??
     createPeerStatusClient({
@@ -62,11 +61,11 @@ export async function createOperator(c: OperatorComponents, settings: Settings):
       drainTimeoutMs: settings.drainTimeoutMs,
     });
   const informers: Informers = createInformers(
-    c.kubeConfig,
     kube,
     settings.namespaces,
     clock,
     component(c.logger, 'informer'),
+    { watchNodes: settings.watchNodes },
   );
   const events = createEventRecorder(kube, clock, component(c.logger, 'events'), settings.identity);
   const reconciler = createReconciler(

@@ -1,10 +1,10 @@
 // A narrow Kubernetes REST client over node:http(s) with keep-alive and a client-side rate limit
-// (QPS/burst), authenticated from a client-node KubeConfig (certificates, tokens, impersonation).
+// (QPS/burst), and watches streamed line by line; authenticated by a KubeAccess (./config.ts).
 import http from 'node:http';
 import https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Clock } from '../reconcile/clock.js';
 import { FIELD_MANAGER } from '../pods/names.js';
+import type { KubeAccess } from './config.js';
 import { resourceFor, resourcePath, type ResourceType } from './resources.js';
 
 export interface KubeObject {
@@ -78,6 +78,26 @@ export interface KubeClient {
     name: string,
     opts?: { uid?: string },
   ): Promise<boolean>;
+  /**
+   * Streams watch events until the server ends the watch (resolves), the signal aborts
+   * (resolves) or the request fails (rejects; code 410 when the resourceVersion is too old).
+   */
+  watch(
+    r: ResourceType,
+    namespace: string | undefined,
+    params: WatchParams,
+    onEvent: (type: WatchEventType, obj: KubeObject) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+export interface WatchParams {
+  resourceVersion: string;
+  labelSelector?: string;
+  /** the server ends the watch after this long @default 300 */
+  timeoutSeconds?: number;
 }
 
 export interface KubeClientOptions {
@@ -120,44 +140,29 @@ class RateLimiter {
   }
 }
 
-export async function createKubeClient(
-  kc: KubeConfig,
+export function createKubeClient(
+  access: KubeAccess,
   clock: Clock,
   options: KubeClientOptions = {},
-): Promise<KubeClient> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new KubeApiError('the kubeconfig has no current cluster', 0, 'NoCluster');
-  const server = new URL(cluster.server);
+): KubeClient {
+  const server = access.server;
   const secure = server.protocol === 'https:';
-  const tls: https.RequestOptions & { headers?: Record<string, string> } = {};
-  await kc.applyToHTTPSOptions(tls);
+  const tlsOptions = {
+    ...(access.ca ? { ca: access.ca } : {}),
+    ...(access.cert ? { cert: access.cert } : {}),
+    ...(access.key ? { key: access.key } : {}),
+    rejectUnauthorized: access.rejectUnauthorized,
+  };
   const agent = secure
-    ? new https.Agent({
-        keepAlive: true,
-        maxSockets: 64,
-        ca: tls.ca,
-        cert: tls.cert,
-        key: tls.key,
-        ...(tls.rejectUnauthorized !== undefined
-          ? { rejectUnauthorized: tls.rejectUnauthorized }
-          : {}),
-      })
+    ? new https.Agent({ keepAlive: true, maxSockets: 64, ...tlsOptions })
     : new http.Agent({ keepAlive: true, maxSockets: 64 });
-  let headers: Record<string, string> = { ...(tls.headers ?? {}) };
-  let headersAt = clock.now();
+  // watches hold their connection for minutes: their own agent, so they never starve requests
+  const watchAgent = secure
+    ? new https.Agent({ keepAlive: true, ...tlsOptions })
+    : new http.Agent({ keepAlive: true });
   const limiter = new RateLimiter(options.qps ?? 100, options.burst ?? 200, clock);
   const timeoutMs = options.timeoutMs ?? 30_000;
-
-  async function authHeaders(): Promise<Record<string, string>> {
-    // tokens may rotate (service account tokens, exec plugins): refresh now and then
-    if (clock.now() - headersAt > 60_000) {
-      const o: { headers?: Record<string, string> } = {};
-      await kc.applyToHTTPSOptions(o);
-      headers = { ...(o.headers ?? {}) };
-      headersAt = clock.now();
-    }
-    return headers;
-  }
+  const authHeaders = () => access.headers();
 
   async function request<T>(
     method: string,
@@ -266,6 +271,92 @@ export async function createKubeClient(
     },
     updateStatus<T extends KubeObject>(obj: T) {
       return request<T>('PUT', pathOf(obj, 'status'), { fieldManager: FIELD_MANAGER }, obj);
+    },
+    async watch(r, namespace, params, onEvent, signal) {
+      await limiter.take();
+      const url = new URL(resourcePath(r, namespace), server);
+      url.searchParams.set('watch', 'true');
+      url.searchParams.set('allowWatchBookmarks', 'true');
+      url.searchParams.set('resourceVersion', params.resourceVersion);
+      url.searchParams.set('timeoutSeconds', String(params.timeoutSeconds ?? 300));
+      if (params.labelSelector) url.searchParams.set('labelSelector', params.labelSelector);
+      const headers = { ...(await authHeaders()), Accept: 'application/json' };
+      if (signal.aborted) return;
+      await new Promise<void>((resolve, reject) => {
+        const fail = (err: Error) => (signal.aborted ? resolve() : reject(err));
+        const req = (secure ? https : http).request(
+          url,
+          { method: 'GET', headers, agent: watchAgent, signal },
+          (res) => {
+            const code = res.statusCode ?? 0;
+            res.setEncoding('utf8');
+            if (code !== 200) {
+              let text = '';
+              res.on('data', (d: string) => (text += d));
+              res.on('end', () => {
+                let st: { message?: string; reason?: string } = {};
+                try {
+                  st = JSON.parse(text) as typeof st;
+                } catch {
+                  // not a Status
+                }
+                fail(
+                  new KubeApiError(
+                    `WATCH ${url.pathname}: ${code} ${st.message ?? text.slice(0, 200)}`,
+                    code,
+                    st.reason ?? '',
+                  ),
+                );
+              });
+              return;
+            }
+            let partial = '';
+            res.on('data', (chunk: string) => {
+              const lines = (partial + chunk).split('\n');
+              partial = lines.pop() ?? '';
+              for (const line of lines) {
+                if (!line.trim()) continue;
+                let ev: {
+                  type: WatchEventType;
+                  object: KubeObject & { code?: number; message?: string; reason?: string };
+                };
+                try {
+                  ev = JSON.parse(line) as typeof ev;
+                } catch {
+                  req.destroy(
+                    new KubeApiError(`WATCH ${url.pathname}: a bad event line`, 0, 'BadWatchEvent'),
+                  );
+                  return;
+                }
+                if (ev.type === 'ERROR') {
+                  const o = ev.object;
+                  req.destroy(
+                    new KubeApiError(
+                      `WATCH ${url.pathname}: ${o.code ?? 0} ${o.message ?? ''}`,
+                      o.code ?? 0,
+                      o.reason ?? '',
+                    ),
+                  );
+                  return;
+                }
+                onEvent(ev.type, ev.object);
+              }
+            });
+            res.on('end', () => resolve());
+            res.on('error', fail);
+            // a connection cut without an error still ends this watch; the informer resumes it
+            res.on('close', () => resolve());
+          },
+        );
+        req.on('error', (err) =>
+          fail(
+            err instanceof KubeApiError
+              ? err
+              : new KubeApiError(`WATCH ${url.pathname}: ${err.message}`, 0, 'ConnectionError'),
+          ),
+        );
+        req.end();
+      });
     },
     async delete(
       r: ResourceType,

@@ -1,13 +1,13 @@
-// Informers (list + watch caches) on PeerNetworks and on the children the operator owns. A watch
-// that errors or ends is restarted with backoff and jitter; client-node relists on 410 Gone.
-import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+// Informers: a list, then a watch from its resourceVersion, keeping a cache and calling back on
+// every change. A watch the server ends is resumed from the last resourceVersion (bookmarks keep
+// it fresh); 410 Gone relists; any other failure retries with exponential backoff and jitter.
 import type { V1ConfigMap, V1Node, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { PeerNetworkObject } from '../api/schema.js';
 import { MANAGED_BY_SELECTOR } from '../pods/names.js';
 import type { Clock } from '../reconcile/clock.js';
 import type { Logger } from '../logger.js';
-import type { KubeClient, KubeObject } from './client.js';
-import { RESOURCES, resourcePath, type ResourceType } from './resources.js';
+import { KubeApiError, type KubeClient, type KubeObject } from './client.js';
+import { RESOURCES, type ResourceType } from './resources.js';
 
 export interface Store<T> {
   get(namespace: string | undefined, name: string): T | undefined;
@@ -18,6 +18,7 @@ export type EventKind = 'add' | 'update' | 'delete';
 
 export interface Informer<T> extends Store<T> {
   on(cb: (kind: EventKind, obj: T) => void): void;
+  /** starts listing and watching; resolves once the first list is in the cache (or on stop) */
   start(): Promise<void>;
   stop(): Promise<void>;
   synced(): boolean;
@@ -27,115 +28,149 @@ export interface InformerOptions {
   /** namespaces to watch; empty: all */
   namespaces: readonly string[];
   labelSelector?: string;
+  random?: () => number;
 }
 
 export function createInformer<T extends KubeObject>(
-  kc: KubeConfig,
   client: KubeClient,
   r: ResourceType,
   options: InformerOptions,
   clock: Clock,
   logger: Logger,
 ): Informer<T> {
-  const namespaces =
-    r.namespaced && options.namespaces.length > 0 ? options.namespaces : [undefined];
+  const random = options.random ?? Math.random;
+  const scopes =
+    r.namespaced && options.namespaces.length > 0 ? [...options.namespaces] : [undefined];
   const callbacks: ((kind: EventKind, obj: T) => void)[] = [];
-  let stopped = false;
+  // namespace ('' when cluster-scoped) -> name -> object
+  const cache = new Map<string, Map<string, T>>();
+  const syncedScopes = new Set<string | undefined>();
+  let abort = new AbortController();
+  let loops: Promise<void>[] = [];
 
-  const parts = namespaces.map((ns) => {
-    const lw = new ListWatch<KubernetesObject>(
-      resourcePath(r, ns),
-      new Watch(kc),
-      async () => {
-        const list = await client.list<T>(r, ns, options.labelSelector);
-        // list items carry no apiVersion/kind; fill them so the cache is self-describing
-        for (const item of list.items) {
-          item.apiVersion ??= r.apiVersion;
-          item.kind ??= r.kind;
+  const emit = (kind: EventKind, obj: T) => {
+    for (const cb of callbacks) cb(kind, obj);
+  };
+  const bucket = (ns: string) => {
+    let m = cache.get(ns);
+    if (!m) cache.set(ns, (m = new Map<string, T>()));
+    return m;
+  };
+  const upsert = (obj: T) => {
+    obj.apiVersion ??= r.apiVersion;
+    obj.kind ??= r.kind;
+    const b = bucket(obj.metadata?.namespace ?? '');
+    const name = obj.metadata?.name ?? '';
+    const old = b.get(name);
+    b.set(name, obj);
+    if (!old) emit('add', obj);
+    else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) emit('update', obj);
+  };
+  const remove = (obj: T) => {
+    const b = bucket(obj.metadata?.namespace ?? '');
+    const name = obj.metadata?.name ?? '';
+    const old = b.get(name);
+    if (old) {
+      b.delete(name);
+      emit('delete', old);
+    }
+  };
+
+  async function run(
+    ns: string | undefined,
+    signal: AbortSignal,
+    onSynced: () => void,
+  ): Promise<void> {
+    let rv = '';
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        if (!rv) {
+          const list = await client.list<T>(r, ns, options.labelSelector);
+          const seen = new Set<string>();
+          for (const item of list.items) {
+            seen.add(`${item.metadata?.namespace ?? ''}/${item.metadata?.name ?? ''}`);
+            upsert(item);
+          }
+          // objects deleted while we were not watching
+          for (const [bns, b] of cache) {
+            if (ns !== undefined && bns !== ns) continue;
+            for (const obj of [...b.values()]) {
+              if (!seen.has(`${bns}/${obj.metadata?.name ?? ''}`)) remove(obj);
+            }
+          }
+          rv = list.metadata.resourceVersion ?? '';
+          syncedScopes.add(ns);
+          onSynced();
         }
-        return list as unknown as {
-          items: KubernetesObject[];
-          metadata: { resourceVersion?: string };
-        };
-      },
-      false,
-      options.labelSelector,
-    );
-    const part = {
-      ns,
-      lw,
-      synced: false,
-      failures: 0,
-      errored: false,
-      timer: undefined as { cancel(): void } | undefined,
-    };
-    for (const kind of ['add', 'update', 'delete'] as const) {
-      lw.on(kind, (obj) => {
-        for (const cb of callbacks) cb(kind, obj as unknown as T);
-      });
-    }
-    lw.on('error', (err?: unknown) => retry(part, err));
-    return part;
-  });
-
-  function retry(part: (typeof parts)[number], err: unknown): void {
-    part.errored = true;
-    if (stopped) return;
-    part.failures++;
-    const delay =
-      Math.min(30_000, 500 * 2 ** Math.min(part.failures - 1, 6)) * (0.8 + 0.4 * Math.random());
-    logger.warn(
-      {
-        resource: r.plural,
-        namespace: part.ns,
-        err: (err as Error | undefined)?.message,
-        retryInMs: Math.round(delay),
-      },
-      'watch failed; restarting',
-    );
-    part.timer = clock.setTimer(delay, () => void startPart(part));
-  }
-
-  async function startPart(part: (typeof parts)[number]): Promise<void> {
-    if (stopped) return;
-    part.errored = false;
-    try {
-      await part.lw.start();
-    } catch (err) {
-      retry(part, err);
-      return;
-    }
-    if (!part.errored) {
-      part.synced = true;
-      part.failures = 0;
+        await client.watch(
+          r,
+          ns,
+          {
+            resourceVersion: rv,
+            ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}),
+            timeoutSeconds: 240 + Math.floor(random() * 120),
+          },
+          (type, obj) => {
+            const o = obj as T;
+            if (type === 'ADDED' || type === 'MODIFIED') upsert(o);
+            else if (type === 'DELETED') remove(o);
+            rv = o.metadata?.resourceVersion ?? rv;
+            failures = 0;
+          },
+          signal,
+        );
+      } catch (err) {
+        if (signal.aborted) break;
+        if (err instanceof KubeApiError && err.code === 410) {
+          rv = ''; // too old: relist at once
+          continue;
+        }
+        failures++;
+        const delay =
+          Math.min(30_000, 250 * 2 ** Math.min(failures - 1, 7)) * (0.8 + 0.4 * random());
+        logger.warn(
+          {
+            resource: r.plural,
+            namespace: ns,
+            err: (err as Error).message,
+            retryInMs: Math.round(delay),
+          },
+          'list/watch failed; retrying',
+        );
+        await clock.sleep(delay, signal);
+      }
     }
   }
-
-  const find = (ns: string | undefined) =>
-    r.namespaced && options.namespaces.length > 0 ? parts.find((p) => p.ns === ns) : parts[0];
 
   return {
     get(namespace, name) {
-      return find(namespace)?.lw.get(name, r.namespaced ? namespace : undefined) as T | undefined;
+      return cache.get(r.namespaced ? (namespace ?? '') : '')?.get(name);
     },
     list(namespace) {
-      if (namespace !== undefined)
-        return (find(namespace)?.lw.list(namespace) ?? []) as unknown as T[];
-      return parts.flatMap((p) => p.lw.list() as unknown as T[]);
+      if (namespace !== undefined) return [...(cache.get(namespace)?.values() ?? [])];
+      return [...cache.values()].flatMap((b) => [...b.values()]);
     },
     on(cb) {
       callbacks.push(cb);
     },
-    async start() {
-      stopped = false;
-      await Promise.all(parts.map((p) => startPart(p)));
+    start() {
+      abort = new AbortController();
+      const signal = abort.signal;
+      return new Promise<void>((resolve) => {
+        let pending = scopes.length;
+        const onSynced = () => {
+          if (--pending === 0) resolve();
+        };
+        signal.addEventListener('abort', () => resolve());
+        loops = scopes.map((ns) => run(ns, signal, onSynced));
+      });
     },
     async stop() {
-      stopped = true;
-      for (const p of parts) p.timer?.cancel();
-      await Promise.all(parts.map((p) => p.lw.stop()));
+      abort.abort();
+      await Promise.allSettled(loops);
     },
-    synced: () => parts.every((p) => p.synced),
+    synced: () => scopes.every((s) => syncedScopes.has(s)),
   };
 }
 
@@ -152,26 +187,26 @@ export interface Informers {
 }
 
 export function createInformers(
-  kc: KubeConfig,
   client: KubeClient,
   namespaces: readonly string[],
   clock: Clock,
   logger: Logger,
+  options: { watchNodes: boolean } = { watchNodes: true },
 ): Informers {
   const owned = { namespaces, labelSelector: MANAGED_BY_SELECTOR };
-  const make = <T extends KubeObject>(r: ResourceType, o: InformerOptions) =>
-    createInformer<T>(kc, client, r, o, clock, logger);
+  const make = <T>(r: ResourceType, o: InformerOptions) =>
+    createInformer<T & KubeObject>(client, r, o, clock, logger) as unknown as Informer<T>;
   const inf = {
-    networks: make<PeerNetworkObject & KubeObject>(RESOURCES.PeerNetwork, {
-      namespaces,
-    }) as Informer<PeerNetworkObject>,
-    pods: make<V1Pod & KubeObject>(RESOURCES.Pod, owned) as Informer<V1Pod>,
-    secrets: make<V1Secret & KubeObject>(RESOURCES.Secret, owned) as Informer<V1Secret>,
-    configMaps: make<V1ConfigMap & KubeObject>(RESOURCES.ConfigMap, owned) as Informer<V1ConfigMap>,
-    services: make<V1Service & KubeObject>(RESOURCES.Service, owned) as Informer<V1Service>,
-    nodes: make<V1Node & KubeObject>(RESOURCES.Node, { namespaces: [] }) as Informer<V1Node>,
+    networks: make<PeerNetworkObject>(RESOURCES.PeerNetwork, { namespaces }),
+    pods: make<V1Pod>(RESOURCES.Pod, owned),
+    secrets: make<V1Secret>(RESOURCES.Secret, owned),
+    configMaps: make<V1ConfigMap>(RESOURCES.ConfigMap, owned),
+    services: make<V1Service>(RESOURCES.Service, owned),
+    nodes: make<V1Node>(RESOURCES.Node, { namespaces: [] }),
   };
-  const all = Object.values(inf);
+  const all = options.watchNodes
+    ? Object.values(inf)
+    : Object.values(inf).filter((i) => i !== inf.nodes);
   return {
     ...inf,
     async start() {

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { parse, stringify } from 'yaml';
+import { kubeAccessFromClientNode } from '../../operator/kube/config.js';
 import { createLogger } from '../../operator/logger.js';
 import { createOperator, type Operator } from '../../operator/operator.js';
 import { parseSettings } from '../../operator/settings.js';
@@ -149,8 +150,8 @@ beforeAll(async () => {
     ],
     {},
   );
-  operator = await createOperator(
-    { kubeConfig: env.kubeConfig, logger: createLogger('warn') },
+  operator = createOperator(
+    { access: await kubeAccessFromClientNode(env.kubeConfig), logger: createLogger('warn') },
     settings,
   );
   await operator.start();
