@@ -28,7 +28,8 @@ describe('HTTP API', () => {
     const res = await fetch(url + path, { method, body });
     const text = await res.text();
     let json: Record<string, unknown> | undefined;
-    if ((res.headers.get('content-type') ?? '').includes('json')) json = JSON.parse(text) as Record<string, unknown>;
+    if ((res.headers.get('content-type') ?? '').includes('json'))
+      json = JSON.parse(text) as Record<string, unknown>;
     return { status: res.status, text, json, headers: res.headers };
   };
 
@@ -71,22 +72,34 @@ describe('HTTP API', () => {
   });
 
   it('takes keys with slashes and escapes, and the newest value wins', async () => {
-    expect((await call('PUT', `/v1/records/${encodeURIComponent('a/b c')}`, 'v1')).status).toBe(200);
+    expect((await call('PUT', `/v1/records/${encodeURIComponent('a/b c')}`, 'v1')).status).toBe(
+      200,
+    );
     await new Promise((r) => setTimeout(r, 5));
-    expect((await call('PUT', `/v1/records/${encodeURIComponent('a/b c')}`, 'v2')).status).toBe(200);
-    expect((await call('GET', '/v1/records/a%2Fb%20c', undefined, `http://${b.api.address}`)).text).toBe('v2');
+    expect((await call('PUT', `/v1/records/${encodeURIComponent('a/b c')}`, 'v2')).status).toBe(
+      200,
+    );
+    expect(
+      (await call('GET', '/v1/records/a%2Fb%20c', undefined, `http://${b.api.address}`)).text,
+    ).toBe('v2');
   });
 
   it('announces and finds providers', async () => {
-    expect((await call('POST', '/v1/providers/thing', undefined, `http://${b.api.address}`)).status).toBe(200);
+    expect(
+      (await call('POST', '/v1/providers/thing', undefined, `http://${b.api.address}`)).status,
+    ).toBe(200);
     const found = await call('GET', '/v1/providers/thing');
     expect(found.status).toBe(200);
-    expect((found.json?.providers as Array<{ peerId: string }>).map((p) => p.peerId)).toContain(b.peerId);
+    expect((found.json?.providers as Array<{ peerId: string }>).map((p) => p.peerId)).toContain(
+      b.peerId,
+    );
   });
 
   it('lists peers and pings by peer ID and by multiaddr', async () => {
     const peers = await call('GET', '/v1/peers');
-    expect((peers.json?.peers as Array<{ peerId: string }>).map((p) => p.peerId)).toContain(b.peerId);
+    expect((peers.json?.peers as Array<{ peerId: string }>).map((p) => p.peerId)).toContain(
+      b.peerId,
+    );
     const byId = await call('POST', `/v1/ping/${b.peerId}`);
     expect(byId.status).toBe(200);
     expect(typeof byId.json?.rttMs).toBe('number');
@@ -114,13 +127,17 @@ describe('HTTP API', () => {
     ['GET', '/v1', undefined, 404],
     ['POST', '/healthz', undefined, 405],
   ];
-  it.each(bad)('%s %s answers %#: JSON error with status %i', async (method, path, body, status) => {
-    const r = await call(method, path, body);
-    expect(r.status).toBe(status);
-    if (status !== 404 || path !== '/v1/records/missing') expect(typeof r.json?.error).toBe('string');
-    expect(r.json?.error).toBeDefined();
-    expect((await call('GET', '/healthz')).status).toBe(200);
-  });
+  it.each(bad)(
+    '%s %s answers %#: JSON error with status %i',
+    async (method, path, body, status) => {
+      const r = await call(method, path, body);
+      expect(r.status).toBe(status);
+      if (status !== 404 || path !== '/v1/records/missing')
+        expect(typeof r.json?.error).toBe('string');
+      expect(r.json?.error).toBeDefined();
+      expect((await call('GET', '/healthz')).status).toBe(200);
+    },
+  );
 
   it('allows only the listed methods', async () => {
     const r = await call('PATCH', '/v1/records/k');
@@ -149,6 +166,8 @@ describe('HTTP API', () => {
     const put = await call('PUT', '/v1/records/late', 'x', `http://${b.api.address}`);
     expect(put.status).toBe(503);
     expect((await call('GET', '/readyz', undefined, `http://${b.api.address}`)).status).toBe(503);
-    expect((await call('GET', '/v1/records/greeting', undefined, `http://${b.api.address}`)).status).toBe(200);
+    expect(
+      (await call('GET', '/v1/records/greeting', undefined, `http://${b.api.address}`)).status,
+    ).toBe(200);
   });
 });

@@ -23,15 +23,12 @@ function nameOf(fn: () => unknown): string | undefined {
 }
 
 describe('keys', () => {
-  it.each([
-    ['a'],
-    ['hello/world'],
-    ['with space'],
-    ['ünïcödé-🙂'],
-    ['x'.repeat(MAX_KEY_BYTES)],
-  ])('accepts key %j', (key) => {
-    expect(nameOf(() => validateKey(key))).toBeUndefined();
-  });
+  it.each([['a'], ['hello/world'], ['with space'], ['ünïcödé-🙂'], ['x'.repeat(MAX_KEY_BYTES)]])(
+    'accepts key %j',
+    (key) => {
+      expect(nameOf(() => validateKey(key))).toBeUndefined();
+    },
+  );
 
   it.each([
     ['', 'empty'],
@@ -49,7 +46,9 @@ describe('keys', () => {
     expect(nameOf(() => validateValue(new Uint8Array(1)))).toBeUndefined();
     expect(nameOf(() => validateValue(new Uint8Array(MAX_VALUE_BYTES)))).toBeUndefined();
     expect(nameOf(() => validateValue(new Uint8Array(0)))).toBe('InvalidValueError');
-    expect(nameOf(() => validateValue(new Uint8Array(MAX_VALUE_BYTES + 1)))).toBe('ValueTooLargeError');
+    expect(nameOf(() => validateValue(new Uint8Array(MAX_VALUE_BYTES + 1)))).toBe(
+      'ValueTooLargeError',
+    );
   });
 
   it('maps user keys into the /peernet/ namespace and back', () => {
@@ -82,7 +81,9 @@ describe('record envelope', () => {
     expect(nameOf(() => validateRecord(recordKey('k'), sealValue(new Uint8Array(0), 1)))).toBe(
       'InvalidRecordError',
     );
-    expect(nameOf(() => validateRecord(recordKey('bad\nkey'), sealValue(v, 1)))).toBe('InvalidRecordError');
+    expect(nameOf(() => validateRecord(recordKey('bad\nkey'), sealValue(v, 1)))).toBe(
+      'InvalidRecordError',
+    );
   });
 
   it('selects the newest record, and never a malformed one', () => {

@@ -19,9 +19,9 @@ describe('lookup', () => {
       start: [a!, b!, c!],
       self: self!,
       alpha: 1,
-      ask: async (peer) => {
+      ask: (peer) => {
         asked.push(peer.toString());
-        return { closer: [], result: peer.equals(b!) ? 'found' : undefined };
+        return Promise.resolve({ closer: [], result: peer.equals(b!) ? 'found' : undefined });
       },
     });
     expect(r.result).toBe('found');
@@ -36,11 +36,11 @@ describe('lookup', () => {
       target: await kadId(new Uint8Array([2])),
       start: [a!],
       self: self!,
-      ask: async (peer) => {
+      ask: (peer) => {
         asked.add(peer.toString());
-        if (peer.equals(a!)) return { closer: [self!, b!, far!] };
-        if (peer.equals(far!)) throw new Error('down');
-        return { closer: [], result: peer.equals(b!) ? 'from b' : undefined };
+        if (peer.equals(a!)) return Promise.resolve({ closer: [self!, b!, far!] });
+        if (peer.equals(far!)) return Promise.reject(new Error('down'));
+        return Promise.resolve({ closer: [], result: peer.equals(b!) ? 'from b' : undefined });
       },
     });
     expect(r.result).toBe('from b');
@@ -53,7 +53,7 @@ describe('lookup', () => {
       target: await kadId(new Uint8Array([3])),
       start: rest,
       self: self!,
-      ask: async () => ({ closer: rest }),
+      ask: () => Promise.resolve({ closer: rest }),
     });
     expect(r.result).toBeUndefined();
     expect(r.answered).toBe(5);
