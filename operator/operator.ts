@@ -49,11 +49,16 @@ function ownerKey(obj: KubeObject): string | undefined {
 }
 
 export function createOperator(c: OperatorComponents, settings: Settings): Operator {
+  let kubeRequests: Counter<'verb'> | undefined;
   const clock = c.clock ?? systemClock;
   const log = component(c.logger, 'controller');
   const kube =
     c.kube ??
-    createKubeClient(c.access, clock, { qps: settings.kubeQps, burst: settings.kubeBurst });
+    createKubeClient(c.access, clock, {
+      qps: settings.kubeQps,
+      burst: settings.kubeBurst,
+      onRequest: (verb) => kubeRequests?.inc({ verb }),
+    });
   const peers =
     c.peers ??
     createPeerStatusClient({
@@ -86,6 +91,12 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
   );
 
   const registry = new Registry();
+  kubeRequests = new Counter({
+    name: 'peernet_operator_kube_requests_total',
+    help: 'Requests sent to the API server, by HTTP verb (WATCH for watches)',
+    labelNames: ['verb'],
+    registers: [registry],
+  });
   collectDefaultMetrics({ register: registry, prefix: 'peernet_operator_' });
   const reconcileTotal = new Counter({
     name: 'peernet_operator_reconcile_total',

@@ -107,6 +107,8 @@ export interface KubeClientOptions {
   burst?: number;
   /** per-request timeout @default 30000 */
   timeoutMs?: number;
+  /** called for every request sent (metrics) */
+  onRequest?: (method: string, resource: string) => void;
 }
 
 /** Token bucket: `take()` resolves when a request may go. */
@@ -172,6 +174,7 @@ export function createKubeClient(
     contentType = 'application/json',
   ): Promise<T> {
     await limiter.take();
+    options.onRequest?.(method, path.split('/').filter(Boolean).at(-1) ?? '');
     const url = new URL(path, server);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -274,6 +277,7 @@ export function createKubeClient(
     },
     async watch(r, namespace, params, onEvent, signal) {
       await limiter.take();
+      options.onRequest?.('WATCH', r.plural);
       const url = new URL(resourcePath(r, namespace), server);
       url.searchParams.set('watch', 'true');
       url.searchParams.set('allowWatchBookmarks', 'true');
