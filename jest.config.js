@@ -8,7 +8,12 @@ const common = {
 
 /** @type {import('jest').Config} */
 export default {
-  reporters: ['default', '<rootDir>/test/summary-reporter.cjs'],
+  // timings-reporter: per-project durations for CI; summary-reporter last (CI reads its line).
+  reporters: [
+    'default',
+    '<rootDir>/test/timings-reporter.cjs',
+    '<rootDir>/test/summary-reporter.cjs',
+  ],
   projects: [
     {
       ...common,
