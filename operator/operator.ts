@@ -49,7 +49,13 @@ function ownerKey(obj: KubeObject): string | undefined {
 }
 
 export function createOperator(c: OperatorComponents, settings: Settings): Operator {
-  let kubeRequests: Counter<'verb'> | undefined;
+  const registry = new Registry();
+  const kubeRequests = new Counter({
+    name: 'peernet_operator_kube_requests_total',
+    help: 'Requests sent to the API server, by HTTP verb (WATCH for watches)',
+    labelNames: ['verb'],
+    registers: [registry],
+  });
   const clock = c.clock ?? systemClock;
   const log = component(c.logger, 'controller');
   const kube =
@@ -57,7 +63,7 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
     createKubeClient(c.access, clock, {
       qps: settings.kubeQps,
       burst: settings.kubeBurst,
-      onRequest: (verb) => kubeRequests?.inc({ verb }),
+      onRequest: (verb) => kubeRequests.inc({ verb }),
     });
   const peers =
     c.peers ??
@@ -90,13 +96,6 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
     },
   );
 
-  const registry = new Registry();
-  kubeRequests = new Counter({
-    name: 'peernet_operator_kube_requests_total',
-    help: 'Requests sent to the API server, by HTTP verb (WATCH for watches)',
-    labelNames: ['verb'],
-    registers: [registry],
-  });
   collectDefaultMetrics({ register: registry, prefix: 'peernet_operator_' });
   const reconcileTotal = new Counter({
     name: 'peernet_operator_reconcile_total',
