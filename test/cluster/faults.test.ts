@@ -6,7 +6,7 @@
 //   server's audit log, each replica acting as its own user); the other takes over on a kill;
 // - the API server stopped and started again under a running operator: it survives, backs
 //   off, and converges after.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { stringify } from 'yaml';
 import { auditWrites } from '../helpers/cluster-audit.js';
 import { applyCrds } from '../helpers/cluster-crd.js';
@@ -18,7 +18,8 @@ import {
 } from '../helpers/cluster-operator.js';
 import { useCluster, waitUntil, type TestCluster } from '../helpers/cluster.js';
 
-const env = useCluster('faults', { nodes: 3 }, { own: true });
+// Six nodes: the spread networks below use up to five with one pod a node.
+const env = useCluster('faults', { nodes: 6 }, { own: true });
 const operators: OperatorProcess[] = [];
 
 interface PeerNetwork {
@@ -42,8 +43,9 @@ beforeAll(async () => {
   await applyCrds(env.cluster);
 }, 120_000);
 
-afterAll(async () => {
-  await Promise.all(operators.map((o) => o.stop(10_000)));
+// Each test's operators end with it (a leftover would lose its Lease in the API server test).
+afterEach(async () => {
+  await Promise.all(operators.splice(0).map((o) => o.stop(10_000)));
 }, 60_000);
 
 function start(o: Parameters<typeof startOperatorProcess>[0]): OperatorProcess {

@@ -34,27 +34,43 @@ export async function acquireCluster(
   return { cluster: started, owned: true };
 }
 
+/** Clusters this process started and has not stopped yet (killed on an abnormal exit). */
+const started = new Set<Cluster>();
+let handlersInstalled = false;
+
 /**
- * Last resort when the process ends without stopping its cluster (Ctrl-C, a crash): SIGKILL the
- * servers synchronously, so no orphan is left behind.
+ * Last resort when the process ends without stopping its clusters (Ctrl-C, a crash, SIGTERM):
+ * SIGKILL their servers synchronously, so no orphan is left behind. One handler for all.
  */
 export function killOnExit(cluster: Cluster): void {
-  const kill = (): void => {
-    for (const c of cluster.status()) {
-      if (c.running && c.pid !== undefined) {
-        try {
-          process.kill(c.pid, 'SIGKILL');
-        } catch {
-          // gone
+  started.add(cluster);
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  const killAll = (): void => {
+    for (const c of started) {
+      for (const s of c.status()) {
+        if (s.running && s.pid !== undefined) {
+          try {
+            process.kill(s.pid, 'SIGKILL');
+          } catch {
+            // gone
+          }
         }
       }
     }
+    started.clear();
   };
-  process.once('exit', kill);
+  process.once('exit', killAll);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
-      kill();
+      killAll();
       process.exit(130);
     });
   }
+}
+
+/** Stops a cluster this process started and forgets it. */
+export async function releaseCluster(cluster: Cluster): Promise<void> {
+  await cluster.stop();
+  started.delete(cluster);
 }

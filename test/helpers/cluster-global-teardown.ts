@@ -1,6 +1,6 @@
 // Jest globalTeardown of the `cluster` and `e2e` projects: stops the run's cluster when the
 // global setup started it and no other project still uses it.
-import { clusterDirEnv } from './cluster-acquire.js';
+import { clusterDirEnv, releaseCluster } from './cluster-acquire.js';
 import type { Cluster } from '../../cluster/index.js';
 
 interface Shared {
@@ -17,7 +17,7 @@ export default async function globalTeardown(): Promise<void> {
   shared.users = (shared.users ?? 1) - 1;
   if (shared.users > 0) return;
   if (shared.owned === true) {
-    await shared.cluster.stop();
+    await releaseCluster(shared.cluster);
     process.stderr.write(`[cluster] stopped ${shared.cluster.dir}\n`);
   }
   delete process.env[clusterDirEnv];

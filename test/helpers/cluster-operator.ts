@@ -24,8 +24,10 @@ export interface OperatorProcessOptions {
   /** Namespaces to watch (comma separated); the Lease lives in the first. */
   namespaces: string;
   leaderElect?: boolean;
-  /** Extra PEERNET_OPERATOR_* settings. */
+  /** Extra environment (PEERNET_OPERATOR_* settings, POD_NAMESPACE ...). */
   env?: Record<string, string>;
+  /** Command-line flags (they win over the environment). */
+  args?: string[];
   /** Folder for `operator-<identity>.log`. @default .test-output */
   logDir?: string;
 }
@@ -53,20 +55,26 @@ export interface OperatorProcess {
   metrics(): Promise<string>;
 }
 
+/** Operator processes alive in this process: SIGKILLed if it exits first (a crash, Ctrl-C). */
+const alive = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of alive) c.kill('SIGKILL');
+});
+
 export function startOperatorProcess(options: OperatorProcessOptions): OperatorProcess {
   const logDir = options.logDir ?? '.test-output';
   mkdirSync(logDir, { recursive: true });
   const logPath = join(logDir, `operator-${options.identity}.log`);
   const file: WriteStream = createWriteStream(logPath, { flags: 'a' });
-  const lease = options.namespaces.split(',')[0] ?? 'default';
-  const child: ChildProcess = spawn(process.execPath, [operatorMain], {
+  const lease = options.namespaces.split(',')[0] ?? '';
+  const child: ChildProcess = spawn(process.execPath, [operatorMain, ...(options.args ?? [])], {
     env: {
       ...process.env,
       KUBECONFIG: options.kubeconfig,
       PEERNET_OPERATOR_NAMESPACES: options.namespaces,
       PEERNET_OPERATOR_IDENTITY: options.identity,
       PEERNET_OPERATOR_LEADER_ELECT: String(options.leaderElect ?? true),
-      PEERNET_OPERATOR_LEASE_NAMESPACE: lease,
+      ...(lease !== '' ? { PEERNET_OPERATOR_LEASE_NAMESPACE: lease } : {}),
       PEERNET_OPERATOR_METRICS_ADDRESS: '127.0.0.1:0',
       PEERNET_OPERATOR_LOG_LEVEL: 'debug',
       ...options.env,
@@ -74,6 +82,7 @@ export function startOperatorProcess(options: OperatorProcessOptions): OperatorP
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   if (child.pid === undefined) throw new Error('could not start the operator');
+  alive.add(child);
   const lines: LogLine[] = [];
   let partial = '';
   const onData = (d: Buffer): void => {
@@ -93,6 +102,7 @@ export function startOperatorProcess(options: OperatorProcessOptions): OperatorP
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((resolve) => {
     child.on('exit', (code) => {
+      alive.delete(child);
       exitCode = code;
       file.end();
       resolve(code);

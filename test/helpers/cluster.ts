@@ -16,9 +16,9 @@ import {
   type ClusterOptionsInput,
   type KubectlResult,
 } from '../../cluster/index.js';
-import { acquireCluster } from './cluster-acquire.js';
+import { acquireCluster, releaseCluster } from './cluster-acquire.js';
 
-export { acquireCluster, clusterDirEnv, killOnExit } from './cluster-acquire.js';
+export { acquireCluster, clusterDirEnv, killOnExit, releaseCluster } from './cluster-acquire.js';
 
 export interface TestCluster {
   readonly cluster: Cluster;
@@ -79,7 +79,7 @@ export function useCluster(
   afterAll(async () => {
     if (cluster === undefined) return;
     if (owned) {
-      await cluster.stop();
+      await releaseCluster(cluster);
       return;
     }
     // The namespace controller deletes its content (kwok finishes the pods' deletion).
