@@ -99,6 +99,25 @@ describe('charts/peernet-operator', () => {
     expect(verbs('', 'configmaps')).toEqual(['create', 'get', 'list', 'patch', 'watch']);
     expect(verbs('', 'events')).toEqual(['create', 'patch']);
     expect(verbs('', 'nodes')).toEqual(['get', 'list', 'watch']);
+    const sixVerbs = ['create', 'delete', 'get', 'list', 'patch', 'watch'];
+    expect(verbs('policy', 'poddisruptionbudgets')).toEqual(sixVerbs);
+    expect(verbs('networking.k8s.io', 'networkpolicies')).toEqual(sixVerbs);
+    // nothing else: every rule is one of the above
+    expect(new Set(rules.flatMap((r) => r.resources))).toEqual(
+      new Set([
+        'peernetworks',
+        'peernetworks/status',
+        'pods',
+        'secrets',
+        'configmaps',
+        'services',
+        'events',
+        'poddisruptionbudgets',
+        'networkpolicies',
+        'nodes',
+        'leases',
+      ]),
+    );
     expect(verbs('coordination.k8s.io', 'leases')).toEqual(['create', 'get', 'update']);
     const leaseRole = docs.find((d) => d.kind === 'Role')!;
     expect(leaseRole.metadata.namespace).toBe('peernet-system');

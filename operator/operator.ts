@@ -164,6 +164,8 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
     informers.secrets,
     informers.configMaps,
     informers.services,
+    informers.pdbs,
+    informers.networkPolicies,
   ] as const) {
     (inf as { on(cb: (k: string, o: KubeObject) => void): void }).on((_k, o) =>
       enqueue(ownerKey(o)),

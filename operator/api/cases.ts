@@ -45,6 +45,19 @@ export const SPEC_CASES: SpecCase[] = [
       resources: { requests: { cpu: '100m' }, limits: { memory: '512Mi' } },
     },
   },
+  {
+    name: 'disruption budget and network policy',
+    spec: {
+      topology: { mode: 'spread' },
+      podDisruptionBudget: { maxUnavailable: 2 },
+      networkPolicy: {},
+    },
+  },
+  {
+    name: 'negative maxUnavailable',
+    spec: { topology: { mode: 'spread' }, podDisruptionBudget: { maxUnavailable: -1 } },
+    refusedAt: 'spec.podDisruptionBudget.maxUnavailable',
+  },
   { name: 'bad mode', spec: { topology: { mode: 'mesh' } }, refusedAt: 'spec.topology.mode' },
   { name: 'missing topology', spec: { replicas: 1 }, refusedAt: 'spec.topology' },
   {

@@ -217,6 +217,33 @@ export const specSchema = z
       description:
         'When true the operator makes a pre-shared swarm key Secret <name>-swarm and every peer joins with it; peers without the key cannot connect.',
     }),
+    podDisruptionBudget: z
+      .object({
+        enabled: z.boolean().default(true).meta({
+          description: 'Make the PodDisruptionBudget (default true when the object is set).',
+        }),
+        maxUnavailable: z.number().int().min(0).max(MAX_REPLICAS).default(1).meta({
+          description: 'Pods a voluntary disruption (drain, eviction) may take down at once.',
+        }),
+      })
+      .strict()
+      .optional()
+      .meta({
+        description: 'When set, the operator keeps a PodDisruptionBudget <name> over the pods.',
+      }),
+    networkPolicy: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(true)
+          .meta({ description: 'Make the NetworkPolicy (default true when the object is set).' }),
+      })
+      .strict()
+      .optional()
+      .meta({
+        description:
+          'When set, the operator keeps a NetworkPolicy <name> that admits libp2p traffic to the peers only from pods of this network; the peer HTTP API ports stay open (probes, the operator).',
+      }),
     tolerations: z
       .array(tolerationSchema)
       .max(32)

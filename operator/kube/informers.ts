@@ -181,6 +181,8 @@ export interface Informers {
   configMaps: Informer<V1ConfigMap>;
   services: Informer<V1Service>;
   nodes: Informer<V1Node>;
+  pdbs: Informer<KubeObject>;
+  networkPolicies: Informer<KubeObject>;
   start(): Promise<void>;
   stop(): Promise<void>;
   synced(): boolean;
@@ -203,6 +205,8 @@ export function createInformers(
     configMaps: make<V1ConfigMap>(RESOURCES.ConfigMap, owned),
     services: make<V1Service>(RESOURCES.Service, owned),
     nodes: make<V1Node>(RESOURCES.Node, { namespaces: [] }),
+    pdbs: make<KubeObject>(RESOURCES.PodDisruptionBudget, owned),
+    networkPolicies: make<KubeObject>(RESOURCES.NetworkPolicy, owned),
   };
   const all = options.watchNodes
     ? Object.values(inf)

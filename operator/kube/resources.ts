@@ -13,6 +13,18 @@ export const RESOURCES = {
   Service: { apiVersion: 'v1', kind: 'Service', plural: 'services', namespaced: true },
   Event: { apiVersion: 'v1', kind: 'Event', plural: 'events', namespaced: true },
   Node: { apiVersion: 'v1', kind: 'Node', plural: 'nodes', namespaced: false },
+  PodDisruptionBudget: {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    plural: 'poddisruptionbudgets',
+    namespaced: true,
+  },
+  NetworkPolicy: {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    plural: 'networkpolicies',
+    namespaced: true,
+  },
   Lease: {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',

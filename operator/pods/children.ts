@@ -3,6 +3,7 @@
 import type { V1ConfigMap, V1Secret, V1Service } from '@kubernetes/client-node';
 import { resolveTopology, type PeerNetwork } from '../api/schema.js';
 import {
+  API_BASE_PORT,
   BOOTSTRAP_FILE,
   P2P_BASE_PORT,
   SWARM_FILE,
@@ -165,4 +166,63 @@ export function contains(actual: unknown, desired: unknown): boolean {
     );
   }
   return actual === desired;
+}
+
+export interface PodDisruptionBudget {
+  apiVersion: 'policy/v1';
+  kind: 'PodDisruptionBudget';
+  metadata: ReturnType<typeof meta>;
+  spec: { selector: { matchLabels: Record<string, string> }; maxUnavailable: number };
+}
+
+export function desiredPodDisruptionBudget(network: PeerNetwork): PodDisruptionBudget | undefined {
+  const pdb = network.spec.podDisruptionBudget;
+  if (!pdb?.enabled) return undefined;
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: meta(network, network.metadata.name),
+    spec: {
+      selector: { matchLabels: selectorFor(network.metadata.name) },
+      maxUnavailable: pdb.maxUnavailable,
+    },
+  };
+}
+
+export interface NetworkPolicy {
+  apiVersion: 'networking.k8s.io/v1';
+  kind: 'NetworkPolicy';
+  metadata: ReturnType<typeof meta>;
+  spec: {
+    podSelector: { matchLabels: Record<string, string> };
+    policyTypes: ['Ingress'];
+    ingress: {
+      from?: { podSelector: { matchLabels: Record<string, string> } }[];
+      ports: { protocol: 'TCP'; port: number }[];
+    }[];
+  };
+}
+
+/** libp2p ports only from this network's pods; the HTTP API ports from anywhere (probes, operator). */
+export function desiredNetworkPolicy(network: PeerNetwork): NetworkPolicy | undefined {
+  if (!network.spec.networkPolicy?.enabled) return undefined;
+  const { peersPerPod } = resolveTopology(network.spec.topology);
+  const ports = (base: number) =>
+    Array.from({ length: peersPerPod }, (_, i) => ({ protocol: 'TCP' as const, port: base + i }));
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: meta(network, network.metadata.name),
+    spec: {
+      podSelector: { matchLabels: selectorFor(network.metadata.name) },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: [{ podSelector: { matchLabels: selectorFor(network.metadata.name) } }],
+          ports: ports(P2P_BASE_PORT),
+        },
+        { ports: ports(API_BASE_PORT) },
+      ],
+    },
+  };
 }

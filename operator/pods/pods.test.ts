@@ -5,6 +5,8 @@ import {
   bootstrapText,
   contains,
   desiredBootstrapConfigMap,
+  desiredNetworkPolicy,
+  desiredPodDisruptionBudget,
   desiredService,
   needsApply,
 } from './children.js';
@@ -278,5 +280,43 @@ describe('bootstrap and children', () => {
     expect(needsApply(svc, svcServer, ['spec'])).toBe(false);
     expect(contains({ a: 1, b: [1, 2] }, { b: [1, 2] })).toBe(true);
     expect(contains({ b: [1, 2, 3] }, { b: [1, 2] })).toBe(false);
+  });
+});
+
+describe('optional children', () => {
+  test('a PodDisruptionBudget and a NetworkPolicy only when asked for', () => {
+    const plain = network({ topology: { mode: 'colocated' } });
+    expect(desiredPodDisruptionBudget(plain)).toBeUndefined();
+    expect(desiredNetworkPolicy(plain)).toBeUndefined();
+    const off = network({
+      topology: { mode: 'spread' },
+      podDisruptionBudget: { enabled: false },
+      networkPolicy: { enabled: false },
+    });
+    expect(desiredPodDisruptionBudget(off)).toBeUndefined();
+    expect(desiredNetworkPolicy(off)).toBeUndefined();
+    const on = network({
+      topology: { mode: 'colocated' },
+      podDisruptionBudget: {},
+      networkPolicy: {},
+    });
+    expect(desiredPodDisruptionBudget(on)?.spec).toEqual({ selector, maxUnavailable: 1 });
+    const np = desiredNetworkPolicy(on)!;
+    expect(np.metadata.name).toBe('net');
+    expect(np.spec.ingress).toEqual([
+      {
+        from: [{ podSelector: selector }],
+        ports: [
+          { protocol: 'TCP', port: 4001 },
+          { protocol: 'TCP', port: 4002 },
+        ],
+      },
+      {
+        ports: [
+          { protocol: 'TCP', port: 5001 },
+          { protocol: 'TCP', port: 5002 },
+        ],
+      },
+    ]);
   });
 });

@@ -30,6 +30,8 @@ import {
   bootstrapAddrs,
   desiredBootstrapConfigMap,
   desiredKeysSecret,
+  desiredNetworkPolicy,
+  desiredPodDisruptionBudget,
   desiredService,
   desiredSwarmSecret,
   needsApply,
@@ -57,6 +59,8 @@ export interface ClusterCache {
   secrets: Store<V1Secret>;
   configMaps: Store<V1ConfigMap>;
   services: Store<V1Service>;
+  pdbs: Store<KubeObject>;
+  networkPolicies: Store<KubeObject>;
   /** undefined: nodes are not watched (no NodeGone check) */
   nodes?: Store<V1Node> & { synced(): boolean };
 }
@@ -243,6 +247,28 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     );
   }
 
+  /** An optional child (PodDisruptionBudget, NetworkPolicy): kept while wanted, removed when not. */
+  async function ensureOptional(
+    network: PeerNetwork,
+    r: (typeof RESOURCES)['PodDisruptionBudget' | 'NetworkPolicy'],
+    desired: KubeObject | undefined,
+    store: Store<KubeObject>,
+  ): Promise<void> {
+    const { name, namespace, uid } = network.metadata;
+    const actual = store.get(namespace, name);
+    if (desired) {
+      await applyIfNeeded(network, desired, actual, ['spec']);
+    } else if (actual && isOwnedBy(uid)(actual)) {
+      await c.kube.delete(
+        r,
+        namespace,
+        name,
+        actual.metadata?.uid ? { uid: actual.metadata.uid } : {},
+      );
+      c.events.emit(target(network), 'Normal', 'Deleted', `deleted ${r.kind} ${name}`);
+    }
+  }
+
   async function deletePod(network: PeerNetwork, d: PodDeletion, e: Expectations): Promise<void> {
     const pod = d.pod;
     const name = pod.metadata?.name ?? '';
@@ -410,6 +436,19 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
         desiredBootstrapConfigMap(network, bootstrap),
         c.cache.configMaps.get(namespace, bootstrapConfigMapName(name)),
         ['data'],
+      );
+
+      await ensureOptional(
+        network,
+        RESOURCES.PodDisruptionBudget,
+        desiredPodDisruptionBudget(network),
+        c.cache.pdbs,
+      );
+      await ensureOptional(
+        network,
+        RESOURCES.NetworkPolicy,
+        desiredNetworkPolicy(network),
+        c.cache.networkPolicies,
       );
 
       // expectations: forget what the cache now shows

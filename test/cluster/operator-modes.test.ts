@@ -320,3 +320,40 @@ describe('identity, scaling and deletion', () => {
     );
   }, 150_000);
 });
+
+describe('optional children', () => {
+  test('a PodDisruptionBudget and a NetworkPolicy while the spec asks for them', async () => {
+    const name = await applyExample('private.yaml', (d) => {
+      d.metadata.name = 'extras';
+      d.spec.podDisruptionBudget = { maxUnavailable: 2 };
+      d.spec.networkPolicy = {};
+    });
+    const pn = await waitPhase(name, 'Ready');
+    const pdb = await getJson<Obj & { spec: { maxUnavailable: number } }>([
+      'get',
+      'poddisruptionbudget',
+      name,
+    ]);
+    const np = await getJson<Obj>(['get', 'networkpolicy', name]);
+    const swarm = await getJson<Obj>(['get', 'secret', `${name}-swarm`]);
+    for (const o of [pdb, np, swarm]) expectOwnedChild(o, pn);
+    expect(pdb.spec.maxUnavailable).toBe(2);
+    expect(Buffer.from(swarm.data?.['swarm.key'] ?? '', 'base64').toString()).toMatch(
+      /^\/key\/swarm\/psk\/1\.0\.0\/\n\/base16\/\n[0-9a-f]{64}\n$/,
+    );
+    await env.kubectlOk([
+      'patch',
+      'peernetwork',
+      name,
+      '--type=json',
+      '-p',
+      '[{"op":"remove","path":"/spec/podDisruptionBudget"}]',
+    ]);
+    await waitUntil(
+      async () => (await env.kubectl(['get', 'poddisruptionbudget', name])).code !== 0,
+      30_000,
+      'the PodDisruptionBudget removed',
+    );
+    expect((await env.kubectl(['get', 'networkpolicy', name])).code).toBe(0);
+  }, 120_000);
+});

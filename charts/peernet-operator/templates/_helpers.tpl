@@ -43,4 +43,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: ['']
   resources: [events]
   verbs: [create, patch]
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [get, list, watch, create, patch, delete]
 {{- end -}}
