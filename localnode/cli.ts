@@ -12,6 +12,7 @@ const Options = z.object({
   namePrefix: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?-?$/),
   podCidr: z.string(),
   stateDir: z.string().min(1),
+  network: z.enum(['auto', 'namespaces', 'loopback']),
 });
 
 async function main(): Promise<void> {
@@ -32,6 +33,11 @@ async function main(): Promise<void> {
       'auto',
     )
     .option('--state-dir <dir>', 'pod directories and container logs', '.cluster/localnode')
+    .option(
+      '--network <mode>',
+      'namespaces (root), loopback (fallback without root) or auto',
+      'auto',
+    )
     .parse();
   const parsed = Options.safeParse(program.opts());
   if (!parsed.success) {

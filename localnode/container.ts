@@ -6,8 +6,10 @@ import { shQuote } from './exec.js';
 
 /** How one container of a pod is started. */
 export interface ContainerLaunch {
-  /** The pod's network namespace (shared by its containers). */
-  netns: string;
+  /** The pod's network namespace (shared by its containers); undefined in the loopback fallback. */
+  netns: string | undefined;
+  /** The pod's address (the loopback fallback binds the peer to it instead of 0.0.0.0). */
+  podIp: string;
   /** Pod directories bound onto the container's mount paths, in a mount namespace of its own. */
   mounts: ReadonlyArray<{ source: string; target: string; readOnly: boolean }>;
   /** Bound over /etc/hosts: the pod's names and its headless Services' pod names. */
@@ -73,19 +75,68 @@ export function mountScript(
   return lines.join('\n');
 }
 
+/** Module preloaded into the peer in the loopback fallback: resolves names from the pod's hosts file. */
+export const loopbackHostsPreload = new URL('./loopback-hosts.js', import.meta.url).href;
+
+/**
+ * The loopback fallback has no mount namespace: paths under a mount path are rewritten to the
+ * pod's directories, and 0.0.0.0 becomes the pod's own loopback address, in args and env values.
+ */
+export function loopbackCommand(launch: ContainerLaunch): {
+  argv: string[];
+  env: Record<string, string>;
+} {
+  const mounts = [...launch.mounts].sort((x, y) => y.target.length - x.target.length);
+  const rewrite = (s: string): string => {
+    let out = s
+      .replaceAll('/ip4/0.0.0.0/', `/ip4/${launch.podIp}/`)
+      .replace(/^0\.0\.0\.0:/, `${launch.podIp}:`);
+    const eq = out.indexOf('=');
+    const [head, path] =
+      out.startsWith('/') || eq < 0 ? ['', out] : [out.slice(0, eq + 1), out.slice(eq + 1)];
+    for (const m of mounts) {
+      if (path === m.target || path.startsWith(`${m.target}/`)) {
+        out = head + m.source + path.slice(m.target.length);
+        break;
+      }
+    }
+    return out;
+  };
+  const [node = process.execPath, ...rest] = launch.argv;
+  return {
+    argv: [node, '--import', loopbackHostsPreload, ...rest.map(rewrite)],
+    env: {
+      ...Object.fromEntries(Object.entries(launch.env).map(([k, v]) => [k, rewrite(v)])),
+      PEERNET_LOCALNODE_HOSTS: launch.hostsFile,
+    },
+  };
+}
+
 /** Starts the container's process; its stdout and stderr are appended to the log file. */
 export async function launchContainer(launch: ContainerLaunch): Promise<ChildProcess> {
   await mkdir(launch.scratchDir, { recursive: true });
   await mkdir(dirname(launch.logFile), { recursive: true });
   const log = await open(launch.logFile, 'a');
   try {
-    await log.write(`--- ${new Date().toISOString()} starting: ${launch.argv.join(' ')}\n`);
+    const loopback = launch.netns === undefined ? loopbackCommand(launch) : undefined;
+    await log.write(
+      `--- ${new Date().toISOString()} starting: ${(loopback?.argv ?? launch.argv).join(' ')}\n`,
+    );
+    const netns = launch.netns;
+    if (netns === undefined) {
+      const { argv, env } = loopback ?? loopbackCommand(launch);
+      return spawn(argv[0] ?? process.execPath, argv.slice(1), {
+        env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...env },
+        stdio: ['ignore', log.fd, log.fd],
+        detached: true,
+      });
+    }
     const child = spawn(
       'ip',
       [
         'netns',
         'exec',
-        launch.netns,
+        netns,
         'unshare',
         '--mount',
         '--propagation',

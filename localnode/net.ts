@@ -31,7 +31,8 @@ export interface NodeNetwork {
 
 export interface PodSandboxNetwork {
   nodeIndex: number;
-  netns: string;
+  /** The pod's network namespace; undefined in the loopback fallback. */
+  netns: string | undefined;
   ip: string;
   hostVeth: string;
 }
@@ -79,6 +80,18 @@ export function createPodNetwork(options: PodNetworkOptions): PodNetwork {
       const name = line.split(' ')[0];
       if (name !== undefined && name.startsWith(netnsPrefix)) {
         log.warn({ netns: name }, 'removing a network namespace left over by an earlier run');
+        // Processes of a runtime that was killed outright still live in there: end them first.
+        const pids = await run('ip', ['netns', 'pids', name], { allowFail: true });
+        for (const pid of pids
+          .split('\n')
+          .map(Number)
+          .filter((p) => p > 0)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
         await run('ip', ['netns', 'del', name], { allowFail: true });
       }
     }
@@ -154,7 +167,8 @@ export function createPodNetwork(options: PodNetworkOptions): PodNetwork {
     async deleteSandbox(sandbox) {
       if (!sandboxes.delete(sandbox)) return;
       await run('ip', ['link', 'del', sandbox.hostVeth], { allowFail: true });
-      await run('ip', ['netns', 'del', sandbox.netns], { allowFail: true });
+      if (sandbox.netns !== undefined)
+        await run('ip', ['netns', 'del', sandbox.netns], { allowFail: true });
       nodes.get(sandbox.nodeIndex)?.used.delete(Number(sandbox.ip.split('.')[3]));
     },
 
@@ -164,6 +178,62 @@ export function createPodNetwork(options: PodNetworkOptions): PodNetwork {
       if (routeInstalled)
         await run('ip', ['route', 'del', 'unreachable', options.cidr], { allowFail: true });
       routeInstalled = false;
+    },
+  };
+}
+
+/**
+ * The fallback without root: no namespaces, one loopback address per pod from
+ * `127.<b>.<n>.0/24` (the same /16 number as the namespace mode would use). Pods of all nodes
+ * share the host's network stack; ports are told apart by address only, and multicast (mDNS)
+ * does not work on the loopback interface.
+ */
+export function createLoopbackNetwork(options: PodNetworkOptions): PodNetwork {
+  const { b } = parseCidr16(options.cidr);
+  const nodes = new Map<number, { net: NodeNetwork; used: Set<number> }>();
+  const sandboxes = new Set<PodSandboxNetwork>();
+  return {
+    start: () => Promise.resolve(),
+    addNode(index) {
+      if (index < 1 || index > 254)
+        throw new LocalNodeConfigError(`node index ${index} out of 1..254`);
+      const net: NodeNetwork = {
+        index,
+        bridge: 'lo',
+        gatewayIp: `127.${b}.${index}.1`,
+        podCidr: `127.${b}.${index}.0/24`,
+      };
+      nodes.set(index, { net, used: new Set() });
+      return Promise.resolve(net);
+    },
+    async removeNode(index) {
+      for (const s of [...sandboxes]) if (s.nodeIndex === index) await this.deleteSandbox(s);
+      nodes.delete(index);
+    },
+    createSandbox(nodeIndex) {
+      const node = nodes.get(nodeIndex);
+      if (node === undefined) throw new LocalNodeConfigError(`no local node ${nodeIndex}`);
+      let host = 2;
+      while (node.used.has(host) && host < 255) host++;
+      if (host >= 255) throw new AddressExhaustedError(`node ${nodeIndex} has no free pod address`);
+      node.used.add(host);
+      const sandbox: PodSandboxNetwork = {
+        nodeIndex,
+        netns: undefined,
+        ip: `127.${b}.${nodeIndex}.${host}`,
+        hostVeth: '',
+      };
+      sandboxes.add(sandbox);
+      return Promise.resolve(sandbox);
+    },
+    deleteSandbox(sandbox) {
+      if (sandboxes.delete(sandbox))
+        nodes.get(sandbox.nodeIndex)?.used.delete(Number(sandbox.ip.split('.')[3]));
+      return Promise.resolve();
+    },
+    async stop() {
+      for (const s of [...sandboxes]) await this.deleteSandbox(s);
+      nodes.clear();
     },
   };
 }

@@ -212,7 +212,7 @@ export class PodWorker {
   /** Secret and ConfigMap volumes as files, rewritten atomically when their objects change. */
   private async materializeVolumes(): Promise<void> {
     const ns = this.pod.metadata?.namespace ?? 'default';
-    const { uid, gid, fsGroup } = this.ids();
+    const { uid, gid, fsGroup } = this.sandbox?.netns === undefined ? {} : this.ids();
     const owner = uid !== undefined ? { uid, gid: fsGroup ?? gid ?? uid } : {};
     const missing: string[] = [];
     for (const v of this.pod.spec?.volumes ?? []) {
@@ -336,12 +336,14 @@ export class PodWorker {
     }
     const sc = c.securityContext;
     const ids = this.ids();
-    const uid = sc?.runAsUser ?? ids.uid;
-    const gid = sc?.runAsGroup ?? ids.gid;
+    // Without namespaces (loopback fallback) the runtime is not root and cannot switch users.
+    const uid = this.sandbox.netns === undefined ? undefined : (sc?.runAsUser ?? ids.uid);
+    const gid = this.sandbox.netns === undefined ? undefined : (sc?.runAsGroup ?? ids.gid);
     const ns = this.pod.metadata?.namespace ?? '';
     const podName = this.pod.metadata?.name ?? '';
     const child = await launchContainer({
       netns: this.sandbox.netns,
+      podIp: this.sandbox.ip,
       mounts: this.mountsFor(c),
       hostsFile: join(this.dir, 'hosts'),
       scratchDir: join(this.dir, 'containers', c.name),

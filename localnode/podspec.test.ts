@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node';
-import { mountScript } from './container.js';
+import { loopbackCommand, loopbackHostsPreload, mountScript } from './container.js';
 import {
   containerEnv,
   expand,
@@ -112,6 +112,7 @@ describe('mount script', () => {
     const script = mountScript(
       {
         netns: 'ns',
+        podIp: '10.213.1.2',
         mounts: [
           { source: '/tmp/state/pod/volumes/tmp', target: '/tmp', readOnly: false },
           {
@@ -147,5 +148,50 @@ describe('mount script', () => {
     );
     expect(script).toContain("mount -o remount,bind,ro '/var/run/peernet/keys'");
     expect(lines.at(-1)).toBe('exec setpriv --reuid 10001 --regid 10001 --clear-groups -- "$@"');
+  });
+});
+
+describe('loopback fallback command', () => {
+  test('binds to the pod address, rewrites mount paths, preloads the hosts resolver', () => {
+    const { argv, env } = loopbackCommand({
+      netns: undefined,
+      podIp: '127.213.1.2',
+      mounts: [
+        { source: '/s/pod/volumes/keys', target: '/var/run/peernet/keys', readOnly: true },
+        { source: '/s/pod/volumes/bootstrap', target: '/etc/peernet/bootstrap', readOnly: true },
+      ],
+      hostsFile: '/s/pod/hosts',
+      scratchDir: '/s/pod/c',
+      env: { PEERNET_DATA_DIR: '/var/run/peernet/keys/x' },
+      argv: [
+        'node',
+        'peer.js',
+        '--listen',
+        '/ip4/0.0.0.0/tcp/4001',
+        '--api',
+        '0.0.0.0:5001',
+        '--key-file',
+        '/var/run/peernet/keys/a.key',
+        '--bootstrap-file=/etc/peernet/bootstrap/bootstrap.txt',
+      ],
+      logFile: '/dev/null',
+    });
+    expect(argv).toEqual([
+      'node',
+      '--import',
+      loopbackHostsPreload,
+      'peer.js',
+      '--listen',
+      '/ip4/127.213.1.2/tcp/4001',
+      '--api',
+      '127.213.1.2:5001',
+      '--key-file',
+      '/s/pod/volumes/keys/a.key',
+      '--bootstrap-file=/s/pod/volumes/bootstrap/bootstrap.txt',
+    ]);
+    expect(env).toEqual({
+      PEERNET_DATA_DIR: '/s/pod/volumes/keys/x',
+      PEERNET_LOCALNODE_HOSTS: '/s/pod/hosts',
+    });
   });
 });

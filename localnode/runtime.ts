@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { hostname as osHostname, release } from 'node:os';
+import { hostname as osHostname, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   CoordinationV1Api,
@@ -19,7 +20,13 @@ import {
 } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { LocalNodeConfigError } from './errors.js';
-import { createPodNetwork, parseCidr16, type NodeNetwork, type PodNetwork } from './net.js';
+import {
+  createLoopbackNetwork,
+  createPodNetwork,
+  parseCidr16,
+  type NodeNetwork,
+  type PodNetwork,
+} from './net.js';
 import { PodWorker } from './pod.js';
 import { microTime, rfc3339 } from './podstatus.js';
 import type { HostsEntry } from './volumes.js';
@@ -38,6 +45,12 @@ export interface LocalNodesOptions {
    * 10.213.0.0/16 .. 10.239.0.0/16 that no other live runtime on this machine holds. @default 'auto'
    */
   podCidr?: string;
+  /**
+   * 'namespaces': a network and mount namespace per pod (needs root). 'loopback': the fallback
+   * without root, one loopback address per pod, no mDNS, no runAsUser. 'auto': namespaces when
+   * root, else loopback with a warning. @default 'auto'
+   */
+  network?: 'auto' | 'namespaces' | 'loopback';
   /** Extra labels on every node (tests use one to pin their networks to their own nodes). */
   nodeLabels?: Record<string, string>;
   /** Pod directories (`pods/`) and container logs (`logs/`). @default '.cluster/localnode' */
@@ -58,6 +71,8 @@ export interface LocalNodesOptions {
 }
 
 export interface LocalNodes {
+  /** How pods are isolated: namespaces, or the loopback fallback. */
+  readonly mode: 'namespaces' | 'loopback';
   /** Names of the nodes that are up. */
   readonly nodes: readonly string[];
   /** The address of a pod this runtime runs, once its sandbox exists. */
@@ -103,9 +118,21 @@ export async function startLocalNodes(options: LocalNodesOptions): Promise<Local
   const log = (options.logger ?? pino({ name: 'peernet:localnode' })).child({
     component: 'peernet:localnode',
   });
-  if (process.getuid?.() !== 0) {
+  const root = process.getuid?.() === 0;
+  const mode =
+    options.network === undefined || options.network === 'auto'
+      ? root
+        ? 'namespaces'
+        : 'loopback'
+      : options.network;
+  if (mode === 'namespaces' && !root) {
     throw new LocalNodeConfigError(
-      'the local node runtime needs root (network and mount namespaces); run it as root (sudo), or use kwok nodes for tests that do not need real peers',
+      'network namespaces need root: run as root (sudo), or use network: loopback (one loopback address per pod, no mDNS)',
+    );
+  }
+  if (mode === 'loopback') {
+    log.warn(
+      'LOOPBACK FALLBACK: no network or mount namespaces (not root); each pod gets a 127.x address, peers bind to it, mount paths in args are rewritten to pod directories, runAsUser is ignored and mDNS between containers does not work',
     );
   }
   const kc =
@@ -125,7 +152,7 @@ export async function startLocalNodes(options: LocalNodesOptions): Promise<Local
   const backoff = options.restartBackoff ?? { initialMs: 1000, maxMs: 30000 };
   const zoneFor = options.zoneFor ?? ((n: number) => `local-zone-${n}`);
   const range = await claimRange(options.podCidr ?? 'auto');
-  const net: PodNetwork = createPodNetwork({
+  const net: PodNetwork = (mode === 'loopback' ? createLoopbackNetwork : createPodNetwork)({
     cidr: range.cidr,
     logger: log,
   });
@@ -562,6 +589,7 @@ export async function startLocalNodes(options: LocalNodesOptions): Promise<Local
   );
 
   return {
+    mode,
     get nodes() {
       return [...nodes.keys()];
     },
@@ -616,7 +644,10 @@ export function loadKubeConfig(path: string): KubeConfig {
   return kc;
 }
 
-const RANGE_DIR = '/run/peernet-localnode';
+const RANGE_DIR =
+  process.getuid?.() === 0
+    ? '/run/peernet-localnode'
+    : join(tmpdir(), `peernet-localnode-${process.getuid?.() ?? 0}`);
 
 /** Claims a pod range on this machine with a pid file, so two runtimes never share one. */
 async function claimRange(wanted: string): Promise<{ cidr: string; release(): void }> {
