@@ -136,6 +136,29 @@ export async function startCluster(
     bins = await ensureBinaries({ onProgress: progress });
   }
 
+  // Ports are chosen free, but another program may bind one before our server does: then
+  // start again on fresh ports (twice at most).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const cluster = await startOnce(options, paths, bins, progress);
+      progress(`cluster ready: KUBECONFIG=${paths.kubeconfig}`);
+      return cluster;
+    } catch (err) {
+      const portTaken =
+        err instanceof ComponentStartError && /address already in use/.test(err.message);
+      if (!portTaken || attempt >= 3) throw err;
+      progress(`${err.component}: its port was taken meanwhile; starting again on other ports`);
+      rmSync(options.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+async function startOnce(
+  options: ClusterOptions,
+  paths: ClusterPaths,
+  bins: ClusterBinaries,
+  progress: (line: string) => void,
+): Promise<LocalCluster> {
   for (const d of [
     paths.dir,
     paths.pki,
@@ -210,7 +233,6 @@ export async function startCluster(
     rmSync(paths.state, { force: true });
     throw err;
   }
-  progress(`cluster ready: KUBECONFIG=${paths.kubeconfig}`);
   return cluster;
 }
 
