@@ -122,6 +122,7 @@ interface Result {
   put: OpStats;
   get: OpStats;
   rssMiB: number[];
+  pssMiB: number[];
 }
 
 function newOps(planned: number): OpStats {
@@ -129,6 +130,14 @@ function newOps(planned: number): OpStats {
 }
 function fail(s: OpStats, why: string): void {
   s.failures.set(why, (s.failures.get(why) ?? 0) + 1);
+}
+
+function summary(kind: string, s: OpStats): string {
+  const f = (v: number): string => `${v.toFixed(1)} ms`;
+  return (
+    `${kind} ${s.ok}/${s.planned} ok, p50 ${f(percentile(s.latencies, 50))}, ` +
+    `p99 ${f(percentile(s.latencies, 99))}`
+  );
 }
 
 async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Promise<Result> {
@@ -255,6 +264,8 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
       if ((i + 1) % 100 === 0) ctx.progress(`${profile}: ${i + 1} PUTs`);
     }
 
+    ctx.progress(`${profile}: ${summary('PUT', put)}`);
+
     budgetEnd = Date.now() + o.opsBudgetMs;
     for (let i = 0; i < o.ops && stored.length > 0 && Date.now() < budgetEnd; i++) {
       if (ctx.signal.aborted) throw ctx.signal.reason as Error;
@@ -278,7 +289,10 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
       if ((i + 1) % 100 === 0) ctx.progress(`${profile}: ${i + 1} GETs`);
     }
 
+    ctx.progress(`${profile}: ${summary('GET', get)}`);
+
     const rssMiB = peers.map((p) => (p.rssKiB() ?? NaN) / 1024).filter((x) => !Number.isNaN(x));
+    const pssMiB = peers.map((p) => (p.pssKiB() ?? NaN) / 1024).filter((x) => !Number.isNaN(x));
     return {
       profile,
       target,
@@ -291,6 +305,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
       put,
       get,
       rssMiB,
+      pssMiB,
     };
   } finally {
     ctx.signal.removeEventListener('abort', abort);
@@ -399,6 +414,7 @@ function rows(target: number): Row[] {
       value: (r) => Math.max(...r.rssMiB),
       fmt: mib,
     },
+    { label: 'PSS per peer, mean (shared pages split)', value: (r) => mean(r.pssMiB), fmt: mib },
   ];
 }
 
@@ -474,12 +490,16 @@ export const peerDht: Benchmark = {
       ctx.progress(`warning: ${before} MiB available for ${o.peers} peers (~100 MiB each)`);
     }
     const results: Result[] = [];
-    for (const profile of o.profiles) {
-      if (ctx.signal.aborted) break;
-      results.push(await runProfile(profile, o, ctx));
-      // let the machine settle before the next network
-      await sleep(2000);
+    try {
+      for (const profile of o.profiles) {
+        if (ctx.signal.aborted) break;
+        results.push(await runProfile(profile, o, ctx));
+        // let the machine settle before the next network
+        await sleep(2000);
+      }
+    } finally {
+      // an interrupted run still reports the profiles it finished
+      if (results.length > 0) report(o, results, before, ctx);
     }
-    if (results.length > 0) report(o, results, before, ctx);
   },
 };

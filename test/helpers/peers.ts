@@ -460,6 +460,19 @@ export class PeerProcess {
     return this.exited;
   }
 
+  /**
+   * Proportional set size in KiB (shared pages, such as Node's own code, divided among the
+   * processes sharing them): what one more peer really costs. Undefined once gone or off Linux.
+   */
+  pssKiB(): number | undefined {
+    try {
+      const m = /^Pss:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${this.pid}/smaps_rollup`, 'utf8'));
+      return m ? Number(m[1]) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Resident memory in KiB from /proc (undefined once gone or off Linux). */
   rssKiB(): number | undefined {
     try {
