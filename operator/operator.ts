@@ -32,8 +32,8 @@ export interface Operator {
   start(): Promise<void>;
   /** graceful: finishes reconciles in progress, releases the lease, stops the watches */
   stop(): Promise<void>;
-  /** resolves with 'lost' if leadership is lost (the process should exit), 'stopped' after stop() */
-  readonly done: Promise<'lost' | 'stopped'>;
+  /** resolves after stop() */
+  readonly done: Promise<'stopped'>;
   isLeader(): boolean;
   synced(): boolean;
   /** the bound port of the health/metrics server */
@@ -232,8 +232,8 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
   });
 
   const abort = new AbortController();
-  let resolveDone: (v: 'lost' | 'stopped') => void = () => {};
-  const done = new Promise<'lost' | 'stopped'>((r) => (resolveDone = r));
+  let resolveDone: (v: 'stopped') => void = () => {};
+  const done = new Promise<'stopped'>((r) => (resolveDone = r));
   let campaign: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
 
@@ -265,19 +265,31 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
         identity: settings.identity,
       });
       const l = leader;
-      campaign = l.run(
-        abort.signal,
-        () => {
-          void waitSynced().then(() => {
-            if (!abort.signal.aborted && l.isLeader()) startWorking();
-          });
-        },
-        () => {
-          leading = false;
-          void queue?.stop();
-          resolveDone('lost');
-        },
-      );
+      // Leadership lost (renewals failed for the renew deadline, e.g. the API server is down):
+      // stop acting before the lease can expire for the others, wait for the reconciles in
+      // flight, then campaign again. The process survives an API server outage.
+      campaign = (async () => {
+        while (!abort.signal.aborted) {
+          let lost = false;
+          await l.run(
+            abort.signal,
+            () => {
+              void waitSynced().then(() => {
+                if (!abort.signal.aborted && l.isLeader()) startWorking();
+              });
+            },
+            () => {
+              lost = true;
+              leading = false;
+            },
+          );
+          if (!lost) break;
+          const q = queue;
+          queue = undefined;
+          await q?.stop();
+          log.warn('stopped reconciling after losing the lease; campaigning again');
+        }
+      })();
     },
     stop() {
       stopping ??= (async () => {

@@ -53,9 +53,3 @@ const shutdown = (signal: string) => {
 parentPort?.on('message', (m: { signal?: string }) => {
   if (m.signal) shutdown(m.signal);
 });
-void operator.done.then((why) => {
-  if (why === 'lost') {
-    logger.error('leadership lost; exiting so a fresh start campaigns again');
-    void operator.stop().then(() => process.exit(1));
-  }
-});

@@ -101,12 +101,23 @@ export function createLeaderElector(
     }
   }
 
+  /** One try, bounded: a hung API server must not keep a leader acting past its deadline. */
   async function attempt(): Promise<boolean> {
+    const bound = new AbortController();
     try {
-      return await tryAcquireOrRenew();
+      return await Promise.race([
+        tryAcquireOrRenew(),
+        clock.sleep(renewDeadline / 2, bound.signal).then(() => {
+          // aborted: the request answered first and this result is ignored
+          if (bound.signal.aborted) return false;
+          throw new Error(`no answer within ${renewDeadline / 2} ms`);
+        }),
+      ]);
     } catch (e) {
       logger.warn({ err: (e as Error).message }, 'lease request failed');
       return false;
+    } finally {
+      bound.abort();
     }
   }
 
