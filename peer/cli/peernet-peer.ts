@@ -41,5 +41,11 @@ if (
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();
 
-const { run } = await import('./daemon-main.js');
+// `npm run build` bundles the daemon into one module (peer/build/bundle.ts); without the bundle
+// the modules tsc wrote are loaded one by one.
+const { existsSync } = await import('node:fs');
+const bundle = new URL('./daemon-main.bundle.js', import.meta.url);
+const { run } = (
+  existsSync(bundle) ? await import(bundle.href) : await import('./daemon-main.js')
+) as typeof import('./daemon-main.js');
 run();
