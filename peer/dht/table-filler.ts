@@ -15,7 +15,7 @@ export interface TableFillerOptions {
   protocol: string;
   /** stop filling once the table holds this many peers. @default 40 */
   target?: number;
-  /** first delay between rounds while below target, ms; doubles up to maxInterval. @default 1_000 */
+  /** delay between rounds while they find new peers, ms; doubles up to maxInterval when not. @default 1_000 */
   interval?: number;
   /** @default 30_000 */
   maxInterval?: number;
@@ -62,16 +62,20 @@ export class TableFiller {
     if (!this.running) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
+      let progress = 0;
       void this.round()
+        .then((n) => (progress = n))
         .catch((err: unknown) =>
           this.log.debug({ err: (err as Error).message }, 'table fill round failed'),
         )
         .finally(() => {
-          const full = this.dht.routingTable.size >= this.target;
-          // an empty table with no connection waits for the bootstrapper's first peer (onAdd)
-          this.delay = full
-            ? (this.opts.maxInterval ?? 30_000)
-            : Math.min(this.delay * 2, this.opts.maxInterval ?? 30_000);
+          const min = this.opts.interval ?? 1_000;
+          const max = this.opts.maxInterval ?? 30_000;
+          // full: check now and then; still learning peers: go on at once; else back off.
+          // An empty table with no connection waits for the bootstrapper's first peer (onAdd).
+          if (this.dht.routingTable.size >= this.target) this.delay = max;
+          else if (progress > 0) this.delay = min;
+          else this.delay = Math.min(this.delay * 2, max);
           this.schedule(this.delay);
         });
     }, ms);
