@@ -2,7 +2,9 @@
 // interface: the routing table (closest known peers), the network (one RPC to one peer) and the
 // provider store. They are checked once at start so a library change fails loudly, not subtly.
 import type { KadDHT, QueryEvent, MessageType } from '@libp2p/kad-dht';
+import { Libp2pRecord } from '@libp2p/record';
 import type { AbortOptions, PeerId } from '@libp2p/interface';
+import type { Multiaddr } from '@multiformats/multiaddr';
 import type { CID } from 'multiformats/cid';
 
 export interface PbPeerInfo {
@@ -82,3 +84,36 @@ export function dhtInternals(dht: KadDHT): DhtInternals {
 }
 
 export const NO_PATH: QueryPath = { index: -1, queued: 0, running: 0, total: 0 };
+
+export type DhtRequest = Omit<DhtMessage, 'closer' | 'providers'>;
+
+export interface DhtAnswer {
+  record?: Libp2pRecord;
+  /** peers the answering peer knows closer to the key */
+  closer: PeerId[];
+  providers: Array<{ id: PeerId; multiaddrs: Multiaddr[] }>;
+}
+
+/** One kad-dht request to one peer and its answer; throws when it fails or times out. */
+export async function sendDhtRequest(
+  dht: DhtInternals,
+  peer: PeerId,
+  msg: DhtRequest,
+  signal: AbortSignal,
+): Promise<DhtAnswer> {
+  const full: DhtMessage = { ...msg, closer: [], providers: [] };
+  for await (const e of dht.network.sendRequest(peer, full, { signal, path: NO_PATH })) {
+    if (e.name === 'QUERY_ERROR') throw e.error;
+    if (e.name === 'PEER_RESPONSE') {
+      return {
+        record:
+          e.record == null
+            ? undefined
+            : new Libp2pRecord(e.record.key, e.record.value, e.record.timeReceived ?? new Date()),
+        closer: e.closer.map((p) => p.id),
+        providers: e.providers,
+      };
+    }
+  }
+  throw new Error(`no answer from ${peer.toString()}`);
+}

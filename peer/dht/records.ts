@@ -22,7 +22,15 @@ import type { Multiaddr } from '@multiformats/multiaddr';
 import type { DhtProfile } from '../config.js';
 import type { PeerNode } from '../node/index.js';
 import type { DhtOperation, PeerMetrics } from '../metrics.js';
-import { dhtInternals, NO_PATH, type DhtInternals, type DhtMessage } from './internals.js';
+import {
+  dhtInternals,
+  NO_PATH,
+  sendDhtRequest,
+  type DhtAnswer,
+  type DhtInternals,
+  type DhtMessage,
+  type DhtRequest,
+} from './internals.js';
 import {
   openValue,
   providerCid,
@@ -587,34 +595,8 @@ export class RecordsService {
     return AbortSignal.any([AbortSignal.timeout(60_000), this.stopController.signal]);
   }
 
-  /** One request to one peer; throws when it fails. */
-  private async request(
-    peer: PeerId,
-    msg: Omit<DhtMessage, 'closer' | 'providers'>,
-    signal?: AbortSignal,
-  ): Promise<{
-    record?: Libp2pRecord;
-    closer: PeerId[];
-    providers: Array<{ id: PeerId; multiaddrs: Multiaddr[] }>;
-  }> {
-    const full: DhtMessage = { ...msg, closer: [], providers: [] };
-    for await (const e of this.dht.network.sendRequest(peer, full, {
-      signal: this.rpcSignal(signal),
-      path: NO_PATH,
-    })) {
-      if (e.name === 'QUERY_ERROR') throw e.error;
-      if (e.name === 'PEER_RESPONSE') {
-        return {
-          record:
-            e.record == null
-              ? undefined
-              : new Libp2pRecord(e.record.key, e.record.value, e.record.timeReceived ?? new Date()),
-          closer: e.closer.map((p) => p.id),
-          providers: e.providers,
-        };
-      }
-    }
-    throw new Error(`no answer from ${peer.toString()}`);
+  private request(peer: PeerId, msg: DhtRequest, signal?: AbortSignal): Promise<DhtAnswer> {
+    return sendDhtRequest(this.dht, peer, msg, this.rpcSignal(signal));
   }
 
   private result(sealed: Uint8Array, from: string): GetResult {

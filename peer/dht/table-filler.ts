@@ -8,7 +8,7 @@ import { MessageType } from '@libp2p/kad-dht';
 import type { Logger } from 'pino';
 import type { PeerId } from '@libp2p/interface';
 import type { PeerNode } from '../node/index.js';
-import { NO_PATH, type DhtInternals } from './internals.js';
+import { sendDhtRequest, type DhtInternals } from './internals.js';
 
 export interface TableFillerOptions {
   /** the DHT protocol: connected peers that speak it belong in the table */
@@ -115,16 +115,11 @@ export class TableFiller {
     const key = randomBytes(32);
     const asked = this.dht.routingTable.closestPeers(key, { count: this.opts.fanout ?? 3 });
     const found = new Map<string, PeerId>();
-    await Promise.all(
+    await Promise.allSettled(
       asked.map(async (peer) => {
-        const msg = { type: MessageType.FIND_NODE, key, closer: [], providers: [] };
-        for await (const e of this.dht.network.sendRequest(peer, msg, {
-          signal: AbortSignal.timeout(5_000),
-          path: NO_PATH,
-        })) {
-          if (e.name === 'PEER_RESPONSE')
-            for (const p of e.closer) found.set(p.id.toString(), p.id);
-        }
+        const msg = { type: MessageType.FIND_NODE, key };
+        const res = await sendDhtRequest(this.dht, peer, msg, AbortSignal.timeout(5_000));
+        for (const p of res.closer) found.set(p.toString(), p);
       }),
     );
     const inTable = new Set(
