@@ -1,6 +1,14 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
@@ -88,7 +96,7 @@ export interface Cluster {
   /** Starts one server again with the same command line and port, and waits until it is healthy. */
   startComponent(name: ComponentName): Promise<void>;
   /** Stops every server and removes the cluster folder (logs of a failed start are kept). */
-  stop(): Promise<void>;
+  stop(options?: { keepLogs?: boolean }): Promise<void>;
 }
 
 export interface StartClusterComponents {
@@ -382,10 +390,17 @@ class LocalCluster implements Cluster {
     }
   }
 
-  async stop(): Promise<void> {
+  async stop(options: { keepLogs?: boolean } = {}): Promise<void> {
     const current = readState(this.paths.state) ?? this.state;
     await stopAll(current);
-    rmSync(this.dir, { recursive: true, force: true });
+    if (options.keepLogs !== true) {
+      rmSync(this.dir, { recursive: true, force: true });
+      return;
+    }
+    // Everything but logs/ (a test run's servers' logs and audit log, for its report).
+    for (const entry of readdirSync(this.dir)) {
+      if (entry !== 'logs') rmSync(join(this.dir, entry), { recursive: true, force: true });
+    }
   }
 
   /** Writes the admin and component kubeconfigs, trusting the API server's self-signed certificate. */

@@ -71,6 +71,7 @@ export function killOnExit(cluster: Cluster): void {
 
 /** Stops a cluster this process started and forgets it. */
 export async function releaseCluster(cluster: Cluster): Promise<void> {
-  await cluster.stop();
+  // The servers' logs stay in .test-output/ for whoever reads a failed run.
+  await cluster.stop({ keepLogs: true });
   started.delete(cluster);
 }
