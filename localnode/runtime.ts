@@ -1,4 +1,11 @@
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname as osHostname, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -672,6 +679,8 @@ async function claimRange(wanted: string): Promise<{ cidr: string; release(): vo
       release() {
         try {
           if (Number(readFileSync(file, 'utf8')) === process.pid) unlinkSync(file);
+          // The folder goes too when no other runtime holds a range.
+          if (readdirSync(RANGE_DIR).length === 0) rmdirSync(RANGE_DIR);
         } catch {
           // already gone
         }
