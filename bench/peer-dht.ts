@@ -5,7 +5,7 @@
 // of issue 2. Figures are printed, never asserted.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { PeerGroup, freePort, makeKey, sleep, type PeerProcess } from '../test/helpers/peers.js';
 import type { BenchContext, Benchmark } from './benchmark.js';
@@ -26,6 +26,7 @@ interface Options {
   bootstrapPeers: number;
   seed: number;
   peerArgs: string[];
+  memFloorMiB: number;
 }
 
 const usage = `  --peers N              peers, one process each (default 100; env BENCH_PEERS)
@@ -38,7 +39,8 @@ const usage = `  --peers N              peers, one process each (default 100; en
   --ops-budget S         stop issuing operations of one kind after this (default 300)
   --value-size BYTES     value size (default 128)
   --seed N               random seed for peers/keys choice (default 1)
-  --peer-arg ARG         extra flag for every peer, repeatable (e.g. --peer-arg=--log-level=warn)`;
+  --peer-arg ARG         extra flag for every peer, repeatable (e.g. --peer-arg=--log-level=warn)
+  --mem-floor MIB        stop launching when the machine has less memory available (default 2048)`;
 
 function parseOptions(args: string[]): Options {
   const { values } = parseArgs({
@@ -57,6 +59,7 @@ function parseOptions(args: string[]): Options {
       'value-size': { type: 'string' },
       seed: { type: 'string' },
       'peer-arg': { type: 'string', multiple: true },
+      'mem-floor': { type: 'string' },
     },
   });
   const int = (name: string, v: string | undefined, def: number, min: number): number => {
@@ -83,6 +86,7 @@ function parseOptions(args: string[]): Options {
     valueSize: int('value-size', values['value-size'], 128, 1),
     seed: int('seed', values.seed, 1, 0),
     peerArgs: values['peer-arg'] ?? [],
+    memFloorMiB: int('mem-floor', values['mem-floor'], 2048, 0),
   };
 }
 
@@ -119,6 +123,9 @@ interface Result {
   afterLastReadyMs?: number;
   reached: number;
   tables: number[];
+  /** 1-minute load average when the network was up, and after the operations */
+  loadAtStart: number;
+  loadAtEnd: number;
   put: OpStats;
   get: OpStats;
   rssMiB: number[];
@@ -205,9 +212,17 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
         batch.push(p);
       }
       await Promise.all(batch.map((p) => p.waitReady(120_000)));
+      // other work shares this machine: stop short rather than push it into the OOM killer
+      const avail = memAvailableMiB();
+      if (i + o.batch < N && avail < o.memFloorMiB) {
+        throw new Error(
+          `only ${avail} MiB of memory left after ${peers.length} peers (floor ${o.memFloorMiB} MiB, --mem-floor): stopping`,
+        );
+      }
       ctx.progress(`${profile}: ${Math.min(N, i + o.batch)}/${N} peers ready`);
     }
     const allReady = Date.now();
+    const loadAtStart = loadavg()[0] ?? NaN;
 
     const deadline = allReady + o.settleTimeoutMs;
     while (reachedAt.some((t) => t === undefined) && Date.now() < deadline) {
@@ -302,6 +317,8 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
       afterLastReadyMs: all ? Math.max(0, lastReach - allReady) : undefined,
       reached,
       tables,
+      loadAtStart,
+      loadAtEnd: loadavg()[0] ?? NaN,
       put,
       get,
       rssMiB,
@@ -405,6 +422,16 @@ function rows(target: number): Row[] {
       meets: (v) => v >= 100,
       value: (r) => rate(r.get),
       fmt: pct,
+    },
+    {
+      label: 'machine load (1 min) when up',
+      value: (r) => r.loadAtStart,
+      fmt: (v) => v.toFixed(1),
+    },
+    {
+      label: 'machine load (1 min) at the end',
+      value: (r) => r.loadAtEnd,
+      fmt: (v) => v.toFixed(1),
     },
     { label: 'RSS per peer, mean', value: (r) => mean(r.rssMiB), fmt: mib },
     {
