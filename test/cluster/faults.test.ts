@@ -4,8 +4,8 @@
 //   converges with no duplicate or orphaned object and keeps the peer keys already made;
 // - two replicas with leader election: only the Lease holder writes (proved by the API
 //   server's audit log, each replica acting as its own user); the other takes over on a kill;
-// - the API server stopped and started again under a running operator: it survives, backs
-//   off, and converges after.
+// - the API server stopped and started again under a running operator (with leader election):
+//   it ends its term, survives, backs off, leads again and converges after.
 import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { stringify } from 'yaml';
 import { auditWrites } from '../helpers/cluster-audit.js';
@@ -286,13 +286,12 @@ describe('two operator replicas with leader election', () => {
 describe('the API server restarted under the operator', () => {
   it('the operator survives the outage, backs off, and converges after', async () => {
     const ns = await namespace('api');
-    // Without leader election: with it, an outage longer than the renew deadline ends the
-    // leader's term and the process exits on purpose (as client-go's leader election does).
+    // With leader election, as deployed: the outage outlasts the renew deadline, so the
+    // operator stops reconciling, campaigns again once the API server is back, and goes on.
     const op = start({
       kubeconfig: env.cluster.kubeconfigFor('peernet-operator'),
       identity: 'survivor',
       namespaces: ns,
-      leaderElect: false,
     });
     await applyNetwork(ns, 'steady', 3, { mode: 'spread', ...kwokOnly });
     const before = await waitReady(ns, 'steady', 3, 120_000);
@@ -300,12 +299,12 @@ describe('the API server restarted under the operator', () => {
     const linesBefore = op.lines.length;
     const downAt = Date.now();
     await env.cluster.stopComponent('kube-apiserver');
-    // Wait until the operator has noticed (a warning or error logged), then a little longer
-    // than one more failure, so its retries run into the outage.
+    // Down for longer than the renew deadline: the operator must end its term (it cannot
+    // prove it still holds the Lease), without exiting.
     await waitUntil(
-      () => op.lines.slice(linesBefore).filter((l) => (l.level ?? 0) >= 40).length >= 3,
+      () => op.lines.slice(linesBefore).some((l) => l.msg === 'lost leadership'),
       90_000,
-      'the operator to report the outage',
+      'the operator to end its term during the outage',
       250,
     );
     await env.cluster.startComponent('kube-apiserver');
@@ -315,6 +314,11 @@ describe('the API server restarted under the operator', () => {
       `[faults] API server down ${outageSeconds.toFixed(1)}s; the operator logged ${outageLines} lines meanwhile\n`,
     );
     expect(op.running()).toBe(true);
+    await waitUntil(
+      () => op.lines.slice(linesBefore).some((l) => l.msg === 'became leader'),
+      120_000,
+      'the operator to lead again after the restart',
+    );
     // Backing off, not spinning: well under 20 log lines a second during the outage.
     expect(outageLines / outageSeconds).toBeLessThan(20);
     for (const c of env.cluster.status())
