@@ -87,6 +87,7 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
       logger: component(c.logger, 'reconcile'),
       peers,
       events,
+      pending: (key) => queue?.pending(key) ?? false,
     },
     {
       peerImage: settings.peerImage,
@@ -300,6 +301,7 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
         await leader?.release();
         await informers.stop();
         await events.flush();
+        kube.close();
         server.closeAllConnections();
         await new Promise<void>((r) => server.close(() => r()));
         log.info('stopped');

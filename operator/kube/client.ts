@@ -1,11 +1,11 @@
-// A narrow Kubernetes REST client over node:http(s) with keep-alive and a client-side rate limit
-// (QPS/burst), and watches streamed line by line; authenticated by a KubeAccess (./config.ts).
-import http from 'node:http';
-import https from 'node:https';
+// A narrow Kubernetes REST client with a client-side rate limit (QPS/burst) and watches streamed
+// line by line, over ./transport.ts (HTTP/2 to a TLS server); authenticated by a KubeAccess.
+import type { Readable } from 'node:stream';
 import type { Clock } from '../reconcile/clock.js';
 import { FIELD_MANAGER } from '../pods/names.js';
 import type { KubeAccess } from './config.js';
 import { resourceFor, resourcePath, type ResourceType } from './resources.js';
+import { createTransport } from './transport.js';
 
 export interface KubeObject {
   apiVersion?: string;
@@ -89,6 +89,8 @@ export interface KubeClient {
     onEvent: (type: WatchEventType, obj: KubeObject) => void,
     signal: AbortSignal,
   ): Promise<void>;
+  /** closes the connection (after stop) */
+  close(): void;
 }
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -148,23 +150,30 @@ export function createKubeClient(
   options: KubeClientOptions = {},
 ): KubeClient {
   const server = access.server;
-  const secure = server.protocol === 'https:';
-  const tlsOptions = {
-    ...(access.ca ? { ca: access.ca } : {}),
-    ...(access.cert ? { cert: access.cert } : {}),
-    ...(access.key ? { key: access.key } : {}),
-    rejectUnauthorized: access.rejectUnauthorized,
-  };
-  const agent = secure
-    ? new https.Agent({ keepAlive: true, maxSockets: 64, ...tlsOptions })
-    : new http.Agent({ keepAlive: true, maxSockets: 64 });
-  // watches hold their connection for minutes: their own agent, so they never starve requests
-  const watchAgent = secure
-    ? new https.Agent({ keepAlive: true, ...tlsOptions })
-    : new http.Agent({ keepAlive: true });
+  const transport = createTransport(access);
   const limiter = new RateLimiter(options.qps ?? 100, options.burst ?? 200, clock);
   const timeoutMs = options.timeoutMs ?? 30_000;
   const authHeaders = () => access.headers();
+
+  async function readAll(body: Readable): Promise<string> {
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  function apiError(what: string, code: number, text: string): KubeApiError {
+    let st: { message?: string; reason?: string } = {};
+    try {
+      st = JSON.parse(text) as typeof st;
+    } catch {
+      // not a Status
+    }
+    return new KubeApiError(
+      `${what}: ${code} ${st.message ?? text.slice(0, 200)}`,
+      code,
+      st.reason ?? '',
+    );
+  }
 
   async function request<T>(
     method: string,
@@ -179,55 +188,19 @@ export function createKubeClient(
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const h: Record<string, string> = { ...(await authHeaders()), Accept: 'application/json' };
-    if (payload) {
-      h['Content-Type'] = contentType;
-      h['Content-Length'] = String(payload.length);
+    if (payload) h['Content-Type'] = contentType;
+    const what = `${method} ${url.pathname}`;
+    let text: string;
+    let code: number;
+    try {
+      const res = await transport.open(method, url, h, payload, { timeoutMs });
+      code = res.code;
+      text = await readAll(res.body);
+    } catch (err) {
+      throw new KubeApiError(`${what}: ${(err as Error).message}`, 0, 'ConnectionError');
     }
-    return new Promise<T>((resolve, reject) => {
-      const req = (secure ? https : http).request(
-        url,
-        { method, headers: h, agent, timeout: timeoutMs },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', reject);
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            const code = res.statusCode ?? 0;
-            let parsed: unknown;
-            try {
-              parsed = text ? JSON.parse(text) : undefined;
-            } catch {
-              parsed = undefined;
-            }
-            if (code >= 200 && code < 300) {
-              resolve(parsed as T);
-              return;
-            }
-            const st = (parsed ?? {}) as { message?: string; reason?: string };
-            reject(
-              new KubeApiError(
-                `${method} ${url.pathname}: ${code} ${st.message ?? text.slice(0, 200)}`,
-                code,
-                st.reason ?? '',
-              ),
-            );
-          });
-        },
-      );
-      req.on('timeout', () =>
-        req.destroy(new KubeApiError(`${method} ${url.pathname}: timed out`, 0, 'Timeout')),
-      );
-      req.on('error', (err) =>
-        reject(
-          err instanceof KubeApiError
-            ? err
-            : new KubeApiError(`${method} ${url.pathname}: ${err.message}`, 0, 'ConnectionError'),
-        ),
-      );
-      if (payload) req.write(payload);
-      req.end();
-    });
+    if (code >= 200 && code < 300) return (text ? JSON.parse(text) : undefined) as T;
+    throw apiError(what, code, text);
   }
 
   const pathOf = (obj: KubeObject, sub?: string): string => {
@@ -285,82 +258,49 @@ export function createKubeClient(
       url.searchParams.set('timeoutSeconds', String(params.timeoutSeconds ?? 300));
       if (params.labelSelector) url.searchParams.set('labelSelector', params.labelSelector);
       const headers = { ...(await authHeaders()), Accept: 'application/json' };
+      const what = `WATCH ${url.pathname}`;
       if (signal.aborted) return;
-      await new Promise<void>((resolve, reject) => {
-        const fail = (err: Error) => (signal.aborted ? resolve() : reject(err));
-        const req = (secure ? https : http).request(
-          url,
-          { method: 'GET', headers, agent: watchAgent, signal },
-          (res) => {
-            const code = res.statusCode ?? 0;
-            res.setEncoding('utf8');
-            if (code !== 200) {
-              let text = '';
-              res.on('data', (d: string) => (text += d));
-              res.on('end', () => {
-                let st: { message?: string; reason?: string } = {};
-                try {
-                  st = JSON.parse(text) as typeof st;
-                } catch {
-                  // not a Status
-                }
-                fail(
-                  new KubeApiError(
-                    `WATCH ${url.pathname}: ${code} ${st.message ?? text.slice(0, 200)}`,
-                    code,
-                    st.reason ?? '',
-                  ),
-                );
-              });
-              return;
+      let res;
+      try {
+        res = await transport.open('GET', url, headers, undefined, { signal });
+      } catch (err) {
+        if (signal.aborted) return;
+        throw new KubeApiError(`${what}: ${(err as Error).message}`, 0, 'ConnectionError');
+      }
+      if (res.code !== 200) throw apiError(what, res.code, await readAll(res.body).catch(() => ''));
+      let partial = '';
+      try {
+        for await (const chunk of res.body) {
+          const lines = (
+            partial + (typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8'))
+          ).split('\n');
+          partial = lines.pop() ?? '';
+          for (const line of lines) {
+            if (!line.trim()) continue;
+            const ev = JSON.parse(line) as {
+              type: WatchEventType;
+              object: KubeObject & { code?: number; message?: string; reason?: string };
+            };
+            if (ev.type === 'ERROR') {
+              const o = ev.object;
+              throw new KubeApiError(
+                `${what}: ${o.code ?? 0} ${o.message ?? ''}`,
+                o.code ?? 0,
+                o.reason ?? '',
+              );
             }
-            let partial = '';
-            res.on('data', (chunk: string) => {
-              const lines = (partial + chunk).split('\n');
-              partial = lines.pop() ?? '';
-              for (const line of lines) {
-                if (!line.trim()) continue;
-                let ev: {
-                  type: WatchEventType;
-                  object: KubeObject & { code?: number; message?: string; reason?: string };
-                };
-                try {
-                  ev = JSON.parse(line) as typeof ev;
-                } catch {
-                  req.destroy(
-                    new KubeApiError(`WATCH ${url.pathname}: a bad event line`, 0, 'BadWatchEvent'),
-                  );
-                  return;
-                }
-                if (ev.type === 'ERROR') {
-                  const o = ev.object;
-                  req.destroy(
-                    new KubeApiError(
-                      `WATCH ${url.pathname}: ${o.code ?? 0} ${o.message ?? ''}`,
-                      o.code ?? 0,
-                      o.reason ?? '',
-                    ),
-                  );
-                  return;
-                }
-                onEvent(ev.type, ev.object);
-              }
-            });
-            res.on('end', () => resolve());
-            res.on('error', fail);
-            // a connection cut without an error still ends this watch; the informer resumes it
-            res.on('close', () => resolve());
-          },
-        );
-        req.on('error', (err) =>
-          fail(
-            err instanceof KubeApiError
-              ? err
-              : new KubeApiError(`WATCH ${url.pathname}: ${err.message}`, 0, 'ConnectionError'),
-          ),
-        );
-        req.end();
-      });
+            onEvent(ev.type, ev.object);
+          }
+        }
+      } catch (err) {
+        res.body.destroy();
+        if (signal.aborted) return;
+        if (err instanceof KubeApiError) throw err;
+        throw new KubeApiError(`${what}: ${(err as Error).message}`, 0, 'ConnectionError');
+      }
+    },
+    close() {
+      transport.close();
     },
     async delete(
       r: ResourceType,

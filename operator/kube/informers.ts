@@ -103,6 +103,8 @@ export function createInformer<T extends KubeObject>(
           syncedScopes.add(ns);
           onSynced();
         }
+        const watchStart = clock.now();
+        let events = 0;
         await client.watch(
           r,
           ns,
@@ -117,9 +119,14 @@ export function createInformer<T extends KubeObject>(
             else if (type === 'DELETED') remove(o);
             rv = o.metadata?.resourceVersion ?? rv;
             failures = 0;
+            events++;
           },
           signal,
         );
+        // a watch cut at once, again and again, must not become a request loop
+        if (events === 0 && clock.now() - watchStart < 1000 && !signal.aborted) {
+          throw new KubeApiError(`the ${r.plural} watch ended at once`, 0, 'WatchEnded');
+        }
       } catch (err) {
         if (signal.aborted) break;
         if (err instanceof KubeApiError && err.code === 410) {

@@ -26,6 +26,8 @@ export interface WorkQueue {
   addAfter(key: string, ms: number): void;
   /** keys waiting (not counting those being processed) */
   depth(): number;
+  /** the key will run (again) soon: it is waiting, or was added while running */
+  pending(key: string): boolean;
   start(handler: QueueHandler): void;
   /** stops taking keys and waits for the ones in progress */
   stop(): Promise<void>;
@@ -108,6 +110,7 @@ export function createWorkQueue(clock: Clock, options: WorkQueueOptions = {}): W
     add,
     addAfter,
     depth: () => queue.length,
+    pending: (key) => queued.has(key) || dirty.has(key),
     start(h) {
       handler = h;
       pump();

@@ -72,6 +72,8 @@ export interface ReconcilerComponents {
   logger: Logger;
   peers: PeerStatusClient;
   events: EventRecorder;
+  /** true when the key will be reconciled again right away (newer events are queued) */
+  pending?: (key: string) => boolean;
 }
 
 export interface ReconcilerOptions {
@@ -109,6 +111,8 @@ interface Expectations {
   deleted: Map<string, string>;
   /** the last status written, and the resourceVersion it replaced */
   written?: { from: string; json: string };
+  /** when a status was last written */
+  writtenAt?: number;
   live: Map<string, { at: number; ip: string; live: PeerLive | undefined }>;
 }
 
@@ -383,7 +387,10 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
       return {};
     }
     const e = exp(key);
-    const now = rfc3339(c.clock.now());
+    const t0 = c.clock.now();
+    const took: Record<string, number> = {};
+    const mark = (what: string) => (took[what] = c.clock.now() - t0);
+    const now = rfc3339(t0);
     let spec;
     try {
       const nameError = checkName(name);
@@ -423,6 +430,7 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     let bootstrap: string[] = [];
     try {
       peerIds = await ensureKeys(network, peers);
+      mark('keys');
       if (spec.privateNetwork) await ensureSwarmKey(network);
       bootstrap = bootstrapAddrs(network, peers, peerIds, clusterDomain);
       await applyIfNeeded(
@@ -450,6 +458,8 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
         desiredNetworkPolicy(network),
         c.cache.networkPolicies,
       );
+
+      mark('children');
 
       // expectations: forget what the cache now shows
       const actual = pods();
@@ -514,7 +524,10 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
           throw first;
         }
       }
+      mark('pods');
+      if (toCreate.length > 0) mark(`create${toCreate.length}`);
       for (const d of p.delete) await deletePod(network, d, e);
+      if (p.delete.length > 0) mark(`delete${p.delete.length}`);
     } catch (err) {
       if (isPermanent(err) || err instanceof ForeignObjectError) {
         failure = {
@@ -529,6 +542,7 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
 
     const current = pods();
     const live = await liveState(key, peers, current);
+    mark('live');
     const status = computeStatus({
       network,
       pods: current,
@@ -542,7 +556,21 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
       ...(waiting ? { waiting } : {}),
       outdated,
     });
-    const wrote = await writeStatus(obj, status, e);
+    // While pods come and go in a burst, a status that newer events already make stale is not
+    // worth a write: the next reconcile writes a fresher one. Phase changes are never held back,
+    // nor is a status older than a second.
+    const hold =
+      c.pending?.(key) === true &&
+      status.phase === obj.status?.phase &&
+      status.phase !== 'Ready' &&
+      c.clock.now() - (e.writtenAt ?? 0) < 1000;
+    const wrote = hold ? false : await writeStatus(obj, status, e);
+    if (wrote) e.writtenAt = c.clock.now();
+    mark(wrote ? 'status' : 'done');
+    log.debug(
+      { network: key, phase: status.phase, ready: status.readyText, ms: took },
+      'reconciled',
+    );
     if (wrote && status.phase !== obj.status?.phase) {
       log.info({ network: key, phase: status.phase, ready: status.readyText }, 'phase changed');
       if (status.phase === 'Ready')

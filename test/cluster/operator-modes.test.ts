@@ -219,7 +219,18 @@ describe('PeerNetwork topology modes', () => {
     expect(new Set(pods.map((p) => p.spec?.nodeName)).size).toBe(kwokNodes);
 
     await env.kubectlOk(['scale', `peernetwork/${name}`, `--replicas=${kwokNodes + 2}`]);
-    const degraded = await waitPhase(name, 'Degraded');
+    await waitPhase(name, 'Degraded');
+    // the scheduler reports the two extra pods one after the other
+    let degraded = await network(name);
+    await waitUntil(
+      async () => {
+        degraded = await network(name);
+        const msg = degraded.status?.conditions?.find((c) => c.type === 'Ready')?.message ?? '';
+        return degraded.status?.phase === 'Degraded' && msg.startsWith('2 pod(s)');
+      },
+      60_000,
+      'both extra pods reported unschedulable',
+    );
     const ready = degraded.status!.conditions!.find((c) => c.type === 'Ready')!;
     expect(ready).toMatchObject({ status: 'False', reason: 'Unschedulable' });
     expect(ready.message).toMatch(/2 pod\(s\) cannot be scheduled/);
