@@ -52,7 +52,11 @@ export interface LocalStack {
   waitReady(name: string, peers: number, timeoutMs?: number): Promise<NetworkStatus>;
 }
 
-export function useLocalStack(prefix: string, nodeCount = 3): LocalStack {
+export function useLocalStack(
+  prefix: string,
+  nodeCount = 3,
+  network: 'auto' | 'namespaces' | 'loopback' = 'auto',
+): LocalStack {
   const t = useCluster(prefix);
   let nodes: LocalNodes | undefined;
   let operator: OperatorProcess | undefined;
@@ -72,6 +76,7 @@ export function useLocalStack(prefix: string, nodeCount = 3): LocalStack {
       nodeLabels: { [GROUP_LABEL]: t.namespace },
       stateDir: dir,
       stopGraceSeconds: 5,
+      network,
       logger: pino({ level: 'info' }, pino.destination(`${dir}/runtime.log`)),
     });
     operator = startOperatorProcess({

@@ -8,39 +8,47 @@ const stack = useLocalStack('e2e-status', 3);
 describe('PeerNetwork status on local nodes', () => {
   test('phase Ready only when every peer answers and has DHT peers', async () => {
     await stack.apply(stack.network('truth', { replicas: 3, mode: 'spread' }));
-    // Watch the whole way up: each time the operator says Ready, every peer must agree.
-    let checkedReady = 0;
+    // Watch the whole way up: the first time the operator says Ready, every peer must agree
+    // (asked directly), and every status.peers entry must be ready. Violations are collected, not
+    // thrown, so a violation fails the test instead of being retried away.
+    const violations: string[] = [];
     await waitUntil(
       async () => {
         const s = await stack.status('truth');
         if (s.phase !== 'Ready') return false;
         const peers = s.peers ?? [];
-        expect(peers).toHaveLength(3);
+        if (peers.length !== 3) violations.push(`phase Ready with ${peers.length} peers in status`);
         for (const p of peers) {
-          expect(p.ready).toBe(true);
-          const live = await peerJson<{
-            peerId: string;
-            routingTable: number;
-            connections: number;
-            ready: boolean;
-          }>(p, '/v1/status');
-          expect(live.peerId).toBe(p.peerId);
-          expect(live.ready).toBe(true);
-          expect(live.routingTable).toBeGreaterThan(0);
+          if (p.ready !== true)
+            violations.push(`${p.name} not ready in status.peers while phase Ready`);
+          const live = await peerJson<{ peerId: string; routingTable: number; ready: boolean }>(
+            p,
+            '/v1/status',
+          ).catch((err: unknown) => String(err));
+          if (typeof live === 'string')
+            violations.push(`${p.name} does not answer while phase Ready: ${live}`);
+          else if (live.peerId !== p.peerId || !live.ready || live.routingTable < 1)
+            violations.push(`${p.name} while phase Ready: ${JSON.stringify(live)}`);
         }
-        checkedReady++;
         return true;
       },
       180_000,
       'truth Ready',
+      100,
     );
-    expect(checkedReady).toBe(1);
+    expect(violations).toEqual([]);
+    // status.peers carries each peer's routing table size and connections (refreshed by the
+    // operator from the peers' APIs, so they may trail the peers by one refresh).
+    await waitUntil(
+      async () => {
+        const s = await stack.status('truth');
+        return (s.peers ?? []).every((p) => (p.routingTable ?? 0) > 0 && (p.connections ?? 0) > 0);
+      },
+      90_000,
+      'routingTable and connections > 0 for every peer in status.peers',
+    );
     const s = await stack.waitReady('truth', 3);
-    for (const p of s.peers ?? []) {
-      expect(p.routingTable).toBeGreaterThan(0);
-      expect(p.connections).toBeGreaterThan(0);
-      expect(p.node).toMatch(new RegExp(`^${stack.namespace}-n\\d+$`));
-    }
+    for (const p of s.peers ?? []) expect(p.node).toMatch(new RegExp(`^${stack.namespace}-n\\d+$`));
     const conditions = (await stack.status('truth')).conditions ?? [];
     expect(conditions.find((c) => c.type === 'Ready')?.status).toBe('True');
   }, 240_000);
