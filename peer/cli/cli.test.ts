@@ -1,0 +1,92 @@
+// The two commands as users run them: the built files, in child processes.
+import { describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readKeyFile } from '../identity.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const peer = join(here, 'peernet-peer.js');
+const ctl = join(here, 'peerctl.js');
+
+function run(file: string, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [file, ...args], {
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('peernet-peer', () => {
+  it.each([
+    [['--api', 'x'], '--api'],
+    [['--listen', 'nope'], '--listen'],
+    [['--network', 'Bad Name'], '--network'],
+    [['--bogus'], '--bogus'],
+  ])('%j exits 2 with one line naming %s', (args, flag) => {
+    const r = run(peer, args);
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^peernet-peer: ${flag}: `));
+  });
+
+  it('names the flag for a bad value from the environment', () => {
+    const r = run(peer, [], { PEERNET_LOG_LEVEL: 'loud' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^peernet-peer: --log-level: /);
+  });
+
+  it('names --swarm-key-file and --key-file when their files are bad', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'peernet-cli-'));
+    const missing = run(peer, [
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      '--api',
+      '127.0.0.1:0',
+      '--swarm-key-file',
+      join(dir, 'none'),
+    ]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^peernet-peer: --swarm-key-file: /);
+    const badKey = run(peer, [
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      '--api',
+      '127.0.0.1:0',
+      '--key-file',
+      peer,
+    ]);
+    expect(badKey.code).toBe(2);
+    expect(badKey.stderr).toMatch(/^peernet-peer: --key-file: /);
+  });
+
+  it('keygen writes a key and prints its peer ID', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'peernet-cli-')), 'p.key');
+    const r = run(peer, ['keygen', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe((await readKeyFile(out)).peerId);
+    expect(run(peer, ['keygen']).code).toBe(2);
+  });
+
+  it('prints usage for --help', () => {
+    const r = run(peer, ['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('--bootstrap-file');
+  });
+});
+
+describe('peerctl', () => {
+  it('exits 2 on usage errors and 1 when the API cannot be reached', () => {
+    expect(run(ctl, []).code).toBe(2);
+    expect(run(ctl, ['frobnicate']).code).toBe(2);
+    expect(run(ctl, ['get']).code).toBe(2);
+    const r = run(ctl, ['--api', 'http://127.0.0.1:1', 'status']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^peerctl: cannot reach/);
+    expect(run(ctl, ['status'], { PEERNET_API: 'http://127.0.0.1:1' }).code).toBe(1);
+  });
+});
