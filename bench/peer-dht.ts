@@ -27,6 +27,7 @@ interface Options {
   seed: number;
   peerArgs: string[];
   memFloorMiB: number;
+  readyTimeoutMs: number;
 }
 
 const usage = `  --peers N              peers, one process each (default 100; env BENCH_PEERS)
@@ -40,6 +41,7 @@ const usage = `  --peers N              peers, one process each (default 100; en
   --value-size BYTES     value size (default 128)
   --seed N               random seed for peers/keys choice (default 1)
   --peer-arg ARG         extra flag for every peer, repeatable (e.g. --peer-arg=--log-level=warn)
+  --ready-timeout S      a peer not answering /readyz by then is counted as never ready (default 180)
   --mem-floor MIB        stop launching when the machine has less memory available (default 2048)`;
 
 function parseOptions(args: string[]): Options {
@@ -60,6 +62,7 @@ function parseOptions(args: string[]): Options {
       seed: { type: 'string' },
       'peer-arg': { type: 'string', multiple: true },
       'mem-floor': { type: 'string' },
+      'ready-timeout': { type: 'string' },
     },
   });
   const int = (name: string, v: string | undefined, def: number, min: number): number => {
@@ -87,6 +90,7 @@ function parseOptions(args: string[]): Options {
     seed: int('seed', values.seed, 1, 0),
     peerArgs: values['peer-arg'] ?? [],
     memFloorMiB: int('mem-floor', values['mem-floor'], 2048, 0),
+    readyTimeoutMs: int('ready-timeout', values['ready-timeout'], 180, 1) * 1000,
   };
 }
 
@@ -122,6 +126,8 @@ interface Result {
   /** last peer ready -> every table >= target */
   afterLastReadyMs?: number;
   reached: number;
+  /** peers that never answered /readyz within --ready-timeout */
+  notReady: number;
   tables: number[];
   /** 1-minute load average when the network was up, and after the operations */
   loadAtStart: number;
@@ -172,6 +178,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
     const reachedAt: (number | undefined)[] = new Array<number | undefined>(N).fill(undefined);
     const tables: number[] = new Array<number>(N).fill(0);
     const peers: PeerProcess[] = [];
+    const ready = new Set<PeerProcess>();
     let polling = true;
 
     // poll routing tables from the first launch on, in the background
@@ -211,7 +218,18 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
         peers[j] = p;
         batch.push(p);
       }
-      await Promise.all(batch.map((p) => p.waitReady(120_000)));
+      // a peer that never gets ready is a figure, not the end of the run
+      await Promise.all(
+        batch.map((p) =>
+          p.waitReady(o.readyTimeoutMs).then(
+            () => ready.add(p),
+            (err: unknown) => {
+              p.peerId = keys[peers.indexOf(p)]!.peerId;
+              ctx.progress(`${profile}: ${(err as Error).message.split('\n')[0]}`);
+            },
+          ),
+        ),
+      );
       // other work shares this machine: stop short rather than push it into the OOM killer
       const avail = memAvailableMiB();
       if (i + o.batch < N && avail < o.memFloorMiB) {
@@ -248,7 +266,10 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
     });
 
     const rand = rng(o.seed);
-    const pick = (): number => Math.floor(rand() * N);
+    // operations go through peers that got ready; the others are reported apart
+    const usable = peers.map((_, i) => i).filter((i) => ready.has(peers[i]!));
+    if (usable.length < 2) throw new Error(`only ${usable.length} peers got ready`);
+    const pick = (): number => usable[Math.floor(rand() * usable.length)]!;
     const put = newOps(o.ops);
     const get = newOps(o.ops);
     const stored: { key: string; value: string; by: number }[] = [];
@@ -286,7 +307,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
       if (ctx.signal.aborted) throw ctx.signal.reason as Error;
       const rec = stored[Math.floor(rand() * stored.length)]!;
       let from = pick();
-      if (from === rec.by) from = (from + 1) % N;
+      while (from === rec.by) from = pick();
       get.attempted++;
       const t = performance.now();
       try {
@@ -316,6 +337,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
       slowestPeerMs: all ? Math.max(...reachedAt.map((t, i) => t! - launchedAt[i]!)) : undefined,
       afterLastReadyMs: all ? Math.max(0, lastReach - allReady) : undefined,
       reached,
+      notReady: N - ready.size,
       tables,
       loadAtStart,
       loadAtEnd: loadavg()[0] ?? NaN,
@@ -341,6 +363,8 @@ interface Row {
   meets?: (v: number) => boolean;
   value: (r: Result) => number | undefined;
   fmt: (v: number) => string;
+  /** no stock/tuned ratio for this row */
+  noRatio?: boolean;
 }
 
 const ms = (v: number): string =>
@@ -368,6 +392,14 @@ function rows(target: number): Row[] {
       fmt: secs,
     },
     { label: `tables >= ${target}: after last ready`, value: (r) => r.afterLastReadyMs, fmt: secs },
+    {
+      label: 'peers never ready',
+      target: '0',
+      meets: (v) => v === 0,
+      value: (r) => r.notReady,
+      fmt: (v) => String(v),
+      noRatio: true,
+    },
     { label: `peers reaching ${target} (of N)`, value: (r) => r.reached, fmt: (v) => String(v) },
     {
       label: 'routing table min at end',
@@ -458,7 +490,9 @@ function report(o: Options, results: Result[], memBefore: number, ctx: BenchCont
     const vals = results.map((r) => row.value(r));
     const line = [row.label, row.target ?? ''];
     line.push(...vals.map((v) => (v === undefined || Number.isNaN(v) ? 'never' : row.fmt(v))));
-    if (tuned && stock) {
+    if (tuned && stock && row.noRatio) {
+      line.push('');
+    } else if (tuned && stock) {
       const a = row.value(tuned);
       const b = row.value(stock);
       line.push(
