@@ -69,11 +69,16 @@ function http2Transport(access: KubeAccess): Transport {
       if (s.destroyed) return;
       const t = setTimeout(() => drop(s), PING_TIMEOUT_MS);
       t.unref();
-      const sent = s.ping((err) => {
+      try {
+        const sent = s.ping((err) => {
+          clearTimeout(t);
+          if (err) drop(s);
+        });
+        if (!sent) clearTimeout(t);
+      } catch {
         clearTimeout(t);
-        if (err) drop(s);
-      });
-      if (!sent) clearTimeout(t);
+        drop(s);
+      }
     }, PING_EVERY_MS);
     pinger.unref();
     return s;
