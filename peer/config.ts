@@ -48,6 +48,8 @@ export interface PeerConfig {
   dhtProfile: DhtProfile;
   /** how many of the closest peers take a copy of each record. @default 20 */
   replication: number;
+  /** a PUT answers once this many of the closest peers confirmed. @default 3 */
+  writeQuorum: number;
   /** how often held records are re-put to the closest peers, ms. @default 60_000 */
   republishInterval: number;
   /** how long to keep trying to hand records off on drain, ms. @default 10_000 */
@@ -70,6 +72,7 @@ const FLAGS = {
   'log-level': { type: 'string' },
   'dht-profile': { type: 'string' },
   replication: { type: 'string' },
+  'write-quorum': { type: 'string' },
   'republish-interval': { type: 'string' },
   'drain-timeout': { type: 'string' },
   'max-connections': { type: 'string' },
@@ -256,6 +259,7 @@ const schema = z.object({
   'log-level': oneOf(LOG_LEVELS).default('info'),
   'dht-profile': oneOf(DHT_PROFILES).default('tuned'),
   replication: intSchema(1, 100).default(20),
+  'write-quorum': intSchema(1, 100).default(3),
   'republish-interval': durationSchema(1000).default(60_000),
   'drain-timeout': durationSchema(0).default(10_000),
   'max-connections': intSchema(1, 100_000).default(300),
@@ -284,6 +288,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = {}): PeerCo
     logLevel: v['log-level'],
     dhtProfile: v['dht-profile'],
     replication: v.replication,
+    writeQuorum: v['write-quorum'],
     republishInterval: v['republish-interval'],
     drainTimeout: v['drain-timeout'],
     maxConnections: v['max-connections'],
@@ -321,6 +326,7 @@ Flags (each also read from PEERNET_<FLAG>, e.g. PEERNET_DATA_DIR; flags win):
   --log-level LEVEL          trace, debug, info, warn, error, fatal or silent (default info)
   --dht-profile NAME         tuned (default) or stock (kadDHT() defaults, for comparison)
   --replication N            copies of each record on the closest peers (default 20)
+  --write-quorum N           a PUT answers once N of them confirmed (default 3)
   --republish-interval DUR   how often held records are re-put (default 60s)
   --drain-timeout DUR        how long a drain may take to hand records off (default 10s)
   --max-connections N        connection limit (default 300)

@@ -135,6 +135,7 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
       profile: config.dhtProfile,
       network: config.network,
       replication: config.replication,
+      writeQuorum: config.writeQuorum,
       republishInterval: config.republishInterval,
       drainTimeout: config.drainTimeout,
     },
