@@ -431,34 +431,37 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     try {
       peerIds = await ensureKeys(network, peers);
       mark('keys');
-      if (spec.privateNetwork) await ensureSwarmKey(network);
       bootstrap = bootstrapAddrs(network, peers, peerIds, clusterDomain);
-      await applyIfNeeded(
-        network,
-        desiredService(network),
-        c.cache.services.get(namespace, serviceName(name)),
-        ['spec'],
-      );
-      await applyIfNeeded(
-        network,
-        desiredBootstrapConfigMap(network, bootstrap),
-        c.cache.configMaps.get(namespace, bootstrapConfigMapName(name)),
-        ['data'],
-      );
-
-      await ensureOptional(
-        network,
-        RESOURCES.PodDisruptionBudget,
-        desiredPodDisruptionBudget(network),
-        c.cache.pdbs,
-      );
-      await ensureOptional(
-        network,
-        RESOURCES.NetworkPolicy,
-        desiredNetworkPolicy(network),
-        c.cache.networkPolicies,
-      );
-
+      // independent children, written together (each is a no-op when it is already right)
+      const written = await Promise.allSettled([
+        spec.privateNetwork ? ensureSwarmKey(network) : Promise.resolve(),
+        applyIfNeeded(
+          network,
+          desiredService(network),
+          c.cache.services.get(namespace, serviceName(name)),
+          ['spec'],
+        ),
+        applyIfNeeded(
+          network,
+          desiredBootstrapConfigMap(network, bootstrap),
+          c.cache.configMaps.get(namespace, bootstrapConfigMapName(name)),
+          ['data'],
+        ),
+        ensureOptional(
+          network,
+          RESOURCES.PodDisruptionBudget,
+          desiredPodDisruptionBudget(network),
+          c.cache.pdbs,
+        ),
+        ensureOptional(
+          network,
+          RESOURCES.NetworkPolicy,
+          desiredNetworkPolicy(network),
+          c.cache.networkPolicies,
+        ),
+      ]);
+      const refused = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+      if (refused) throw refused.reason;
       mark('children');
 
       // expectations: forget what the cache now shows
