@@ -36,6 +36,20 @@ export function mountScript(
   exists: (p: string) => boolean = existsSync,
 ): string {
   const lines = ['set -e'];
+  // The program itself may live under a mount path (a checkout in /tmp with an emptyDir at /tmp):
+  // hold the top folder of each such path open now and bind it back after the mounts. The mount
+  // is made from /proc/self/fd, which still names the host's folder once its path is covered.
+  const keeps: string[] = [];
+  // Only the runtime's own program (node and the peer script), never the container's arguments.
+  for (const p of launch.argv.slice(0, 2).filter((a) => a.startsWith('/') && exists(a))) {
+    for (const m of launch.mounts) {
+      if (!p.startsWith(`${m.target}/`)) continue;
+      const keep = `${m.target === '/' ? '' : m.target}/${p.slice(m.target.length + 1).split('/')[0] ?? ''}`;
+      if (!keeps.includes(keep)) keeps.push(keep);
+    }
+  }
+  if (keeps.length > 6) throw new Error('too many program paths under mount paths');
+  keeps.forEach((k, i) => lines.push(`exec ${i + 3}<${shQuote(k)}`));
   const ancestors = new Set<string>();
   for (const m of launch.mounts) {
     let p = m.target;
@@ -66,6 +80,11 @@ export function mountScript(
   first.forEach(bind);
   lines.push(`mount --bind ${shQuote(launch.hostsFile)} /etc/hosts`);
   last.forEach(bind);
+  keeps.forEach((k, i) => {
+    lines.push(`mkdir -p ${shQuote(k)}`);
+    lines.push(`mount --no-canonicalize --bind /proc/self/fd/${i + 3} ${shQuote(k)}`);
+    lines.push(`exec ${i + 3}<&-`);
+  });
   if (launch.uid !== undefined) {
     const gid = launch.gid ?? launch.uid;
     lines.push(`exec setpriv --reuid ${launch.uid} --regid ${gid} --clear-groups -- "$@"`);

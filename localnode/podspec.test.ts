@@ -151,6 +151,34 @@ describe('mount script', () => {
   });
 });
 
+test('a program under a mount path is held open and bound back after the mounts', () => {
+  const script = mountScript(
+    {
+      netns: 'ns',
+      podIp: '10.213.1.2',
+      mounts: [{ source: '/tmp/ci/.state/pod/volumes/tmp', target: '/tmp', readOnly: false }],
+      hostsFile: '/tmp/ci/.state/pod/hosts',
+      scratchDir: '/tmp/ci/.state/pod/c',
+      env: {},
+      argv: [
+        '/tmp/ci/node_modules/node/bin/node',
+        '/tmp/ci/dist/peer/cli/peernet-peer.js',
+        '--api',
+        '0.0.0.0:5001',
+      ],
+      logFile: '/dev/null',
+    },
+    () => true,
+  );
+  const lines = script.split('\n');
+  expect(lines[1]).toBe("exec 3<'/tmp/ci'");
+  const tmp = lines.indexOf("mount --bind '/tmp/ci/.state/pod/volumes/tmp' '/tmp'");
+  const back = lines.indexOf("mount --no-canonicalize --bind /proc/self/fd/3 '/tmp/ci'");
+  expect(tmp).toBeGreaterThan(0);
+  expect(back).toBeGreaterThan(tmp);
+  expect(lines.at(-1)).toBe('exec "$@"');
+});
+
 describe('loopback fallback command', () => {
   test('binds to the pod address, rewrites mount paths, preloads the hosts resolver', () => {
     const { argv, env } = loopbackCommand({
