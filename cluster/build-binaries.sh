@@ -34,9 +34,16 @@ if have_all; then log "built by the other run"; echo "$OUT"; exit 0; fi
 
 WORK="$(mktemp -d "$CACHE_ROOT/work/build.XXXXXX")"
 HEARTBEAT=""
-trap '[ -n "$HEARTBEAT" ] && kill "$HEARTBEAT" 2>/dev/null; rm -rf "$WORK"' EXIT
+# The heartbeat subshell and its `sleep` child, by pid.
+stop_heartbeat() {
+  if [ -n "$HEARTBEAT" ]; then
+    kill $(pgrep -P "$HEARTBEAT") "$HEARTBEAT" 2>/dev/null || true
+    HEARTBEAT=""
+  fi
+}
+trap 'stop_heartbeat; rm -rf "$WORK"' EXIT
 start=$(date +%s)
-log "building into $OUT (cold: about 20 minutes on 2 cores; later runs reuse it)"
+log "building into $OUT (from empty Go caches: 8-20 minutes on 2 cores; later runs reuse it)"
 
 # A Go build is silent for minutes: say every minute that it is still going.
 heartbeat() {
@@ -45,7 +52,7 @@ heartbeat() {
   HEARTBEAT=$!
 }
 done_step() {
-  [ -n "$HEARTBEAT" ] && kill "$HEARTBEAT" 2>/dev/null; HEARTBEAT=""
+  stop_heartbeat
   log "$1 done in $(( $(date +%s) - $2 ))s"
 }
 
