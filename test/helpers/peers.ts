@@ -320,14 +320,14 @@ export interface PeerOptions {
   p2pPort?: number;
   /** Host the peer listens and serves on; 127.0.0.1 by default. */
   host?: string;
-  /** API port; picked free by default. */
+  /** API port; 0 (default) lets the daemon pick one and reads it from its "peer started" line. */
   apiPort?: number;
   /** More flags for `peernet-peer`. */
   args?: string[];
   env?: Record<string, string>;
   /** Run inside this network namespace (root only); the API is then reached from inside it. */
   netns?: string;
-  /** Wait for /readyz (default true). */
+  /** Wait for /readyz (default true); without it, `waitStarted()` before using the API. */
   waitReady?: boolean;
   readyTimeoutMs?: number;
 }
@@ -340,7 +340,9 @@ export interface ExitInfo {
 /** One running `peernet-peer`. */
 export class PeerProcess {
   readonly child: ChildProcess;
-  readonly client: PeerClient;
+  /** The API's URL; with `--api HOST:0` known once the peer logged "peer started". */
+  apiUrl: string;
+  client: PeerClient;
   readonly exited: Promise<ExitInfo>;
   exitInfo: ExitInfo | undefined;
   /** Filled by `waitReady` from /v1/status. */
@@ -351,7 +353,8 @@ export class PeerProcess {
     readonly name: string,
     readonly args: string[],
     readonly logPath: string,
-    readonly apiUrl: string,
+    /** undefined: read from the "peer started" log line */
+    apiUrl: string | undefined,
     readonly options: PeerOptions,
     env: Record<string, string>,
   ) {
@@ -374,10 +377,56 @@ export class PeerProcess {
         res(this.exitInfo);
       });
     });
-    this.client = new PeerClient(
-      apiUrl,
-      options.netns ? netnsTransport(options.netns) : fetchTransport,
+    this.apiUrl = apiUrl ?? '';
+    this.client = this.clientFor(this.apiUrl);
+  }
+
+  private clientFor(url: string): PeerClient {
+    return new PeerClient(
+      url,
+      this.options.netns ? netnsTransport(this.options.netns) : fetchTransport,
     );
+  }
+
+  /**
+   * Waits for the daemon's "peer started" log line (one JSON object with `peerId`, `addrs` and
+   * the bound `api`), which is how a peer started with `--api HOST:0` tells where it listens.
+   */
+  async waitStarted(timeoutMs = 60_000): Promise<this> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.log()
+        .split('\n')
+        .find((l) => l.includes('"peer started"'));
+      if (line) {
+        const j = JSON.parse(line) as { peerId?: string; addrs?: string[]; api?: string };
+        if (j.api) {
+          const [, host, port] = /^\[?(.*?)\]?:(\d+)$/.exec(j.api) ?? [];
+          const h =
+            host === '0.0.0.0' || host === ''
+              ? '127.0.0.1'
+              : host!.includes(':')
+                ? `[${host}]`
+                : host!;
+          this.apiUrl = `http://${h}:${port}`;
+          this.client = this.clientFor(this.apiUrl);
+        }
+        this.peerId = j.peerId ?? this.peerId;
+        this.addrs = j.addrs ?? this.addrs;
+        return this;
+      }
+      if (!this.running) {
+        throw new Error(
+          `${this.name} exited (${JSON.stringify(this.exitInfo)}) before it started ${this.logHint()}\n${this.logTail()}`,
+        );
+      }
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `${this.name} did not start within ${timeoutMs} ms ${this.logHint()}\n${this.logTail()}`,
+        );
+      }
+      await sleep(100);
+    }
   }
 
   get pid(): number {
@@ -419,6 +468,7 @@ export class PeerProcess {
 
   async waitReady(timeoutMs = 60_000): Promise<this> {
     const deadline = Date.now() + timeoutMs;
+    if (!this.apiUrl) await this.waitStarted(timeoutMs);
     for (;;) {
       if (!this.running) {
         throw new Error(
@@ -523,10 +573,14 @@ export class PeerGroup {
   }
 
   /** Arguments for `peernet-peer` from options (exposed so tests can start one by hand). */
-  async argsFor(opts: PeerOptions, name: string): Promise<{ args: string[]; apiUrl: string }> {
+  async argsFor(
+    opts: PeerOptions,
+    name: string,
+  ): Promise<{ args: string[]; apiUrl: string | undefined }> {
     const host = opts.host ?? '127.0.0.1';
-    // a fresh namespace has every port free: number them, as a pod numbers its containers
-    const apiPort = opts.apiPort ?? (opts.netns ? 5001 + this.netnsPorts++ : await freePort(host));
+    // Port 0 (the daemon logs the port it bound) cannot race another process for a port; a
+    // fresh namespace has every port free: number them there, as a pod numbers its containers.
+    const apiPort = opts.apiPort ?? (opts.netns ? 5001 + this.netnsPorts++ : 0);
     const args = [
       '--listen',
       `/ip4/${host}/tcp/${opts.p2pPort ?? 0}`,
@@ -543,7 +597,7 @@ export class PeerGroup {
     if (opts.swarmKeyFile) args.push('--swarm-key-file', opts.swarmKeyFile);
     if (opts.dataDir) args.push('--data-dir', opts.dataDir);
     args.push(...(opts.args ?? []));
-    return { args, apiUrl: `http://${host}:${apiPort}` };
+    return { args, apiUrl: apiPort === 0 ? undefined : `http://${host}:${apiPort}` };
   }
 
   /** Starts one peer and (by default) waits until it answers /readyz. */

@@ -111,13 +111,8 @@ describe('isolation', () => {
       keyFile: zKey.path,
       waitReady: false,
     });
-    for (const p of [y, z]) {
-      const st = await waitFor(`${p.name} to answer /v1/status (${group.logHint()})`, () =>
-        p.client.status(),
-      );
-      p.peerId = st.peerId;
-      p.addrs = st.addrs;
-    }
+    // their API address, peer ID and addresses, from the "peer started" line
+    await Promise.all([y, z].map((p) => p.waitStarted()));
 
     await waitFor(`${w.name} to connect to ${x.name} (${group.logHint()})`, async () =>
       (await w.client.peers()).includes(x.peerId),
