@@ -121,9 +121,17 @@ export function loopbackCommand(launch: ContainerLaunch): {
     }
     return out;
   };
-  const [node = process.execPath, ...rest] = launch.argv;
+  // argv is [node, the peer program, ...the container's args]: the program is the host's own
+  // file and is never rewritten, even when it lies under a mount path such as /tmp.
+  const [node = process.execPath, program, ...rest] = launch.argv;
   return {
-    argv: [node, '--import', loopbackHostsPreload, ...rest.map(rewrite)],
+    argv: [
+      node,
+      '--import',
+      loopbackHostsPreload,
+      ...(program === undefined ? [] : [program]),
+      ...rest.map(rewrite),
+    ],
     env: {
       ...Object.fromEntries(Object.entries(launch.env).map(([k, v]) => [k, rewrite(v)])),
       PEERNET_LOCALNODE_HOSTS: launch.hostsFile,

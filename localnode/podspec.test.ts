@@ -222,4 +222,24 @@ describe('loopback fallback command', () => {
       PEERNET_LOCALNODE_HOSTS: '/s/pod/hosts',
     });
   });
+  test('never rewrites the peer program itself, even under a mount path (a checkout in /tmp)', () => {
+    const { argv } = loopbackCommand({
+      netns: undefined,
+      podIp: '127.213.1.2',
+      mounts: [{ source: '/s/pod/volumes/tmp', target: '/tmp', readOnly: false }],
+      hostsFile: '/s/pod/hosts',
+      scratchDir: '/s/pod/c',
+      env: {},
+      argv: ['node', '/tmp/ci/dist/peer/cli/peernet-peer.js', '--data-dir', '/tmp/data'],
+      logFile: '/dev/null',
+    });
+    expect(argv).toEqual([
+      'node',
+      '--import',
+      loopbackHostsPreload,
+      '/tmp/ci/dist/peer/cli/peernet-peer.js',
+      '--data-dir',
+      '/s/pod/volumes/tmp/data',
+    ]);
+  });
 });
