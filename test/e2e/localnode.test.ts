@@ -24,7 +24,10 @@ beforeAll(async () => {
     nodeLabels: { [GROUP]: t.namespace },
     stateDir: dir,
     stopGraceSeconds: 5,
-    logger: pino({ level: 'info' }, pino.destination(`${dir}.runtime.log`)),
+    logger: pino(
+      { level: 'info' },
+      pino.destination({ dest: `${dir}.runtime.log`, mkdir: true, sync: true }),
+    ),
   });
 }, 60_000);
 
