@@ -2,6 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { PeerId } from '@libp2p/interface';
+import { xor as uint8ArrayXor } from 'uint8arrays/xor';
+import { xorCompare as uint8ArrayXorCompare } from 'uint8arrays/xor-compare';
 import { kadId, lookup } from './lookup.js';
 
 async function peers(n: number): Promise<PeerId[]> {
@@ -14,8 +16,9 @@ describe('lookup', () => {
   it('stops at the first peer that has the answer', async () => {
     const [self, a, b, c] = await peers(4);
     const asked: string[] = [];
+    const target = await kadId(new Uint8Array([1]));
     const r = await lookup<string>({
-      target: await kadId(new Uint8Array([1])),
+      target,
       start: [a!, b!, c!],
       self: self!,
       alpha: 1,
@@ -25,8 +28,17 @@ describe('lookup', () => {
       },
     });
     expect(r.result).toBe('found');
-    expect(asked).toContain(b!.toString());
-    expect(asked.length).toBeLessThanOrEqual(2);
+    // With alpha 1 the peers are asked nearest first, and nobody after the one that answered:
+    // exactly the start peers up to b in order of XOR distance to the target.
+    const byDistance = await Promise.all(
+      [a!, b!, c!].map(async (p) => ({
+        id: p.toString(),
+        d: uint8ArrayXor(await kadId(p.toMultihash().bytes), target),
+      })),
+    );
+    byDistance.sort((x, y) => uint8ArrayXorCompare(x.d, y.d));
+    const order = byDistance.map((x) => x.id);
+    expect(asked).toEqual(order.slice(0, order.indexOf(b!.toString()) + 1));
   });
 
   it('follows closer peers, skips itself, and counts failures', async () => {
