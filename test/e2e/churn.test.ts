@@ -20,6 +20,25 @@ async function putMany(
   return records;
 }
 
+// A connection that fails outright ("fetch failed": nothing listening at that moment, e.g. a
+// peer whose pod was just recreated under heavy load) is retried for a few seconds; any answer
+// the peer does give (a 404, a wrong value, another error) counts at once.
+async function readWithTransportRetry(
+  reader: PeerStatusEntry,
+  key: string,
+): Promise<string | undefined> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await getRecord(reader, key);
+    } catch (err: unknown) {
+      const transport = err instanceof TypeError && err.message === 'fetch failed';
+      if (!transport || Date.now() > deadline) return `error: ${String(err)}`;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 async function unreadable(
   readers: PeerStatusEntry[],
   records: Map<string, string>,
@@ -28,7 +47,7 @@ async function unreadable(
   let i = 0;
   for (const [key, value] of records) {
     const reader = readers[i++ % readers.length] as PeerStatusEntry;
-    const got = await getRecord(reader, key).catch((err: unknown) => `error: ${String(err)}`);
+    const got = await readWithTransportRetry(reader, key);
     if (got !== value) missing.push(`${key} on ${reader.name}: ${String(got)}`);
   }
   return missing;
