@@ -75,3 +75,17 @@ export async function releaseCluster(cluster: Cluster): Promise<void> {
   await cluster.stop({ keepLogs: true });
   started.delete(cluster);
 }
+
+/** What jest's global setup and teardown share across the `cluster` and `e2e` projects. */
+export interface SharedCluster {
+  cluster?: Cluster;
+  owned?: boolean;
+  users?: number;
+}
+const sharedKey = Symbol.for('peernet.test.cluster');
+
+/** The one SharedCluster of this jest process (setup and teardown run in the same process). */
+export function sharedCluster(): SharedCluster {
+  const g = globalThis as typeof globalThis & { [sharedKey]?: SharedCluster };
+  return (g[sharedKey] ??= {});
+}
