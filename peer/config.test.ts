@@ -37,9 +37,10 @@ describe('parseConfig', () => {
       dhtProfile: 'tuned',
       replication: 20,
       writeQuorum: 3,
-      republishInterval: 60_000,
+      republishInterval: 300_000,
       drainTimeout: 10_000,
       maxConnections: 300,
+      libp2pDebug: false,
     });
   });
 

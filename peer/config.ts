@@ -50,12 +50,14 @@ export interface PeerConfig {
   replication: number;
   /** a PUT answers once this many of the closest peers confirmed. @default 3 */
   writeQuorum: number;
-  /** how often held records are re-put to the closest peers, ms. @default 60_000 */
+  /** how often held records are re-put to the closest peers, ms. @default 300_000 */
   republishInterval: number;
   /** how long to keep trying to hand records off on drain, ms. @default 10_000 */
   drainTimeout: number;
   /** connection manager limit. @default 300 */
   maxConnections: number;
+  /** libp2p's own debug logs, on when the `DEBUG` env var names any (js-libp2p's convention) */
+  libp2pDebug: boolean;
 }
 
 /** Flag name (without `--`) -> how it is parsed. */
@@ -260,7 +262,7 @@ const schema = z.object({
   'dht-profile': oneOf(DHT_PROFILES).default('tuned'),
   replication: intSchema(1, 100).default(20),
   'write-quorum': intSchema(1, 100).default(3),
-  'republish-interval': durationSchema(1000).default(60_000),
+  'republish-interval': durationSchema(1000).default(300_000),
   'drain-timeout': durationSchema(0).default(10_000),
   'max-connections': intSchema(1, 100_000).default(300),
 });
@@ -292,6 +294,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = {}): PeerCo
     republishInterval: v['republish-interval'],
     drainTimeout: v['drain-timeout'],
     maxConnections: v['max-connections'],
+    libp2pDebug: (env.DEBUG ?? '') !== '',
   };
 }
 
@@ -327,7 +330,7 @@ Flags (each also read from PEERNET_<FLAG>, e.g. PEERNET_DATA_DIR; flags win):
   --dht-profile NAME         tuned (default) or stock (kadDHT() defaults, for comparison)
   --replication N            copies of each record on the closest peers (default 20)
   --write-quorum N           a PUT answers once N of them confirmed (default 3)
-  --republish-interval DUR   how often held records are re-put (default 60s)
+  --republish-interval DUR   how often held records are re-put (default 5m)
   --drain-timeout DUR        how long a drain may take to hand records off (default 10s)
   --max-connections N        connection limit (default 300)
   --help                     this text

@@ -116,6 +116,7 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
     datastore,
     dhtProfile: config.dhtProfile,
     maxConnections: config.maxConnections,
+    libp2pDebug: config.libp2pDebug,
   });
   const bootstrap = new Bootstrapper(
     node,

@@ -13,7 +13,7 @@ import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import type { Identify } from '@libp2p/identify';
-import type { PrivateKey } from '@libp2p/interface';
+import type { ComponentLogger, Logger, PrivateKey } from '@libp2p/interface';
 import type { Datastore } from 'interface-datastore';
 import type { DhtProfile } from '../config.js';
 import { NAMESPACE, selectRecord, validateRecord } from '../dht/keys.js';
@@ -32,7 +32,22 @@ export interface PeerNodeOptions {
   dhtProfile: DhtProfile;
   /** @default 300 */
   maxConnections?: number;
+  /** libp2p's `debug` loggers (DEBUG=libp2p:*); off: a logger that does nothing. @default false */
+  libp2pDebug?: boolean;
 }
+
+/**
+ * js-libp2p makes a `debug` logger for every connection, stream and query; each one checks its
+ * namespace against DEBUG and whether stderr is a TTY. At 100 peers a node that creates
+ * thousands of them spends a few percent of its CPU there even with every namespace off.
+ */
+const quiet: Logger = Object.assign(() => {}, {
+  error: () => {},
+  trace: () => {},
+  enabled: false,
+  newScope: (): Logger => quiet,
+});
+export const quietLogger: ComponentLogger = { forComponent: () => quiet };
 
 /** `/peernet/<network>/kad/1.0.0`: one DHT per network name. */
 export function dhtProtocol(network: string): string {
@@ -91,10 +106,13 @@ export async function createPeerNode(opts: PeerNodeOptions): Promise<PeerNode> {
   return createLibp2p({
     privateKey: opts.privateKey,
     datastore: opts.datastore,
+    ...(opts.libp2pDebug ? {} : { logger: quietLogger }),
     addresses: { listen: opts.listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // yamux's keep-alive pings every connection every 30 s and never acts on a missing answer;
+    // libp2p's connection monitor below pings too, and closes a connection that does not answer.
+    streamMuxers: [yamux({ enableKeepAlive: false })],
     connectionProtector: preSharedKey({
       psk: connectionPsk(opts.network, opts.swarmKey),
       timeout: 10_000,
