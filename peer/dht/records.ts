@@ -60,7 +60,7 @@ export interface RecordsOptions {
   alpha?: number;
   /** timeout of one request to one peer, ms. @default 5000 */
   rpcTimeout?: number;
-  /** how often held records are re-put, ms. @default 60_000 */
+  /** how often held records are re-put, ms. @default 300_000 */
   republishInterval?: number;
   /** how long a drain may take, ms. @default 10_000 */
   drainTimeout?: number;
@@ -134,7 +134,7 @@ export class RecordsService {
     this.replication = opts.replication ?? 20;
     this.alpha = opts.alpha ?? 3;
     this.rpcTimeout = opts.rpcTimeout ?? 5_000;
-    this.republishInterval = opts.republishInterval ?? 60_000;
+    this.republishInterval = opts.republishInterval ?? 300_000;
     this.drainTimeout = opts.drainTimeout ?? 10_000;
     this.writeQuorum = opts.writeQuorum ?? 3;
   }
@@ -424,9 +424,9 @@ export class RecordsService {
 
   private scheduleRepublish(): void {
     if (this.stopController.signal.aborted || this.draining) return;
-    // a quarter of the interval, jittered, so the peers holding a record do not all fire at once:
-    // the first to find it older than the interval re-puts it and refreshes everyone's copy
-    const delay = (this.republishInterval / 4) * (0.75 + Math.random() * 0.5);
+    // checks every tenth of the interval (jittered); each holder's own due time per record
+    // (republishDue) decides who re-puts it
+    const delay = (this.republishInterval / 10) * (0.75 + Math.random() * 0.5);
     this.republishTimer = setTimeout(() => {
       this.republishing = this.republish()
         .then(() => undefined)
@@ -446,7 +446,8 @@ export class RecordsService {
     const jobs: Array<() => Promise<void>> = [];
     let count = 0;
     for await (const held of this.heldRecords()) {
-      if (now - held.record.timeReceived.getTime() < this.republishInterval) continue;
+      const due = republishDue(this.republishInterval, this.node.peerId, held.record.key);
+      if (now - held.record.timeReceived.getTime() < due) continue;
       jobs.push(async () => {
         if (signal.aborted || this.draining) return;
         const r = await this.replicate(held.record.key, held.record.value, signal);
@@ -615,6 +616,22 @@ export class RecordsService {
       throw err;
     }
   }
+}
+
+/**
+ * How old a held record must be before this peer re-puts it: between one and two intervals, at
+ * a point fixed by this peer and the key. The ~20 holders of a record thus come due one after
+ * another, not together: the first re-puts it, which refreshes every other copy, and the others
+ * find it fresh. (With one threshold for all, holders checking before the first re-put landed
+ * all re-put the record too: 20 times the traffic, and under load a storm that fed itself.)
+ */
+export function republishDue(interval: number, self: PeerId, dhtKey: Uint8Array): number {
+  // FNV-1a over the peer ID and the key: cheap, and spread well enough for this
+  let h = 0x811c9dc5;
+  for (const bytes of [self.toMultihash().bytes, dhtKey]) {
+    for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  }
+  return interval * (1 + h / 2 ** 32);
 }
 
 function dsRecordKey(dhtKey: Uint8Array): Key {
