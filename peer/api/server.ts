@@ -83,24 +83,53 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/**
+ * A request body we will not use is read and thrown away (up to DISCARD_LIMIT_BYTES), so the
+ * client, still sending, gets to read our answer: closing on it instead makes the kernel reset
+ * the connection, and most clients then report EPIPE or ECONNRESET rather than the 413.
+ * Beyond the limit the connection is cut.
+ */
+const DISCARD_LIMIT_BYTES = 16 * 1024 * 1024;
+function discardBody(req: IncomingMessage): void {
+  if (req.complete || req.listenerCount('data') > 0) return;
+  let discarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > DISCARD_LIMIT_BYTES) req.socket.destroy();
+  });
+  req.resume();
+}
+
 /** Reads the request body; 413 beyond MAX_VALUE_BYTES, without buffering the excess. */
 async function readBody(req: IncomingMessage, limit = MAX_VALUE_BYTES): Promise<Uint8Array> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
     throw new HttpError(413, `body is ${declared} bytes, the limit is ${limit}`);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      req.resume();
-      throw new HttpError(413, `body is over the limit of ${limit} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
+  // events, not `for await`: leaving an async iterator early destroys the request and its socket
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      done();
+      reject(new HttpError(413, `body is over the limit of ${limit} bytes`));
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(new Uint8Array(Buffer.concat(chunks)));
+    };
+    const onError = (err: Error): void => {
+      done();
+      reject(err);
+    };
+    const done = (): void => {
+      req.off('data', onData).off('end', onEnd).off('error', onError);
+      req.pause();
+    };
+    req.on('data', onData).on('end', onEnd).on('error', onError);
+  });
 }
 
 function decodeParam(raw: string, what: string): string {
@@ -249,9 +278,11 @@ export function createApiHandler(opts: Omit<ApiServerOptions, 'host' | 'port'>) 
       if (status >= 500 && status !== 503) {
         opts.log.error({ err: (err as Error).message, method, path }, 'request failed');
       }
-      if (!req.complete) res.setHeader('connection', 'close');
       if (res.headersSent) res.destroy();
-      else sendJson(res, status, { error: (err as Error).message });
+      else {
+        if (!req.complete) discardBody(req);
+        sendJson(res, status, { error: (err as Error).message });
+      }
     } finally {
       opts.metrics?.httpRequests.inc({ method, route: name, code: String(res.statusCode) });
       opts.metrics?.httpDuration.observe(

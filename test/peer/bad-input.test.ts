@@ -3,6 +3,7 @@
 // CLI's exit codes and the stable identity of a key file.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../../peer/dht/keys.js';
 import { readKeyFile } from '../../peer/identity.js';
@@ -21,7 +22,6 @@ const LONG_VALUE = new Uint8Array(MAX_VALUE_BYTES + 1).fill(0x61);
 /**
  * A PUT announcing (or streaming) a body far over the limit, over a bare socket. It sends twice
  * the limit, then waits for the answer: the peer must answer 413 without waiting for the rest.
- * (Sending all of it would race the peer's close of the connection against reading its answer.)
  */
 function putOversized(
   url: string,
@@ -33,13 +33,29 @@ function putOversized(
     const sock = connect(Number(port), hostname);
     let raw = '';
     sock.setEncoding('utf8');
-    sock.on('data', (d: string) => (raw += d));
+    // the answer is complete once its content-length is in: the peer keeps the connection
+    // (reading and dropping the rest of the body), so its close is not the signal
+    const parse = (): { status: number; type: string; text: string } | undefined => {
+      const m = /^HTTP\/1\.1 (\d{3})[^\r]*\r\n([\s\S]*?)\r\n\r\n([\s\S]*)$/.exec(raw);
+      if (!m) return undefined;
+      const type = /^content-type:\s*(.*)$/im.exec(m[2]!)?.[1] ?? '';
+      const length = Number(/^content-length:\s*(\d+)/im.exec(m[2]!)?.[1] ?? NaN);
+      if (Buffer.byteLength(m[3]!) < length) return undefined;
+      return { status: Number(m[1]), type, text: m[3]! };
+    };
+    sock.on('data', (d: string) => {
+      raw += d;
+      const r = parse();
+      if (r) {
+        resolve(r);
+        sock.destroy();
+      }
+    });
     sock.on('error', () => {}); // a reset after the answer changes nothing
     sock.on('close', () => {
-      const m = /^HTTP\/1\.1 (\d{3})[^\r]*\r\n([\s\S]*?)\r\n\r\n([\s\S]*)$/.exec(raw);
-      if (!m) return reject(new Error(`no HTTP answer: ${JSON.stringify(raw.slice(0, 200))}`));
-      const type = /^content-type:\s*(.*)$/im.exec(m[2]!)?.[1] ?? '';
-      resolve({ status: Number(m[1]), type, text: m[3]! });
+      const r = parse();
+      if (r) resolve(r);
+      else reject(new Error(`no HTTP answer: ${JSON.stringify(raw.slice(0, 200))}`));
     });
     sock.setTimeout(30_000, () => sock.destroy());
     const head = chunked ? 'transfer-encoding: chunked' : `content-length: ${8 * 1024 * 1024}`;
@@ -125,6 +141,40 @@ describe('HTTP API: bad input gets 4xx JSON and the peer keeps serving', () => {
     expect(r.type).toContain('application/json');
     expect(JSON.parse(r.text)).toEqual({ error: expect.any(String) });
   });
+
+  test.each([
+    ['with content-length', false],
+    ['chunked', true],
+  ])(
+    'a Node client uploading 1 MiB (%s) reads the 413, not a reset connection',
+    async (_how, chunked) => {
+      const body = Buffer.alloc(1024 * 1024, 0x61);
+      const { status, text } = await new Promise<{ status: number; text: string }>(
+        (resolve, reject) => {
+          const req = httpRequest(
+            `${p.apiUrl}/v1/records/huge-upload`,
+            {
+              method: 'PUT',
+              headers: chunked ? {} : { 'content-length': String(body.length) },
+            },
+            (res) => {
+              let t = '';
+              res.setEncoding('utf8');
+              res.on('data', (d: string) => (t += d));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, text: t }));
+            },
+          );
+          req.on('error', reject);
+          // in pieces, as a file upload goes
+          for (let i = 0; i < body.length; i += 64 * 1024)
+            req.write(body.subarray(i, i + 64 * 1024));
+          req.end();
+        },
+      );
+      expect(status).toBe(413);
+      expect(JSON.parse(text)).toEqual({ error: expect.any(String) });
+    },
+  );
 
   test('GET of a missing key is 404 with a JSON error', async () => {
     const r = await p.client.request('GET', '/v1/records/never-put');
