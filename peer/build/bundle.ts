@@ -17,6 +17,8 @@ await build({
   format: 'esm',
   target: 'node24',
   sourcemap: 'linked',
+  minify: true,
+  keepNames: true,
   logLevel: 'warning',
   // some dependencies are CommonJS and call require(): give the bundle one
   banner: {
