@@ -136,6 +136,8 @@ interface Result {
   get: OpStats;
   rssMiB: number[];
   pssMiB: number[];
+  /** CPU the peers used in each phase, in cores busy (CPU seconds / wall seconds) */
+  cores: { launch: number; settle: number; put: number; get: number };
 }
 
 function newOps(planned: number): OpStats {
@@ -244,6 +246,20 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
     }
     const allReady = Date.now();
     const loadAtStart = loadavg()[0] ?? NaN;
+    // CPU of all peers per phase: how much of the machine the network itself takes
+    const cpuMark = (() => {
+      let at = t0;
+      let used = 0;
+      return (): number => {
+        const now = Date.now();
+        const total = peers.reduce((s, p) => s + (p.cpuSeconds() ?? 0), 0);
+        const cores = (total - used) / Math.max(0.001, (now - at) / 1000);
+        at = now;
+        used = total;
+        return cores;
+      };
+    })();
+    const cores = { launch: cpuMark(), settle: 0, put: 0, get: 0 };
 
     const deadline = allReady + o.settleTimeoutMs;
     while (reachedAt.some((t) => t === undefined) && Date.now() < deadline) {
@@ -268,6 +284,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
       }
     });
 
+    cores.settle = cpuMark();
     const rand = rng(o.seed);
     // operations go through peers that got ready; the others are reported apart
     const usable = peers.map((_, i) => i).filter((i) => ready.has(peers[i]!));
@@ -304,6 +321,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
     }
 
     ctx.progress(`${profile}: ${summary('PUT', put)}`);
+    cores.put = cpuMark();
 
     budgetEnd = Date.now() + o.opsBudgetMs;
     for (let i = 0; i < o.ops && stored.length > 0 && Date.now() < budgetEnd; i++) {
@@ -329,6 +347,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
     }
 
     ctx.progress(`${profile}: ${summary('GET', get)}`);
+    cores.get = cpuMark();
 
     const rssMiB = peers.map((p) => (p.rssKiB() ?? NaN) / 1024).filter((x) => !Number.isNaN(x));
     const pssMiB = peers.map((p) => (p.pssKiB() ?? NaN) / 1024).filter((x) => !Number.isNaN(x));
@@ -348,6 +367,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
       get,
       rssMiB,
       pssMiB,
+      cores,
     };
   } finally {
     ctx.signal.removeEventListener('abort', abort);
@@ -472,6 +492,11 @@ function rows(target: number): Row[] {
       value: (r) => r.loadAtEnd,
       fmt: (v) => v.toFixed(1),
     },
+    ...(['launch', 'settle', 'put', 'get'] as const).map((phase) => ({
+      label: `peers' CPU, cores busy: ${phase === 'put' || phase === 'get' ? `${phase.toUpperCase()}s` : phase}`,
+      value: (r: Result) => r.cores[phase],
+      fmt: (v: number) => v.toFixed(2),
+    })),
     { label: 'RSS per peer, mean', value: (r) => mean(r.rssMiB), fmt: mib },
     {
       label: 'RSS per peer, max',

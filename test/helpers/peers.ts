@@ -17,6 +17,9 @@ export const peerBin = join(repoRoot, 'dist', 'peer', 'cli', 'peernet-peer.js');
 export const peerctlBin = join(repoRoot, 'dist', 'peer', 'cli', 'peerctl.js');
 export const testOutputDir = join(repoRoot, '.test-output');
 
+/** USER_HZ: the unit of the CPU times in /proc/<pid>/stat (100 on Linux) */
+const CLOCK_TICKS = 100;
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it returns a value other than undefined/false, or throws at the deadline. */
@@ -524,6 +527,17 @@ export class PeerProcess {
   }
 
   /** Resident memory in KiB from /proc (undefined once gone or off Linux). */
+  /** CPU time this process has used (user + system), in seconds; undefined once it is gone */
+  cpuSeconds(): number | undefined {
+    try {
+      const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+    } catch {
+      return undefined;
+    }
+  }
+
   rssKiB(): number | undefined {
     try {
       const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
