@@ -70,4 +70,37 @@ describe('lookup', () => {
     expect(r.result).toBeUndefined();
     expect(r.answered).toBe(5);
   });
+
+  it('widens past the count closest when they have nothing, asking nobody twice', async () => {
+    const [self, ...rest] = await peers(9);
+    const target = await kadId(new Uint8Array([4]));
+    const byDistance = (
+      await Promise.all(
+        rest.map(async (p) => ({
+          p,
+          d: uint8ArrayXor(await kadId(p.toMultihash().bytes), target),
+        })),
+      )
+    ).sort((x, y) => uint8ArrayXorCompare(x.d, y.d));
+    // only the 6th closest has it: a lookup of the 4 closest misses, one widened to 8 finds it
+    const holder = byDistance[5]!.p;
+    const asked: string[] = [];
+    const run = (widenTo?: number) =>
+      lookup<string>({
+        target,
+        start: rest,
+        self: self!,
+        count: 4,
+        ...(widenTo ? { widenTo } : {}),
+        alpha: 1,
+        ask: (peer) => {
+          asked.push(peer.toString());
+          return Promise.resolve({ closer: rest, result: peer.equals(holder) ? 'far' : undefined });
+        },
+      });
+    expect((await run()).result).toBeUndefined();
+    asked.length = 0;
+    expect((await run(8)).result).toBe('far');
+    expect(asked).toEqual(byDistance.slice(0, 6).map((x) => x.p.toString()));
+  });
 });

@@ -25,6 +25,11 @@ export interface LookupOptions<T> {
   count?: number;
   /** parallel requests. @default 3 */
   alpha?: number;
+  /**
+   * when the `count` closest have answered without a result, go on until this many have
+   * (the same candidates: nobody is asked twice). @default count
+   */
+  widenTo?: number;
   signal?: AbortSignal;
 }
 
@@ -47,7 +52,8 @@ interface Candidate {
 }
 
 export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>> {
-  const count = opts.count ?? 20;
+  let count = opts.count ?? 20;
+  const widenTo = Math.max(count, opts.widenTo ?? count);
   const alpha = opts.alpha ?? 3;
   const seen = new Set<string>([opts.self.toString()]);
   const candidates: Candidate[] = [];
@@ -106,7 +112,13 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
             pump();
           });
       }
-      if (running === 0) finish();
+      if (running === 0) {
+        if (count < widenTo) {
+          count = widenTo;
+          return pump();
+        }
+        finish();
+      }
     };
     pump();
   });

@@ -200,11 +200,17 @@ export class RecordsService {
       }
       const local = await this.readLocal(dhtKey);
       if (local != null) return this.result(local.value, 'local');
+      // The writer put the copies on the closest peers *it* knew; when its table missed some of
+      // the true closest, or some of them did not answer us, copies sit a little further out
+      // than the `replication` closest. So a miss goes on to three times as many before it is a
+      // 404 (1.3 % of GETs at 100 peers were a false 404 without it).
+      const target = await kadId(dhtKey);
       const found = await lookup<{ sealed: Uint8Array; from: string }>({
-        target: await kadId(dhtKey),
-        start: this.closest(await kadId(dhtKey), this.replication),
+        target,
+        start: this.closest(target, this.replication * 3),
         self: this.node.peerId,
         count: this.replication,
+        widenTo: this.replication * 3,
         alpha: this.alpha,
         signal: this.stopController.signal,
         ask: async (peer, signal) => {
