@@ -38,7 +38,7 @@ export interface Daemon {
   stop(opts?: { drain?: boolean }): Promise<void>;
 }
 
-/** Reads `--key-file`; a missing file means a fresh identity (with a warning). */
+/** Reads `--key-file`; without the flag, a fresh identity (with a warning). */
 export async function loadIdentity(path: string | undefined, log: Logger): Promise<Identity> {
   if (path == null) {
     log.warn('no --key-file: using a fresh identity, the peer ID will change on restart');
@@ -48,12 +48,14 @@ export async function loadIdentity(path: string | undefined, log: Logger): Promi
     return await readKeyFile(path);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
+    // a key file named but missing is an error, not a fresh identity: the peer ID is the
+    // peer's address in the network, and a silently new one (say, a Secret not mounted)
+    // would look like a different peer
     if (e.code === 'ENOENT') {
-      log.warn(
-        { keyFile: path },
-        'key file not found: using a fresh identity, the peer ID will change on restart',
+      throw new ConfigError(
+        '--key-file',
+        `${path} does not exist (make one with: peernet-peer keygen --out ${path})`,
       );
-      return generateIdentity();
     }
     if (e.name === 'InvalidKeyError') throw new ConfigError('--key-file', `${path}: ${e.message}`);
     throw new ConfigError('--key-file', `cannot read ${path}: ${e.message}`);

@@ -220,6 +220,7 @@ describe('flags: a bad value exits non-zero at once with one line naming the fla
     ['--network', () => ['--network', 'Bad Name!']],
     ['--network', () => ['--network', '-starts-with-dash']],
     ['--key-file', () => ['--key-file', garbageFile]],
+    ['--key-file', () => ['--key-file', `${garbageFile}.missing`]],
     ['--swarm-key-file', () => ['--swarm-key-file', garbageFile]],
     ['--swarm-key-file', () => ['--swarm-key-file', `${garbageFile}.missing`]],
     ['--data-dir', () => ['--data-dir', `${regularFile}/sub`]],
