@@ -26,6 +26,8 @@ export interface KubeObject {
     }[];
     deletionTimestamp?: string | Date;
     generation?: number;
+    /** server-side apply bookkeeping; informers drop it (see informers.ts) */
+    managedFields?: unknown[];
   };
 }
 

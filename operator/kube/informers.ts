@@ -57,6 +57,12 @@ export function createInformer<T extends KubeObject>(
     return m;
   };
   const upsert = (obj: T) => {
+    // nothing here reads managedFields, and they are often the larger half of an object
+    // (a copy without them, not `delete`, which would leave V8 a slower, larger object)
+    if (obj.metadata?.managedFields) {
+      const { managedFields: _, ...metadata } = obj.metadata;
+      obj.metadata = metadata;
+    }
     obj.apiVersion ??= r.apiVersion;
     obj.kind ??= r.kind;
     const b = bucket(obj.metadata?.namespace ?? '');
