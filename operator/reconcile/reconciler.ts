@@ -86,7 +86,7 @@ export interface ReconcilerOptions {
   readyResyncMs?: number;
   /** a live peer state younger than this is reused @default 10000 */
   liveTtlMs?: number;
-  /** parallel pod creations and peer API calls @default 32 */
+  /** parallel pod creations and peer API calls @default 100 */
   concurrency?: number;
 }
 
@@ -125,7 +125,7 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
   const progressingRequeue = options.progressingRequeueMs ?? 5000;
   const readyResync = options.readyResyncMs ?? 60_000;
   const liveTtl = options.liveTtlMs ?? 10_000;
-  const concurrency = options.concurrency ?? 32;
+  const concurrency = options.concurrency ?? 100;
   const expectations = new Map<string, Expectations>();
   const peerIdMemo = new Map<string, string>();
 
