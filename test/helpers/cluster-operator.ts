@@ -130,10 +130,17 @@ export function startOperatorProcess(options: OperatorProcessOptions): OperatorP
     async stop(graceMs = 30_000) {
       if (!running()) return;
       child.kill('SIGTERM');
+      // the grace timer is cancelled once the process exits: a pending 30 s timer kept jest
+      // from exiting after the run ("did not exit one second after the test run")
+      const grace = new AbortController();
       const r = await Promise.race([
         exited.then(() => 'exited'),
-        sleep(graceMs).then(() => 'timeout'),
+        sleep(graceMs, undefined, { signal: grace.signal }).then(
+          () => 'timeout',
+          () => 'exited',
+        ),
       ]);
+      grace.abort();
       if (r === 'timeout') {
         child.kill('SIGKILL');
         await exited;
