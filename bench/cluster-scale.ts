@@ -16,6 +16,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   type V1Pod,
+  type V1Service,
   type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { startCluster, type Cluster } from '../cluster/index.js';
@@ -37,6 +38,8 @@ const usage = `  --nodes N            fake kwok nodes (default 210)
   --network-pods N     pods per steady-state network (default 10)
   --steady-seconds S   how long writes are counted in the steady state (default 60)
   --qps N              client QPS of the operator, the controller manager and the scheduler (default 100; burst 2x)
+  --no-sts-service     leave out the StatefulSet's governing headless Service (the operator makes
+                       one for its pods; without it nothing keeps Endpoints for the StatefulSet's)
   --skip-steady        only the 200-pod comparison`;
 
 interface Options {
@@ -49,6 +52,7 @@ interface Options {
   steadySeconds: number;
   qps: number;
   skipSteady: boolean;
+  stsService: boolean;
 }
 
 function parse(args: string[]): Options {
@@ -64,6 +68,7 @@ function parse(args: string[]): Options {
       'steady-seconds': { type: 'string', default: '60' },
       qps: { type: 'string', default: '100' },
       'skip-steady': { type: 'boolean', default: false },
+      'no-sts-service': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -84,6 +89,7 @@ function parse(args: string[]): Options {
     steadySeconds: int('steady-seconds', values['steady-seconds']),
     qps: int('qps', values.qps),
     skipSteady: values['skip-steady'],
+    stsService: !values['no-sts-service'],
   };
   if (o.policy === 'Required' && o.nodes < o.pods)
     throw new Error('--policy Required needs --nodes >= --pods');
@@ -110,6 +116,8 @@ interface Timing {
 
 interface Template {
   pod: V1Pod;
+  /** the operator's headless Service for the pods */
+  service: V1Service;
   secrets: { name: string; data: Record<string, string>; type: string }[];
   configMaps: { name: string; data: Record<string, string> }[];
 }
@@ -264,13 +272,14 @@ class Bench {
   /** What the StatefulSet copies from the operator's first network: a pod and the objects it mounts. */
   async capture(namespace: string): Promise<Template> {
     const pod = await this.core.readNamespacedPod({ namespace, name: 'big-0' });
+    const service = await this.core.readNamespacedService({ namespace, name: 'big-peers' });
     const secrets = (await this.core.listNamespacedSecret({ namespace })).items
       .filter((x) => x.type !== 'kubernetes.io/service-account-token')
       .map((x) => ({ name: x.metadata?.name ?? '', data: x.data ?? {}, type: x.type ?? 'Opaque' }));
     const configMaps = (await this.core.listNamespacedConfigMap({ namespace })).items
       .filter((x) => x.metadata?.name !== 'kube-root-ca.crt')
       .map((x) => ({ name: x.metadata?.name ?? '', data: x.data ?? {} }));
-    return { pod, secrets, configMaps };
+    return { pod, service, secrets, configMaps };
   }
 
   /** The same pods from a StatefulSet: the operator's pod spec, its own labels and anti-affinity. */
@@ -289,6 +298,19 @@ class Bench {
       });
     }
     const labels = { app: 'sts-bench' };
+    // A StatefulSet needs a headless Service to give its pods their DNS names (the operator makes
+    // one for the same reason): the operator's Service spec, selecting these pods. The Endpoints
+    // and EndpointSlice controllers then follow these pods as they do the operator's.
+    if (o.stsService) {
+      const { clusterIP, publishNotReadyAddresses, ports } = template.service.spec!;
+      await this.core.createNamespacedService({
+        namespace,
+        body: {
+          metadata: { name: 'big-peers' },
+          spec: { clusterIP, publishNotReadyAddresses, ports, selector: labels },
+        },
+      });
+    }
     const spec = structuredClone(template.pod.spec!);
     delete spec.nodeName;
     spec.hostname = undefined;
@@ -323,6 +345,35 @@ class Bench {
   }
 }
 
+/** `create 200, patch 3`: the operator's API requests by verb between two metrics scrapes. */
+function verbs(before: string, after: string): string {
+  const count = (text: string): Map<string, number> => {
+    const m = new Map<string, number>();
+    for (const [, verb, n] of text.matchAll(
+      /^peernet_operator_kube_requests_total\{verb="([^"]+)"\} (\d+)/gm,
+    ))
+      m.set(verb!, Number(n));
+    return m;
+  };
+  const a = count(before);
+  return [...count(after)]
+    .map(([verb, n]): [string, number] => [verb, n - (a.get(verb) ?? 0)])
+    .filter(([, n]) => n > 0)
+    .map(([verb, n]) => `${verb} ${n}`)
+    .join(', ');
+}
+
+/** CPU seconds a process has used (user + system), from /proc; NaN once it is gone. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
@@ -353,7 +404,7 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
       env: {
         PEERNET_OPERATOR_KUBE_QPS: String(o.qps),
         PEERNET_OPERATOR_KUBE_BURST: String(o.qps * 2),
-        PEERNET_OPERATOR_LOG_LEVEL: 'info',
+        PEERNET_OPERATOR_LOG_LEVEL: process.env.PEERNET_OPERATOR_LOG_LEVEL ?? 'info',
         PEERNET_OPERATOR_LEASE_NAMESPACE: 'default',
       },
     });
@@ -385,6 +436,19 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
 
     const opTimes: Timing[] = [];
     const stsTimes: Timing[] = [];
+    // CPU seconds each process used while a side was timed: who the 2 cores went to
+    const procs = (): [string, number | undefined][] => [
+      ...cluster.status().map((c): [string, number | undefined] => [c.name, c.pid]),
+      ['operator', op.pid],
+    ];
+    const cpu = (): Map<string, number> => new Map(procs().map(([n, pid]) => [n, cpuSeconds(pid)]));
+    const cpuUsed = { operator: new Map<string, number>(), sts: new Map<string, number>() };
+    const addCpu = (who: 'operator' | 'sts', before: Map<string, number>): void => {
+      for (const [n, after] of cpu()) {
+        const used = after - (before.get(n) ?? NaN);
+        cpuUsed[who].set(n, (cpuUsed[who].get(n) ?? 0) + used);
+      }
+    };
     let template: Template | undefined;
     for (let r = 0; r < o.rounds; r++) {
       const order =
@@ -392,8 +456,17 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
       for (const who of order) {
         const ns = `bench-${who}-${r}`;
         await b.namespace(ns);
+        const before = cpu();
         if (who === 'operator') {
+          const m0 = await op.metrics();
           const t = await b.timeOperator(ns, o);
+          addCpu('operator', before);
+          const m1 = await op.metrics();
+          const diff = (name: string): number => metricSum(m1, name) - metricSum(m0, name);
+          ctx.progress(
+            `round ${r + 1}: the operator made ${diff('peernet_operator_kube_requests_total')} API requests ` +
+              `(${verbs(m0, m1)}) in ${diff('peernet_operator_reconcile_total')} reconciles`,
+          );
           opTimes.push(t);
           ctx.progress(
             `round ${r + 1}: operator ${o.pods} pods, phase Ready in ${t.total.toFixed(2)}s`,
@@ -401,6 +474,7 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
           template ??= await b.capture(ns);
         } else {
           const t = await b.timeStatefulSet(ns, template!, o);
+          addCpu('sts', before);
           stsTimes.push(t);
           ctx.progress(
             `round ${r + 1}: StatefulSet ${o.pods} pods ready in ${t.total.toFixed(2)}s`,
@@ -433,7 +507,7 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
         f(a.total / s.total),
       ]);
       rows.push([
-        'StatefulSet',
+        o.stsService ? 'StatefulSet' : 'StatefulSet (no Service)',
         String(i + 1),
         f(s.created),
         f(s.scheduled),
@@ -446,6 +520,17 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
     const ms = mean(stsTimes.map((t) => t.total));
     rows.push(['mean', '', '', '', '', `${f(mo)} / ${f(ms)}`, f(mo / ms)]);
     for (const line of table(rows)) ctx.print(`  ${line}`);
+    const names = [...cpuUsed.operator.keys()];
+    const cpuRows = [['CPU s (all rounds)', ...names, 'total']];
+    for (const who of ['operator', 'sts'] as const) {
+      const used = names.map((n) => cpuUsed[who].get(n) ?? NaN);
+      cpuRows.push([
+        who === 'operator' ? 'operator rounds' : 'StatefulSet rounds',
+        ...used.map((x) => x.toFixed(1)),
+        used.reduce((a, x) => a + x, 0).toFixed(1),
+      ]);
+    }
+    for (const line of table(cpuRows)) ctx.print(`  ${line}`);
     ctx.print(
       '  (seconds from the create call; pods polled every 0.5 s; done = phase Ready / readyReplicas)',
     );
