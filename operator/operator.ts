@@ -87,13 +87,13 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
       logger: component(c.logger, 'reconcile'),
       peers,
       events,
-      pending: (key) => queue?.pending(key) ?? false,
     },
     {
       peerImage: settings.peerImage,
       clusterDomain: settings.clusterDomain,
       progressingRequeueMs: settings.progressingRequeueSeconds * 1000,
       readyResyncMs: settings.readyResyncSeconds * 1000,
+      statusIntervalMs: settings.statusIntervalMs,
     },
   );
 
@@ -183,6 +183,7 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
     leading = true;
     queue = createWorkQueue(clock, {
       concurrency: settings.workers,
+      minIntervalMs: settings.reconcileIntervalMs,
       onError: (key, err, retryInMs) => {
         reconcileErrors.inc();
         const e = err as Error;

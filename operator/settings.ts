@@ -53,6 +53,10 @@ export const settingsSchema = z
     drainTimeoutMs: int(50, 600_000).default(5000),
     progressingRequeueSeconds: int(1, 3600).default(5),
     readyResyncSeconds: int(1, 86_400).default(60),
+    /** least time between two reconciles of one network: events in between are folded in */
+    reconcileIntervalMs: int(0, 60_000).default(200),
+    /** least time between two status writes of one network that do not change its phase */
+    statusIntervalMs: int(0, 60_000).default(1000),
   })
   .strict();
 

@@ -38,6 +38,27 @@ describe('work queue', () => {
     expect(runs.sort()).toEqual(['ns/a', 'ns/a', 'ns/b']);
   });
 
+  test('minIntervalMs folds the events of a burst into one run at the end of the interval', async () => {
+    const q = createWorkQueue(systemClock, { minIntervalMs: 150 });
+    const runs: { key: string; at: number }[] = [];
+    q.start((key) => {
+      runs.push({ key, at: Date.now() });
+      return Promise.resolve();
+    });
+    q.add('ns/a'); // runs at once
+    await until(() => runs.length === 1);
+    for (let i = 0; i < 20; i++) {
+      q.add('ns/a'); // 20 events within the interval: one more run, when it is over
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    q.add('ns/b'); // another key is not held back by a's interval
+    await until(() => runs.length === 3);
+    await new Promise((r) => setTimeout(r, 200));
+    await q.stop();
+    expect(runs.map((r) => r.key)).toEqual(['ns/a', 'ns/b', 'ns/a']);
+    expect(runs[2]!.at - runs[0]!.at).toBeGreaterThanOrEqual(145);
+  });
+
   test('retries failures with growing backoff and resets after a success', async () => {
     const delays: number[] = [];
     const q = createWorkQueue(systemClock, {

@@ -72,8 +72,6 @@ export interface ReconcilerComponents {
   logger: Logger;
   peers: PeerStatusClient;
   events: EventRecorder;
-  /** true when the key will be reconciled again right away (newer events are queued) */
-  pending?: (key: string) => boolean;
 }
 
 export interface ReconcilerOptions {
@@ -88,6 +86,8 @@ export interface ReconcilerOptions {
   liveTtlMs?: number;
   /** parallel pod creations and peer API calls @default 100 */
   concurrency?: number;
+  /** least time between two status writes that do not change the phase @default 1000 */
+  statusIntervalMs?: number;
 }
 
 export interface Reconciler {
@@ -114,6 +114,8 @@ interface Expectations {
   /** when a status was last written */
   writtenAt?: number;
   live: Map<string, { at: number; ip: string; live: PeerLive | undefined }>;
+  /** the desired pods of one spec (building and hashing 200 pods is most of a reconcile's CPU) */
+  desired?: { uid: string; generation: number | undefined; pods: V1Pod[] };
 }
 
 const isOwnedBy = (uid: string) => (o: KubeObject | V1Pod | V1Secret | V1Service | V1ConfigMap) =>
@@ -126,6 +128,7 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
   const readyResync = options.readyResyncMs ?? 60_000;
   const liveTtl = options.liveTtlMs ?? 10_000;
   const concurrency = options.concurrency ?? 100;
+  const statusInterval = options.statusIntervalMs ?? 1000;
   const expectations = new Map<string, Expectations>();
   const peerIdMemo = new Map<string, string>();
 
@@ -479,7 +482,14 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
         c.cache.nodes && c.cache.nodes.synced()
           ? new Set(c.cache.nodes.list().map((n) => n.metadata?.name ?? ''))
           : undefined;
-      const desired = desiredPods(network, { peerImage: options.peerImage });
+      const gen = obj.metadata.generation;
+      if (e.desired?.uid !== uid || e.desired.generation !== gen || gen === undefined)
+        e.desired = {
+          uid,
+          generation: gen,
+          pods: desiredPods(network, { peerImage: options.peerImage }),
+        };
+      const desired = e.desired.pods;
       const p = plan({
         network: name,
         desired,
@@ -559,14 +569,13 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
       ...(waiting ? { waiting } : {}),
       outdated,
     });
-    // While pods come and go in a burst, a status that newer events already make stale is not
-    // worth a write: the next reconcile writes a fresher one. Phase changes are never held back,
-    // nor is a status older than a second.
+    // While pods come and go in a burst, the status (one entry per peer: ~80 KB at 200 peers,
+    // which the API server validates, diffs for managedFields, stores and sends back) is written
+    // at most once every statusIntervalMs; the reconcile comes back when the interval is over to
+    // write the latest. A phase change is never held back: Ready is what users wait for.
+    const since = c.clock.now() - (e.writtenAt ?? -Infinity);
     const hold =
-      c.pending?.(key) === true &&
-      status.phase === obj.status?.phase &&
-      status.phase !== 'Ready' &&
-      c.clock.now() - (e.writtenAt ?? 0) < 1000;
+      status.phase === obj.status?.phase && status.phase !== 'Ready' && since < statusInterval;
     const wrote = hold ? false : await writeStatus(obj, status, e);
     if (wrote) e.writtenAt = c.clock.now();
     mark(wrote ? 'status' : 'done');
@@ -580,6 +589,7 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
         c.events.emit(target(network), 'Normal', 'Ready', `${status.readyText} peers ready`);
     }
     if (failure) throw new KubeApiError(failure.message, 0, failure.reason); // retry with backoff
+    if (hold) return { requeueAfterMs: Math.max(1, statusInterval - since) };
     return { requeueAfterMs: status.phase === 'Ready' ? readyResync : progressingRequeue };
   }
 
