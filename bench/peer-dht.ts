@@ -20,6 +20,7 @@ interface Options {
   batch: number;
   profiles: Profile[];
   settleTimeoutMs: number;
+  restMs: number;
   opTimeoutMs: number;
   opsBudgetMs: number;
   valueSize: number;
@@ -36,6 +37,8 @@ const usage = `  --peers N              peers, one process each (default 100; en
   --batch N              peers launched at a time (default 10)
   --bootstrap-peers N    how many of the first peers everyone bootstraps from (default 3)
   --settle-timeout S     how long to wait for routing tables after the last launch (default 120)
+  --rest S               then let the network rest this long before the operations (default 0:
+                         they start while the launch's connections still keep the peers busy)
   --op-timeout MS        one PUT or GET gives up after this (default 10000)
   --ops-budget S         stop issuing operations of one kind after this (default 300)
   --value-size BYTES     value size (default 128)
@@ -56,6 +59,7 @@ function parseOptions(args: string[]): Options {
       profiles: { type: 'string' },
       'bootstrap-peers': { type: 'string' },
       'settle-timeout': { type: 'string' },
+      rest: { type: 'string' },
       'op-timeout': { type: 'string' },
       'ops-budget': { type: 'string' },
       'value-size': { type: 'string' },
@@ -84,6 +88,7 @@ function parseOptions(args: string[]): Options {
     profiles: profiles as Profile[],
     bootstrapPeers: int('bootstrap-peers', values['bootstrap-peers'], 3, 1),
     settleTimeoutMs: int('settle-timeout', values['settle-timeout'], 120, 1) * 1000,
+    restMs: int('rest', values.rest, 0, 0) * 1000,
     opTimeoutMs: int('op-timeout', values['op-timeout'], 10_000, 1),
     opsBudgetMs: int('ops-budget', values['ops-budget'], 300, 1) * 1000,
     valueSize: int('value-size', values['value-size'], 128, 1),
@@ -137,7 +142,7 @@ interface Result {
   rssMiB: number[];
   pssMiB: number[];
   /** CPU the peers used in each phase, in cores busy (CPU seconds / wall seconds) */
-  cores: { launch: number; settle: number; put: number; get: number };
+  cores: { launch: number; settle: number; rest: number; put: number; get: number };
 }
 
 function newOps(planned: number): OpStats {
@@ -259,7 +264,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
         return cores;
       };
     })();
-    const cores = { launch: cpuMark(), settle: 0, put: 0, get: 0 };
+    const cores = { launch: cpuMark(), settle: 0, rest: NaN, put: 0, get: 0 };
 
     const deadline = allReady + o.settleTimeoutMs;
     while (reachedAt.some((t) => t === undefined) && Date.now() < deadline) {
@@ -285,6 +290,11 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
     });
 
     cores.settle = cpuMark();
+    if (o.restMs > 0) {
+      ctx.progress(`${profile}: resting ${o.restMs / 1000} s before the operations`);
+      await sleep(o.restMs);
+      cores.rest = cpuMark();
+    }
     const rand = rng(o.seed);
     // operations go through peers that got ready; the others are reported apart
     const usable = peers.map((_, i) => i).filter((i) => ready.has(peers[i]!));
@@ -492,10 +502,10 @@ function rows(target: number): Row[] {
       value: (r) => r.loadAtEnd,
       fmt: (v) => v.toFixed(1),
     },
-    ...(['launch', 'settle', 'put', 'get'] as const).map((phase) => ({
+    ...(['launch', 'settle', 'rest', 'put', 'get'] as const).map((phase) => ({
       label: `peers' CPU, cores busy: ${phase === 'put' || phase === 'get' ? `${phase.toUpperCase()}s` : phase}`,
       value: (r: Result) => r.cores[phase],
-      fmt: (v: number) => v.toFixed(2),
+      fmt: (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(2)),
     })),
     { label: 'RSS per peer, mean', value: (r) => mean(r.rssMiB), fmt: mib },
     {
@@ -542,7 +552,8 @@ function report(o: Options, results: Result[], memBefore: number, ctx: BenchCont
   }
   ctx.print(
     `${o.peers} peers, one process each, ${cpus().length} cores, Node ${process.versions.node}; ` +
-      `${o.ops} PUTs then ${o.ops} GETs of ${o.valueSize}-byte values, one at a time, from random peers`,
+      `${o.ops} PUTs then ${o.ops} GETs of ${o.valueSize}-byte values, one at a time, from random peers` +
+      (o.restMs > 0 ? `, after the network rested ${o.restMs / 1000} s` : ''),
   );
   ctx.print(`memory available before the run: ${memBefore} MiB`);
   ctx.print();
