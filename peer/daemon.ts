@@ -131,6 +131,9 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
     recordsStored: () => svc.countRecords(),
     providerRecordsStored: () => svc.countProviderRecords(),
   });
+  node.addEventListener('connection:open', (evt) => {
+    metrics.connectionsOpened.inc({ direction: evt.detail.direction });
+  });
   const svc = new RecordsService(
     node,
     datastore,

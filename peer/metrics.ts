@@ -19,6 +19,8 @@ export interface PeerMetrics {
   httpDuration: Histogram<'method' | 'route'>;
   republished: Counter;
   handedOff: Counter<'kind'>;
+  /** connections opened, by who dialled (inbound, outbound) */
+  connectionsOpened: Counter<'direction'>;
 }
 
 export interface MetricsOptions {
@@ -93,6 +95,12 @@ export function createMetrics(sources: MetricSources, opts: MetricsOptions = {})
       name: 'peernet_handed_off_total',
       help: 'Records handed to other peers on drain, by kind (record, provider)',
       labelNames: ['kind'],
+      registers: [registry],
+    }),
+    connectionsOpened: new Counter({
+      name: 'peernet_connections_opened_total',
+      help: 'libp2p connections opened, by direction (inbound, outbound)',
+      labelNames: ['direction'],
       registers: [registry],
     }),
   };

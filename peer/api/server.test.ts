@@ -157,6 +157,8 @@ describe('HTTP API', () => {
     ]) {
       expect(r.text).toContain(name);
     }
+    // b dialled a (its bootstrap peer): a counts that connection as inbound
+    expect(r.text).toMatch(/^peernet_connections_opened_total\{direction="inbound"\} [1-9]/m);
   });
 
   it('drains: hands records over, then refuses writes with 503 and is not ready', async () => {
