@@ -17,7 +17,9 @@ TOOLS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok h
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
 
-have_all() { for t in "${TOOLS[@]}"; do [ -x "$OUT/$t" ] || return 1; done; [ -d "$OUT/kwok-stages" ]; }
+# a built tool is a regular executable file (a folder of that name is not: see build_etcd)
+exe() { [ -f "$1" ] && [ -x "$1" ]; }
+have_all() { for t in "${TOOLS[@]}"; do exe "$OUT/$t" || return 1; done; [ -d "$OUT/kwok-stages" ]; }
 if have_all; then echo "$OUT"; exit 0; fi
 
 log() { echo "[build-binaries] $*" >&2; }
@@ -60,7 +62,7 @@ minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
 staging_v="v0.${K8S_VERSION#v1.}"
 
 build_kubernetes() {
-  local m="$WORK/kubernetes"; mkdir -p "$m"; cd "$m"
+  local m="$WORK/src/kubernetes"; mkdir -p "$m"; cd "$m"
   go mod init peernet.local/k8s-build >/dev/null 2>&1
   local gomod; gomod="$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')"
   local staging; staging="$(grep '=> ./staging' "$gomod" | awk '{print $1}')"
@@ -75,7 +77,7 @@ build_kubernetes() {
   go get "k8s.io/kubernetes@$K8S_VERSION" >/dev/null 2>&1 || true
   for p in "${pkgs[@]}"; do
     local name t; name="$(basename "$p")"; t=$(date +%s)
-    [ -x "$OUT/$name" ] && continue
+    exe "$OUT/$name" && continue
     log "building $name (Kubernetes $K8S_VERSION)"; heartbeat "$name"
     # Into the work folder first, then renamed: an interrupted build never leaves a partial binary.
     go build -trimpath -ldflags "-s -w $ld" -o "$WORK/$name" "k8s.io/kubernetes/$p"
@@ -85,7 +87,9 @@ build_kubernetes() {
 }
 
 build_etcd() {
-  local m="$WORK/etcd"; mkdir -p "$m"; cd "$m"
+  # The wrapper module lives under src/: built into the folder that holds it, `go build -o` would
+  # write the binary *inside* that folder (as `server`), and the folder would pass for etcd.
+  local m="$WORK/src/etcd"; mkdir -p "$m"; cd "$m"
   go mod init peernet.local/etcd-build >/dev/null 2>&1
   go mod edit -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION"
   for s in api/v3 client/pkg/v3 client/v3 pkg/v3; do
@@ -125,9 +129,9 @@ build_helm() {
   done_step helm "$t"
 }
 
-[ -x "$OUT/kwok" ] && [ -d "$OUT/kwok-stages" ] || build_kwok
-[ -x "$OUT/helm" ] || build_helm
-[ -x "$OUT/etcd" ] || build_etcd
+exe "$OUT/kwok" && [ -d "$OUT/kwok-stages" ] || build_kwok
+exe "$OUT/helm" || build_helm
+if ! exe "$OUT/etcd"; then rm -rf "$OUT/etcd"; build_etcd; fi
 have_all || build_kubernetes
 have_all || { log "build finished but binaries are missing in $OUT"; exit 1; }
 log "all binaries ready in $(( $(date +%s) - start ))s"
