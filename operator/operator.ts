@@ -15,6 +15,7 @@ import { systemClock, type Clock } from './reconcile/clock.js';
 import { createPeerStatusClient, type PeerStatusClient } from './reconcile/peers.js';
 import { createWorkQueue, type WorkQueue } from './reconcile/queue.js';
 import { createReconciler } from './reconcile/reconciler.js';
+import { isPodReady } from './pods/plan.js';
 import type { Settings } from './settings.js';
 
 export interface OperatorComponents {
@@ -143,8 +144,8 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
     },
   });
 
-  const enqueue = (key: string | undefined) => {
-    if (key && queue && leading) queue.add(key);
+  const enqueue = (key: string | undefined, opts?: { now?: boolean }) => {
+    if (key && queue && leading) queue.add(key, opts);
   };
   // status-only updates do not requeue: only a new generation, deletion or labels do
   const seen = new Map<string, string>();
@@ -160,8 +161,24 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
     seen.set(key, mark);
     enqueue(key);
   });
+  // The pods of each network that are not Ready. The event that makes the last of them Ready is
+  // reconciled at once (phase Ready is what users wait for), not folded into the next interval.
+  const notReady = new Map<string, Set<string>>();
+  informers.pods.on((kind, pod: V1Pod) => {
+    const key = ownerKey(pod);
+    if (!key) return;
+    const name = pod.metadata?.name ?? '';
+    let waiting = notReady.get(key);
+    if (kind !== 'delete' && !isPodReady(pod)) {
+      if (!waiting) notReady.set(key, (waiting = new Set()));
+      waiting.add(name);
+      return enqueue(key);
+    }
+    const last = waiting?.delete(name) === true && waiting.size === 0;
+    if (waiting?.size === 0) notReady.delete(key);
+    enqueue(key, { now: last && kind !== 'delete' });
+  });
   for (const inf of [
-    informers.pods,
     informers.secrets,
     informers.configMaps,
     informers.services,

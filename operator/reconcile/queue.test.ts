@@ -59,6 +59,28 @@ describe('work queue', () => {
     expect(runs[2]!.at - runs[0]!.at).toBeGreaterThanOrEqual(145);
   });
 
+  test('add with `now` is not held back by minIntervalMs, also while the key runs', async () => {
+    const q = createWorkQueue(systemClock, { minIntervalMs: 60_000 });
+    const runs: number[] = [];
+    let release: () => void = () => {};
+    q.start(async () => {
+      runs.push(Date.now());
+      if (runs.length === 2) await new Promise<void>((r) => (release = r));
+    });
+    q.add('ns/a');
+    await until(() => runs.length === 1);
+    q.add('ns/a'); // held for the interval (a minute)
+    q.add('ns/a', { now: true }); // the last pod Ready: runs at once
+    await until(() => runs.length === 2, 1000);
+    q.add('ns/a', { now: true }); // while run 2 is in progress: again as soon as it ends
+    release();
+    await until(() => runs.length === 3, 1000);
+    q.add('ns/a'); // an ordinary event is held again
+    await new Promise((r) => setTimeout(r, 100));
+    await q.stop();
+    expect(runs).toHaveLength(3);
+  });
+
   test('retries failures with growing backoff and resets after a success', async () => {
     const delays: number[] = [];
     const q = createWorkQueue(systemClock, {

@@ -27,7 +27,8 @@ export interface WorkQueueOptions {
 }
 
 export interface WorkQueue {
-  add(key: string): void;
+  /** `now`: skip the minIntervalMs wait (an event users wait for, such as the last pod Ready) */
+  add(key: string, opts?: { now?: boolean }): void;
   addAfter(key: string, ms: number): void;
   /** keys waiting (not counting those being processed) */
   depth(): number;
@@ -48,21 +49,24 @@ export function createWorkQueue(clock: Clock, options: WorkQueueOptions = {}): W
   const queued = new Set<string>();
   const processing = new Set<string>();
   const dirty = new Set<string>();
+  /** dirty keys whose rerun must not wait for minIntervalMs */
+  const urgent = new Set<string>();
   const failures = new Map<string, number>();
   const timers = new Map<string, { at: number; timer: Timer }>();
   const inFlight = new Set<Promise<void>>();
   let handler: QueueHandler | undefined;
   let stopped = false;
 
-  function add(key: string): void {
+  function add(key: string, opts?: { now?: boolean }): void {
     if (stopped) return;
     if (processing.has(key)) {
       dirty.add(key);
+      if (opts?.now) urgent.add(key);
       return;
     }
     if (queued.has(key)) return;
     const last = started.get(key);
-    if (last !== undefined) {
+    if (last !== undefined && !opts?.now) {
       const wait = last + minInterval - clock.now();
       if (wait > 0) return addAfter(key, wait);
       started.delete(key);
@@ -120,7 +124,7 @@ export function createWorkQueue(clock: Clock, options: WorkQueueOptions = {}): W
     } finally {
       processing.delete(key);
     }
-    if (dirty.delete(key)) add(key);
+    if (dirty.delete(key)) add(key, { now: urgent.delete(key) });
     else if (next !== undefined) addAfter(key, next);
     pump();
   }
