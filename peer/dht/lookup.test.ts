@@ -41,6 +41,37 @@ describe('lookup', () => {
     expect(asked).toEqual(order.slice(0, order.indexOf(b!.toString()) + 1));
   });
 
+  it('asks preferred peers first, but only among the `count` closest', async () => {
+    const [self, ...others] = await peers(9);
+    const target = await kadId(new Uint8Array([3]));
+    const byDistance = (
+      await Promise.all(
+        others.map(async (p) => ({
+          p,
+          d: uint8ArrayXor(await kadId(p.toMultihash().bytes), target),
+        })),
+      )
+    )
+      .sort((x, y) => uint8ArrayXorCompare(x.d, y.d))
+      .map((x) => x.p);
+    // the 3rd and 4th closest, and the farthest (outside a window of 4), are "connected"
+    const preferred = new Set([byDistance[2]!, byDistance[3]!, byDistance[7]!]);
+    const asked: PeerId[] = [];
+    await lookup<string>({
+      target,
+      start: others,
+      self: self!,
+      alpha: 1,
+      count: 4,
+      prefer: (p) => preferred.has(p),
+      ask: (peer) => {
+        asked.push(peer);
+        return Promise.resolve({ closer: [] });
+      },
+    });
+    expect(asked).toEqual([byDistance[2], byDistance[3], byDistance[0], byDistance[1]]);
+  });
+
   it('follows closer peers, skips itself, and counts failures', async () => {
     const [self, a, b, far] = await peers(4);
     const asked = new Set<string>();

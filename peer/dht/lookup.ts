@@ -30,6 +30,11 @@ export interface LookupOptions<T> {
    * (the same candidates: nobody is asked twice). @default count
    */
   widenTo?: number;
+  /**
+   * among the `count` closest, ask these first (e.g. peers with an open connection: any of the
+   * closest may hold a replica, and asking one needs no dial). Distance still bounds who is asked.
+   */
+  prefer?: (peer: PeerId) => boolean;
   signal?: AbortSignal;
 }
 
@@ -55,6 +60,7 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
   let count = opts.count ?? 20;
   const widenTo = Math.max(count, opts.widenTo ?? count);
   const alpha = opts.alpha ?? 3;
+  const prefer = opts.prefer;
   const seen = new Set<string>([opts.self.toString()]);
   const candidates: Candidate[] = [];
   const controller = new AbortController();
@@ -86,13 +92,18 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
     const pump = (): void => {
       if (finished) return;
       if (signal.aborted) return finish();
-      // only the `count` closest peers that have not failed are worth asking
-      let live = 0;
+      // only the `count` closest peers that have not failed are worth asking; preferred first
+      const window: Candidate[] = [];
       for (const c of candidates) {
-        if (running >= alpha || live >= count) break;
-        if (c.state === 'failed') continue;
-        live++;
-        if (c.state !== 'new') continue;
+        if (window.length >= count) break;
+        if (c.state !== 'failed') window.push(c);
+      }
+      const fresh = window.filter((c) => c.state === 'new');
+      const order = prefer
+        ? [...fresh.filter((c) => prefer(c.peer)), ...fresh.filter((c) => !prefer(c.peer))]
+        : fresh;
+      for (const c of order) {
+        if (running >= alpha) break;
         c.state = 'asking';
         running++;
         opts

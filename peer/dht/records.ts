@@ -212,6 +212,7 @@ export class RecordsService {
         count: this.replication,
         widenTo: this.replication * 3,
         alpha: this.alpha,
+        prefer: this.connected,
         signal: this.stopController.signal,
         ask: async (peer, signal) => {
           const res = await this.request(
@@ -285,6 +286,7 @@ export class RecordsService {
         self: this.node.peerId,
         count: this.replication,
         alpha: this.alpha,
+        prefer: this.connected,
         signal: this.stopController.signal,
         ask: async (peer, signal) => {
           const res = await this.request(
@@ -576,6 +578,10 @@ export class RecordsService {
   }
 
   // --- helpers ----------------------------------------------------------------------------
+
+  /** a peer this one holds an open connection to: a request to it needs no dial */
+  private readonly connected = (peer: PeerId): boolean =>
+    this.node.getConnections(peer).some((c) => c.status === 'open');
 
   private closest(target: Uint8Array, count: number): PeerId[] {
     return this.dht.routingTable
