@@ -143,6 +143,8 @@ interface Result {
   pssMiB: number[];
   /** CPU the peers used in each phase, in cores busy (CPU seconds / wall seconds) */
   cores: { launch: number; settle: number; rest: number; put: number; get: number };
+  /** connections the peers opened (dialled) in each phase */
+  dials: { launch: number; settle: number; rest: number; put: number; get: number };
 }
 
 function newOps(planned: number): OpStats {
@@ -265,6 +267,25 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
       };
     })();
     const cores = { launch: cpuMark(), settle: 0, rest: NaN, put: 0, get: 0 };
+    // connections dialled by all peers per phase (from their /metrics): new connections, each a
+    // TCP + pre-shared key + Noise + Yamux + identify exchange, are most of what a peer spends
+    const dialMark = (() => {
+      let used = 0;
+      return async (): Promise<number> => {
+        const counts = await mapLimit(peers, 8, async (p) => {
+          const r = await p.client.request('GET', '/metrics').catch(() => undefined);
+          const m = /^peernet_connections_opened_total\{direction="outbound"\} (\d+)/m.exec(
+            r?.text ?? '',
+          );
+          return m ? Number(m[1]) : 0;
+        });
+        const total = counts.reduce((a, b) => a + b, 0);
+        const d = total - used;
+        used = total;
+        return d;
+      };
+    })();
+    const dials = { launch: await dialMark(), settle: 0, rest: NaN, put: 0, get: 0 };
 
     const deadline = allReady + o.settleTimeoutMs;
     while (reachedAt.some((t) => t === undefined) && Date.now() < deadline) {
@@ -290,10 +311,12 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
     });
 
     cores.settle = cpuMark();
+    dials.settle = await dialMark();
     if (o.restMs > 0) {
       ctx.progress(`${profile}: resting ${o.restMs / 1000} s before the operations`);
       await sleep(o.restMs);
       cores.rest = cpuMark();
+      dials.rest = await dialMark();
     }
     const rand = rng(o.seed);
     // operations go through peers that got ready; the others are reported apart
@@ -332,6 +355,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
 
     ctx.progress(`${profile}: ${summary('PUT', put)}`);
     cores.put = cpuMark();
+    dials.put = await dialMark();
 
     budgetEnd = Date.now() + o.opsBudgetMs;
     for (let i = 0; i < o.ops && stored.length > 0 && Date.now() < budgetEnd; i++) {
@@ -358,6 +382,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
 
     ctx.progress(`${profile}: ${summary('GET', get)}`);
     cores.get = cpuMark();
+    dials.get = await dialMark();
 
     const rssMiB = peers.map((p) => (p.rssKiB() ?? NaN) / 1024).filter((x) => !Number.isNaN(x));
     const pssMiB = peers.map((p) => (p.pssKiB() ?? NaN) / 1024).filter((x) => !Number.isNaN(x));
@@ -378,6 +403,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
       rssMiB,
       pssMiB,
       cores,
+      dials,
     };
   } finally {
     ctx.signal.removeEventListener('abort', abort);
@@ -506,6 +532,16 @@ function rows(target: number): Row[] {
       label: `peers' CPU, cores busy: ${phase === 'put' || phase === 'get' ? `${phase.toUpperCase()}s` : phase}`,
       value: (r: Result) => r.cores[phase],
       fmt: (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(2)),
+    })),
+    ...(['launch', 'settle', 'rest'] as const).map((phase) => ({
+      label: `connections dialled: ${phase}`,
+      value: (r: Result) => r.dials[phase],
+      fmt: (v: number) => (Number.isNaN(v) ? '-' : String(v)),
+    })),
+    ...(['put', 'get'] as const).map((op) => ({
+      label: `connections dialled per ${op.toUpperCase()}`,
+      value: (r: Result) => r.dials[op] / Math.max(1, r[op].attempted),
+      fmt: (v: number) => v.toFixed(1),
     })),
     { label: 'RSS per peer, mean', value: (r) => mean(r.rssMiB), fmt: mib },
     {
