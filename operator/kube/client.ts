@@ -43,6 +43,8 @@ export class KubeApiError extends Error {
     message: string,
     readonly code: number,
     readonly reason: string,
+    /** `details.causes[].reason` of the Status, e.g. NamespaceTerminating */
+    readonly causes: readonly string[] = [],
   ) {
     super(message);
   }
@@ -50,6 +52,12 @@ export class KubeApiError extends Error {
 
 export const isNotFound = (e: unknown): boolean => e instanceof KubeApiError && e.code === 404;
 export const isConflict = (e: unknown): boolean => e instanceof KubeApiError && e.code === 409;
+/**
+ * A create refused because its namespace is being deleted: nothing to retry or report, the
+ * namespace takes the network with it (the built-in controllers ignore it the same way).
+ */
+export const isNamespaceTerminating = (e: unknown): boolean =>
+  e instanceof KubeApiError && e.code === 403 && e.causes.includes('NamespaceTerminating');
 export const isAlreadyExists = (e: unknown): boolean =>
   e instanceof KubeApiError && e.code === 409 && e.reason === 'AlreadyExists';
 /** 4xx other than conflicts and throttling: retrying the same request will not help. */
@@ -164,7 +172,8 @@ export function createKubeClient(
   }
 
   function apiError(what: string, code: number, text: string): KubeApiError {
-    let st: { message?: string; reason?: string } = {};
+    let st: { message?: string; reason?: string; details?: { causes?: { reason?: string }[] } } =
+      {};
     try {
       st = JSON.parse(text) as typeof st;
     } catch {
@@ -174,6 +183,7 @@ export function createKubeClient(
       `${what}: ${code} ${st.message ?? text.slice(0, 200)}`,
       code,
       st.reason ?? '',
+      (st.details?.causes ?? []).map((c) => c.reason ?? ''),
     );
   }
 

@@ -2,7 +2,7 @@
 import type { Clock } from '../reconcile/clock.js';
 import { rfc3339 } from '../reconcile/clock.js';
 import type { Logger } from '../logger.js';
-import type { KubeClient } from './client.js';
+import { isNamespaceTerminating, type KubeClient } from './client.js';
 
 export interface EventTarget {
   apiVersion: string;
@@ -57,7 +57,11 @@ export function createEventRecorder(
         })
         .then(
           () => undefined,
-          (err: Error) => logger.warn({ err: err.message, reason }, 'could not write event'),
+          (err: Error) => {
+            // the namespace is going away with the object the event was about
+            if (!isNamespaceTerminating(err))
+              logger.warn({ err: err.message, reason }, 'could not write event');
+          },
         )
         .finally(() => pending.delete(p));
       pending.add(p);

@@ -17,6 +17,7 @@ import {
 import {
   KubeApiError,
   isAlreadyExists,
+  isNamespaceTerminating,
   isConflict,
   isPermanent,
   type KubeClient,
@@ -110,7 +111,7 @@ interface Expectations {
   /** pods deleted but not yet seen terminating: name -> uid */
   deleted: Map<string, string>;
   /** the last status written, and the resourceVersion it replaced */
-  written?: { from: string; json: string };
+  written?: { from: string; json: string; phase: string | undefined };
   /** when a status was last written */
   writtenAt?: number;
   live: Map<string, { at: number; ip: string; live: PeerLive | undefined }>;
@@ -356,7 +357,7 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
           status,
         };
         await c.kube.updateStatus(body);
-        e.written = { from: current.metadata.resourceVersion ?? '', json };
+        e.written = { from: current.metadata.resourceVersion ?? '', json, phase: status.phase };
         return true;
       } catch (err) {
         if (!isConflict(err) || attempt >= 3) throw err;
@@ -505,18 +506,23 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
 
       const toCreate = p.create.filter((pod) => !e.created.has(pod.metadata?.name ?? ''));
       if (toCreate.length > 0) {
+        let made = 0;
+        let terminating = false;
         const results = await mapLimit(toCreate, concurrency, async (pod) => {
+          if (terminating) return undefined;
           try {
             await c.kube.create(pod);
             e.created.set(pod.metadata?.name ?? '', c.clock.now());
+            made++;
             return undefined;
           } catch (err) {
             if (isAlreadyExists(err)) return undefined; // the cache has not seen it yet
+            if (isNamespaceTerminating(err)) terminating = true;
             return err;
           }
         });
+        if (terminating) throw results.find(isNamespaceTerminating);
         const errors = results.filter((r) => r !== undefined);
-        const made = toCreate.length - errors.length;
         if (made > 0) {
           const names = toCreate.map((x) => x.metadata?.name).filter(Boolean);
           c.events.emit(
@@ -542,7 +548,10 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
       for (const d of p.delete) await deletePod(network, d, e);
       if (p.delete.length > 0) mark(`delete${p.delete.length}`);
     } catch (err) {
-      if (isPermanent(err) || err instanceof ForeignObjectError) {
+      if (isNamespaceTerminating(err)) {
+        // the namespace is being deleted and takes the network with it: nothing to create
+        log.debug({ network: key }, 'namespace terminating: not creating children');
+      } else if (isPermanent(err) || err instanceof ForeignObjectError) {
         failure = {
           reason: err instanceof ForeignObjectError ? 'ForeignObject' : 'Refused',
           message: (err as Error).message,
@@ -572,10 +581,16 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     // While pods come and go in a burst, the status (one entry per peer: ~80 KB at 200 peers,
     // which the API server validates, diffs for managedFields, stores and sends back) is written
     // at most once every statusIntervalMs; the reconcile comes back when the interval is over to
-    // write the latest. A phase change is never held back: Ready is what users wait for.
+    // write the latest. Only Pending -> Progressing is held with it: a change to or from Ready,
+    // Degraded or Failed is written at once (Ready is what users wait for).
+    // The phase shown is the one last written while the cache still holds the object it replaced.
+    const lagging = e.written !== undefined && e.written.from === obj.metadata.resourceVersion;
+    const shown = lagging ? e.written?.phase : obj.status?.phase;
+    const converging = (p: string | undefined) => p === 'Pending' || p === 'Progressing';
     const since = c.clock.now() - (e.writtenAt ?? -Infinity);
     const hold =
-      status.phase === obj.status?.phase && status.phase !== 'Ready' && since < statusInterval;
+      since < statusInterval &&
+      (status.phase === shown || (converging(status.phase) && converging(shown)));
     const wrote = hold ? false : await writeStatus(obj, status, e);
     if (wrote) e.writtenAt = c.clock.now();
     mark(wrote ? 'status' : 'done');
@@ -583,7 +598,7 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
       { network: key, phase: status.phase, ready: status.readyText, ms: took },
       'reconciled',
     );
-    if (wrote && status.phase !== obj.status?.phase) {
+    if (wrote && status.phase !== shown) {
       log.info({ network: key, phase: status.phase, ready: status.readyText }, 'phase changed');
       if (status.phase === 'Ready')
         c.events.emit(target(network), 'Normal', 'Ready', `${status.readyText} peers ready`);

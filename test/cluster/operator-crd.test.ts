@@ -4,6 +4,13 @@
 import { describe, expect, test, beforeAll } from '@jest/globals';
 import { stringify } from 'yaml';
 import { SPEC_CASES } from '../../operator/api/cases.js';
+import {
+  KubeApiError,
+  createKubeClient,
+  isNamespaceTerminating,
+} from '../../operator/kube/client.js';
+import { kubeAccessFromClientNode } from '../../operator/kube/config.js';
+import { systemClock } from '../../operator/reconcile/clock.js';
 import { applyCrds } from '../helpers/cluster-crd.js';
 import { useCluster } from '../helpers/cluster.js';
 
@@ -50,4 +57,51 @@ describe('the API server agrees with the zod schema', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/metadata\.name/);
   });
+});
+
+describe("the operator's client against the API server's refusals", () => {
+  test('a create in a namespace being deleted is told apart (NamespaceTerminating)', async () => {
+    const ns = `${env.namespace}-gone`;
+    await env.kubectlOk(['create', 'namespace', ns]);
+    // a finalizer holds the namespace in Terminating while the test creates in it
+    await env.kubectlOk(['create', '-n', ns, '-f', '-'], {
+      input: stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'hold', finalizers: ['test.peernet.io/hold'] },
+      }),
+    });
+    await env.kubectlOk(['delete', 'namespace', ns, '--wait=false']);
+    const client = createKubeClient(await kubeAccessFromClientNode(env.kubeConfig), systemClock);
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'late', namespace: ns },
+      spec: { containers: [{ name: 'c', image: 'x' }] },
+    };
+    const refused = await client.create(pod).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isNamespaceTerminating(refused)).toBe(true);
+    // an ordinary refusal is not taken for one
+    const other = await client
+      .create({ ...pod, metadata: { name: 'Bad_Name', namespace: env.namespace } })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(other).toBeInstanceOf(KubeApiError);
+    expect(isNamespaceTerminating(other)).toBe(false);
+    await env.kubectlOk([
+      'patch',
+      '-n',
+      ns,
+      'configmap',
+      'hold',
+      '--type=merge',
+      '-p',
+      '{"metadata":{"finalizers":null}}',
+    ]);
+  }, 60_000);
 });
