@@ -225,6 +225,9 @@ export function componentCommands(
         `--service-account-private-key-file=${paths.serviceAccountKey}`,
         `--root-ca-file=${apiserverCertFile(paths)}`,
         ...qps,
+        ...(options.controllerManagerWire === 'json'
+          ? ['--kube-api-content-type=application/json']
+          : []),
       ],
       logPath: log('kube-controller-manager'),
     },

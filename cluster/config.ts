@@ -27,6 +27,12 @@ export const clusterOptionsSchema = z
     /** Client QPS and burst of the controller manager, scheduler and kwok. @default 100 / 200 */
     clientQps: z.number().positive().default(100),
     clientBurst: z.number().int().positive().default(200),
+    /**
+     * What the controller manager speaks to the API server (`--kube-api-content-type`): protobuf
+     * by default, as in any cluster; `json` is what a client-node operator speaks (the benchmark
+     * compares the two). @default protobuf
+     */
+    controllerManagerWire: z.enum(['protobuf', 'json']).default('protobuf'),
     /** Record every write (create/update/patch/delete) in `logs/audit.log`. @default true */
     auditLog: z.boolean().default(true),
     /** Folder holding the built servers; when unset, `cluster/build-binaries.sh` is run (cached). */
