@@ -72,6 +72,36 @@ describe('lookup', () => {
     expect(asked).toEqual([byDistance[2], byDistance[3], byDistance[0], byDistance[1]]);
   });
 
+  it('holds the other peers back while a preferred one is younger than hedgeMs', async () => {
+    const [self, fast, slow, other] = await peers(4);
+    const target = await kadId(new Uint8Array([4]));
+    const run = async (preferred: PeerId, answersAfterMs: number, hedgeMs: number) => {
+      const asked: string[] = [];
+      const r = await lookup<string>({
+        target,
+        start: [fast!, slow!, other!],
+        self: self!,
+        alpha: 3,
+        prefer: (p) => p.equals(preferred),
+        hedgeMs,
+        ask: async (peer, signal) => {
+          asked.push(peer.toString());
+          if (!peer.equals(preferred)) return { closer: [], result: 'elsewhere' };
+          await new Promise((r) => setTimeout(r, answersAfterMs));
+          signal.throwIfAborted();
+          return { closer: [], result: 'preferred' };
+        },
+      });
+      return { asked, result: r.result };
+    };
+    // answers within the hedge: nobody else is asked
+    expect(await run(fast!, 30, 1000)).toEqual({ asked: [fast!.toString()], result: 'preferred' });
+    // hangs past the hedge: the others are asked and answer
+    const late = await run(slow!, 1000, 30);
+    expect(late.result).toBe('elsewhere');
+    expect(late.asked.length).toBeGreaterThan(1);
+  });
+
   it('follows closer peers, skips itself, and counts failures', async () => {
     const [self, a, b, far] = await peers(4);
     const asked = new Set<string>();

@@ -35,6 +35,11 @@ export interface LookupOptions<T> {
    * closest may hold a replica, and asking one needs no dial). Distance still bounds who is asked.
    */
   prefer?: (peer: PeerId) => boolean;
+  /**
+   * with `prefer`: while a request to a preferred peer is younger than this, no other peer is
+   * asked (each would be a dial, and the preferred one usually answers first). @default 0
+   */
+  hedgeMs?: number;
   signal?: AbortSignal;
 }
 
@@ -61,6 +66,7 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
   const widenTo = Math.max(count, opts.widenTo ?? count);
   const alpha = opts.alpha ?? 3;
   const prefer = opts.prefer;
+  const hedgeMs = opts.hedgeMs ?? 0;
   const seen = new Set<string>([opts.self.toString()]);
   const candidates: Candidate[] = [];
   const controller = new AbortController();
@@ -83,15 +89,23 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
   return new Promise<LookupResult<T>>((resolve) => {
     let finished = false;
     let running = 0;
+    /** requests to preferred peers in flight, and when each started */
+    const preferredSince = new Map<Candidate, number>();
+    let hedgeTimer: NodeJS.Timeout | undefined;
     const finish = (result?: T): void => {
       if (finished) return;
       finished = true;
+      clearTimeout(hedgeTimer);
       controller.abort();
       resolve({ result, answered, failed });
     };
     const pump = (): void => {
       if (finished) return;
       if (signal.aborted) return finish();
+      if (preferredSince.size === 0 && hedgeTimer !== undefined) {
+        clearTimeout(hedgeTimer);
+        hedgeTimer = undefined;
+      }
       // only the `count` closest peers that have not failed are worth asking; preferred first
       const window: Candidate[] = [];
       for (const c of candidates) {
@@ -104,8 +118,23 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
         : fresh;
       for (const c of order) {
         if (running >= alpha) break;
+        if (prefer && hedgeMs > 0 && !prefer(c.peer)) {
+          // the youngest request to a preferred peer holds the others back until it is hedgeMs old
+          const youngest = Math.max(-Infinity, ...[...preferredSince.values()]);
+          const wait = youngest + hedgeMs - Date.now();
+          if (wait > 0) {
+            if (hedgeTimer === undefined)
+              hedgeTimer = setTimeout(() => {
+                hedgeTimer = undefined;
+                pump();
+              }, wait);
+            break;
+          }
+        }
         c.state = 'asking';
         running++;
+        const preferred = prefer?.(c.peer) === true;
+        if (preferred) preferredSince.set(c, Date.now());
         opts
           .ask(c.peer, signal)
           .then(async (answer) => {
@@ -120,10 +149,11 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
           })
           .finally(() => {
             running--;
+            preferredSince.delete(c);
             pump();
           });
       }
-      if (running === 0) {
+      if (running === 0 && hedgeTimer === undefined) {
         if (count < widenTo) {
           count = widenTo;
           return pump();

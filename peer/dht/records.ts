@@ -46,6 +46,13 @@ import { kadId, lookup } from './lookup.js';
 /** Where kad-dht keeps records and provider records in the datastore (its defaults). */
 export const RECORD_PREFIX = '/dht/record';
 export const PROVIDER_PREFIX = '/dht/provider';
+/**
+ * A lookup asks the closest peers it holds a connection to first, and waits this long for one of
+ * them before it dials the others: a request on an open connection answers in a few ms on an
+ * idle machine, a dial costs both ends a handshake (100 peers, sequential GETs: 2.8 dials a GET
+ * without the wait).
+ */
+const HEDGE_MS = 150;
 
 export class DrainingError extends Error {
   override name = 'DrainingError';
@@ -213,6 +220,7 @@ export class RecordsService {
         widenTo: this.replication * 3,
         alpha: this.alpha,
         prefer: this.connected,
+        hedgeMs: HEDGE_MS,
         signal: this.stopController.signal,
         ask: async (peer, signal) => {
           const res = await this.request(
@@ -287,6 +295,7 @@ export class RecordsService {
         count: this.replication,
         alpha: this.alpha,
         prefer: this.connected,
+        hedgeMs: HEDGE_MS,
         signal: this.stopController.signal,
         ask: async (peer, signal) => {
           const res = await this.request(
