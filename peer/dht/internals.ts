@@ -1,6 +1,7 @@
 // The parts of @libp2p/kad-dht 16's KadDHT class the records service uses beyond its public
 // interface: the routing table (closest known peers), the network (one RPC to one peer) and the
 // provider store. They are checked once at start so a library change fails loudly, not subtly.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { KadDHT, QueryEvent, MessageType } from '@libp2p/kad-dht';
 import { Libp2pRecord } from '@libp2p/record';
 import type { AbortOptions, PeerId } from '@libp2p/interface';
@@ -54,6 +55,8 @@ export interface DhtInternals {
       msg: DhtMessage,
       options: AbortOptions & { path: QueryPath },
     ): AsyncIterable<QueryEvent>;
+    /** how the network tells kad-dht (and libp2p's discovery) of the peers an answer names */
+    safeDispatchEvent(type: string, detail?: unknown): boolean;
   };
   providers: {
     addProvider(cid: CID, provider: PeerId, options?: AbortOptions): Promise<void>;
@@ -73,6 +76,7 @@ export function dhtInternals(dht: KadDHT): DhtInternals {
     typeof d.routingTable.find === 'function' &&
     typeof d.network?.sendRequest === 'function' &&
     typeof d.network?.sendMessage === 'function' &&
+    typeof d.network?.safeDispatchEvent === 'function' &&
     typeof d.providers?.addProvider === 'function' &&
     typeof d.providers?.getProviders === 'function';
   if (!ok) {
@@ -94,8 +98,44 @@ export interface DhtAnswer {
   providers: Array<{ id: PeerId; multiaddrs: Multiaddr[] }>;
 }
 
-/** One kad-dht request to one peer and its answer; throws when it fails or times out. */
+/**
+ * Requests sent inside `quietly.run(true, ...)`: the peers their answers name are not announced.
+ * kad-dht's network announces every peer named in any answer ('peer' event), and kad-dht makes
+ * each one missing from the routing table a new contact to verify with a ping: a dial when there
+ * is no connection. Our lookups stop at the first answer and follow the peers named themselves,
+ * so for them that is pure cost: at 100 peers 3 dials per GET (both ends do a handshake and an
+ * identify), GET p50 106 ms. kad-dht's own queries (self-query, refresh, the table filler's)
+ * still announce theirs: that is how tables grow (suppressing all of them left tables at 4).
+ */
+const quietly = new AsyncLocalStorage<true>();
+const quieted = new WeakSet<object>();
+
+/** Makes the network drop the 'peer' announcements of requests sent quietly (once per network). */
+function quietPeerAnnouncements(network: DhtInternals['network']): void {
+  if (quieted.has(network)) return;
+  quieted.add(network);
+  const dispatch = network.safeDispatchEvent.bind(network);
+  network.safeDispatchEvent = (type, detail) =>
+    type === 'peer' && quietly.getStore() === true ? false : dispatch(type, detail);
+}
+
+/**
+ * One kad-dht request to one peer and its answer; throws when it fails or times out. `quiet`:
+ * the peers the answer names are returned, not announced (see `quietly`).
+ */
 export async function sendDhtRequest(
+  dht: DhtInternals,
+  peer: PeerId,
+  msg: DhtRequest,
+  signal: AbortSignal,
+  opts: { quiet?: boolean } = {},
+): Promise<DhtAnswer> {
+  if (opts.quiet !== true) return request(dht, peer, msg, signal);
+  quietPeerAnnouncements(dht.network);
+  return quietly.run(true, () => request(dht, peer, msg, signal));
+}
+
+async function request(
   dht: DhtInternals,
   peer: PeerId,
   msg: DhtRequest,

@@ -227,6 +227,7 @@ export class RecordsService {
             peer,
             { type: MessageType.GET_VALUE, key: dhtKey },
             signal,
+            true,
           );
           let result: { sealed: Uint8Array; from: string } | undefined;
           if (res.record != null && uint8ArrayEquals(res.record.key, dhtKey)) {
@@ -302,6 +303,7 @@ export class RecordsService {
             peer,
             { type: MessageType.GET_PROVIDERS, key: cid.multihash.bytes },
             signal,
+            true,
           );
           for (const p of res.providers) addInfo(p.id, p.multiaddrs);
           return { closer: res.closer, result: res.providers.length > 0 ? true : undefined };
@@ -617,8 +619,14 @@ export class RecordsService {
     return AbortSignal.any([AbortSignal.timeout(60_000), this.stopController.signal]);
   }
 
-  private request(peer: PeerId, msg: DhtRequest, signal?: AbortSignal): Promise<DhtAnswer> {
-    return sendDhtRequest(this.dht, peer, msg, this.rpcSignal(signal));
+  /** `quiet` for lookups: the peers an answer names are not made routing-table candidates */
+  private request(
+    peer: PeerId,
+    msg: DhtRequest,
+    signal?: AbortSignal,
+    quiet = false,
+  ): Promise<DhtAnswer> {
+    return sendDhtRequest(this.dht, peer, msg, this.rpcSignal(signal), { quiet });
   }
 
   private result(sealed: Uint8Array, from: string): GetResult {
