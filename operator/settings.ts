@@ -55,7 +55,7 @@ export const settingsSchema = z
     readyResyncSeconds: int(1, 86_400).default(60),
     /** least time between two reconciles of one network: events in between are folded in */
     reconcileIntervalMs: int(0, 60_000).default(200),
-    /** least time between two status writes of one network that do not change its phase */
+    /** least time between two status writes of one network while it stays Pending or Progressing */
     statusIntervalMs: int(0, 60_000).default(1000),
   })
   .strict();
