@@ -112,13 +112,14 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
         if (window.length >= count) break;
         if (c.state !== 'failed') window.push(c);
       }
-      const fresh = window.filter((c) => c.state === 'new');
-      const order = prefer
-        ? [...fresh.filter((c) => prefer(c.peer)), ...fresh.filter((c) => !prefer(c.peer))]
-        : fresh;
-      for (const c of order) {
+      // `prefer` asked once per candidate and pump (it may look up connections)
+      const fresh = window
+        .filter((c) => c.state === 'new')
+        .map((c) => ({ c, preferred: prefer?.(c.peer) === true }));
+      const order = [...fresh.filter((x) => x.preferred), ...fresh.filter((x) => !x.preferred)];
+      for (const { c, preferred } of order) {
         if (running >= alpha) break;
-        if (prefer && hedgeMs > 0 && !prefer(c.peer)) {
+        if (prefer && hedgeMs > 0 && !preferred) {
           // the youngest request to a preferred peer holds the others back until it is hedgeMs old
           const youngest = Math.max(-Infinity, ...[...preferredSince.values()]);
           const wait = youngest + hedgeMs - Date.now();
@@ -133,7 +134,6 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
         }
         c.state = 'asking';
         running++;
-        const preferred = prefer?.(c.peer) === true;
         if (preferred) preferredSince.set(c, Date.now());
         opts
           .ask(c.peer, signal)
@@ -153,7 +153,8 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
             pump();
           });
       }
-      if (running === 0 && hedgeTimer === undefined) {
+      // (no hedge timer is pending here: one is only set while a preferred request runs)
+      if (running === 0) {
         if (count < widenTo) {
           count = widenTo;
           return pump();
