@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { metricSum } from '../test/helpers/cluster-operator.js';
 import { PeerGroup, freePort, makeKey, sleep, type PeerProcess } from '../test/helpers/peers.js';
 import type { BenchContext, Benchmark } from './benchmark.js';
 import { mapLimit, mean, percentile, table } from './stats.js';
@@ -266,7 +267,6 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
         return cores;
       };
     })();
-    const cores = { launch: cpuMark(), settle: 0, rest: NaN, put: 0, get: 0 };
     // connections dialled by all peers per phase (from their /metrics): new connections, each a
     // TCP + pre-shared key + Noise + Yamux + identify exchange, are most of what a peer spends
     const dialMark = (() => {
@@ -274,10 +274,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
       return async (): Promise<number> => {
         const counts = await mapLimit(peers, 8, async (p) => {
           const r = await p.client.request('GET', '/metrics').catch(() => undefined);
-          const m = /^peernet_connections_opened_total\{direction="outbound"\} (\d+)/m.exec(
-            r?.text ?? '',
-          );
-          return m ? Number(m[1]) : 0;
+          return metricSum(r?.text ?? '', 'peernet_connections_opened_total{direction="outbound"}');
         });
         const total = counts.reduce((a, b) => a + b, 0);
         const d = total - used;
@@ -285,7 +282,14 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
         return d;
       };
     })();
-    const dials = { launch: await dialMark(), settle: 0, rest: NaN, put: 0, get: 0 };
+    // a phase skipped (rest, without --rest) stays NaN: shown as '-'
+    const cores: Result['cores'] = { launch: 0, settle: 0, rest: NaN, put: 0, get: 0 };
+    const dials: Result['dials'] = { ...cores };
+    const endPhase = async (phase: keyof Result['cores']): Promise<void> => {
+      cores[phase] = cpuMark();
+      dials[phase] = await dialMark();
+    };
+    await endPhase('launch');
 
     const deadline = allReady + o.settleTimeoutMs;
     while (reachedAt.some((t) => t === undefined) && Date.now() < deadline) {
@@ -310,13 +314,11 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
       }
     });
 
-    cores.settle = cpuMark();
-    dials.settle = await dialMark();
+    await endPhase('settle');
     if (o.restMs > 0) {
       ctx.progress(`${profile}: resting ${o.restMs / 1000} s before the operations`);
       await sleep(o.restMs);
-      cores.rest = cpuMark();
-      dials.rest = await dialMark();
+      await endPhase('rest');
     }
     const rand = rng(o.seed);
     // operations go through peers that got ready; the others are reported apart
@@ -354,8 +356,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
     }
 
     ctx.progress(`${profile}: ${summary('PUT', put)}`);
-    cores.put = cpuMark();
-    dials.put = await dialMark();
+    await endPhase('put');
 
     budgetEnd = Date.now() + o.opsBudgetMs;
     for (let i = 0; i < o.ops && stored.length > 0 && Date.now() < budgetEnd; i++) {
@@ -381,8 +382,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
     }
 
     ctx.progress(`${profile}: ${summary('GET', get)}`);
-    cores.get = cpuMark();
-    dials.get = await dialMark();
+    await endPhase('get');
 
     const rssMiB = peers.map((p) => (p.rssKiB() ?? NaN) / 1024).filter((x) => !Number.isNaN(x));
     const pssMiB = peers.map((p) => (p.pssKiB() ?? NaN) / 1024).filter((x) => !Number.isNaN(x));
