@@ -1,5 +1,6 @@
 // A narrow Kubernetes REST client with a client-side rate limit (QPS/burst) and watches streamed
 // line by line, over ./transport.ts (HTTP/2 to a TLS server); authenticated by a KubeAccess.
+import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import type { Clock } from '../reconcile/clock.js';
 import { FIELD_MANAGER } from '../pods/names.js';
@@ -280,14 +281,20 @@ export function createKubeClient(
         throw new KubeApiError(`${what}: ${(err as Error).message}`, 0, 'ConnectionError');
       }
       if (res.code !== 200) throw apiError(what, res.code, await readAll(res.body).catch(() => ''));
-      let partial = '';
+      // One JSON object a line. A line (a 200-peer PeerNetwork is ~80 KB) spans many chunks: the
+      // pieces are kept until its newline and joined once; a character split between two chunks
+      // is joined by the decoder.
+      const decoder = new StringDecoder('utf8');
+      let pieces: string[] = [];
       try {
         for await (const chunk of res.body) {
-          const lines = (
-            partial + (typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8'))
-          ).split('\n');
-          partial = lines.pop() ?? '';
-          for (const line of lines) {
+          const text = typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer);
+          let from = 0;
+          for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', from)) {
+            pieces.push(text.slice(from, nl));
+            from = nl + 1;
+            const line = pieces.length === 1 ? pieces[0]! : pieces.join('');
+            pieces = [];
             if (!line.trim()) continue;
             const ev = JSON.parse(line) as {
               type: WatchEventType;
@@ -303,6 +310,7 @@ export function createKubeClient(
             }
             onEvent(ev.type, ev.object);
           }
+          if (from < text.length) pieces.push(text.slice(from));
         }
       } catch (err) {
         res.body.destroy();
