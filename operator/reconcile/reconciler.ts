@@ -142,12 +142,16 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     return e;
   };
 
+  function remember(b64: string, id: string): void {
+    if (peerIdMemo.size > 100_000) peerIdMemo.clear();
+    peerIdMemo.set(b64, id);
+  }
+
   function peerIdOf(b64: string): string {
     let id = peerIdMemo.get(b64);
     if (!id) {
       id = identityFromBytes(new Uint8Array(Buffer.from(b64, 'base64'))).peerId;
-      if (peerIdMemo.size > 100_000) peerIdMemo.clear();
-      peerIdMemo.set(b64, id);
+      remember(b64, id);
     }
     return id;
   }
@@ -175,11 +179,15 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     }
   }
 
-  /** Keys Secret: add a key for every new peer; never replace a key that exists. */
-  async function ensureKeys(
+  /**
+   * Keys Secret: a key for every new peer, never replacing a key that exists. The keys are made
+   * here, in memory (the peer IDs are known at once); `write` stores them, and can run alongside
+   * the other writes of the reconcile (a pod waits for the Secret it mounts).
+   */
+  async function prepareKeys(
     network: PeerNetwork,
     peers: readonly DesiredPeer[],
-  ): Promise<Map<string, string>> {
+  ): Promise<{ ids: Map<string, string>; write: () => Promise<void> }> {
     const { name, namespace, uid } = network.metadata;
     const secret = c.cache.secrets.get(namespace, keysSecretName(name));
     if (secret && !isOwnedBy(uid)(secret)) {
@@ -189,12 +197,16 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     }
     const data: Record<string, string> = { ...(secret?.data ?? {}) };
     const missing = peers.filter((p) => data[keyFileName(p.name)] === undefined);
-    if (missing.length > 0) {
-      for (const p of missing) {
-        data[keyFileName(p.name)] = Buffer.from((await generateIdentity()).bytes).toString(
-          'base64',
-        );
-      }
+    for (const p of missing) {
+      const made = await generateIdentity();
+      const b64 = Buffer.from(made.bytes).toString('base64');
+      data[keyFileName(p.name)] = b64;
+      remember(b64, made.peerId);
+    }
+    const ids = new Map<string, string>();
+    for (const p of peers) ids.set(p.name, peerIdOf(data[keyFileName(p.name)]!));
+    const write = async (): Promise<void> => {
+      if (missing.length === 0) return;
       const desired = desiredKeysSecret(network, data);
       if (!secret) {
         await createOwned(desired, uid);
@@ -209,10 +221,8 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
         'CreatedKeys',
         `made keys for ${missing.length} new peer(s)`,
       );
-    }
-    const ids = new Map<string, string>();
-    for (const p of peers) ids.set(p.name, peerIdOf(data[keyFileName(p.name)]!));
-    return ids;
+    };
+    return { ids, write };
   }
 
   async function ensureSwarmKey(network: PeerNetwork): Promise<void> {
@@ -433,11 +443,14 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     let peerIds = new Map<string, string>();
     let bootstrap: string[] = [];
     try {
-      peerIds = await ensureKeys(network, peers);
+      const keys = await prepareKeys(network, peers);
+      peerIds = keys.ids;
       mark('keys');
       bootstrap = bootstrapAddrs(network, peers, peerIds, clusterDomain);
-      // independent children, written together (each is a no-op when it is already right)
+      // independent children, written together (each is a no-op when it is already right); the
+      // pods come after them, so a pod never mounts a Secret or ConfigMap found to be foreign
       const written = await Promise.allSettled([
+        keys.write(),
         spec.privateNetwork ? ensureSwarmKey(network) : Promise.resolve(),
         applyIfNeeded(
           network,
