@@ -13,7 +13,7 @@ import { generateIdentity, readKeyFile, type Identity } from './identity.js';
 import { createPeerNode, dhtProtocol, type PeerNode } from './node/index.js';
 import { Bootstrapper } from './node/bootstrap.js';
 import { RecordsService, RECORD_PREFIX, newestRecordWins } from './dht/records.js';
-import { dhtInternals } from './dht/internals.js';
+import { dhtInternals, observeRequests } from './dht/internals.js';
 import { TableFiller } from './dht/table-filler.js';
 import { startApiServer, type ApiServer, type PeerApi } from './api/server.js';
 import { createMetrics, type PeerMetrics } from './metrics.js';
@@ -134,6 +134,8 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
   node.addEventListener('connection:open', (evt) => {
     metrics.connectionsOpened.inc({ direction: evt.detail.direction });
   });
+  if (!observeRequests(node.services.dht, (type) => metrics.dhtRequestsReceived.inc({ type })))
+    log.warn('this kad-dht hides its RPC handler: peernet_dht_requests_received_total stays 0');
   const svc = new RecordsService(
     node,
     datastore,

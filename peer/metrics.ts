@@ -21,6 +21,8 @@ export interface PeerMetrics {
   handedOff: Counter<'kind'>;
   /** connections opened, by who dialled (inbound, outbound) */
   connectionsOpened: Counter<'direction'>;
+  /** DHT requests other peers sent this one, by message type */
+  dhtRequestsReceived: Counter<'type'>;
 }
 
 export interface MetricsOptions {
@@ -101,6 +103,12 @@ export function createMetrics(sources: MetricSources, opts: MetricsOptions = {})
       name: 'peernet_connections_opened_total',
       help: 'libp2p connections opened, by direction (inbound, outbound)',
       labelNames: ['direction'],
+      registers: [registry],
+    }),
+    dhtRequestsReceived: new Counter({
+      name: 'peernet_dht_requests_received_total',
+      help: 'DHT requests other peers sent this one, by type (FIND_NODE, GET_VALUE, PUT_VALUE, ...)',
+      labelNames: ['type'],
       registers: [registry],
     }),
   };

@@ -161,6 +161,14 @@ describe('HTTP API', () => {
     expect(r.text).toMatch(/^peernet_connections_opened_total\{direction="inbound"\} [1-9]/m);
   });
 
+  it('counts the DHT requests other peers send, by type', async () => {
+    // b stores a record: its copy goes to a as a PUT_VALUE request
+    const put = await call('PUT', '/v1/records/counted', 'v', `http://${b.api.address}`);
+    expect(put.json).toMatchObject({ stored: 1 });
+    const r = await call('GET', '/metrics');
+    expect(r.text).toMatch(/^peernet_dht_requests_received_total\{type="PUT_VALUE"\} [1-9]/m);
+  });
+
   it('drains: hands records over, then refuses writes with 503 and is not ready', async () => {
     const d = await call('POST', '/v1/drain', undefined, `http://${b.api.address}`);
     expect(d.status).toBe(200);

@@ -87,6 +87,23 @@ export function dhtInternals(dht: KadDHT): DhtInternals {
   return d as DhtInternals;
 }
 
+/**
+ * Calls `fn` with the type of every DHT request another peer sends this one, before kad-dht
+ * handles it (its RPC's `handleMessage`). False when this kad-dht has no such method: then
+ * nothing is observed, and nothing else changes.
+ */
+export function observeRequests(dht: KadDHT, fn: (type: string) => void): boolean {
+  type Handle = (peer: PeerId, msg: { type?: unknown }) => Promise<unknown>;
+  const rpc = (dht as unknown as { rpc?: { handleMessage?: Handle } }).rpc;
+  const original = rpc?.handleMessage;
+  if (rpc == null || typeof original !== 'function') return false;
+  rpc.handleMessage = (peer, msg) => {
+    fn(typeof msg?.type === 'string' ? msg.type : 'UNKNOWN');
+    return original.call(rpc, peer, msg);
+  };
+  return true;
+}
+
 export const NO_PATH: QueryPath = { index: -1, queued: 0, running: 0, total: 0 };
 
 export type DhtRequest = Omit<DhtMessage, 'closer' | 'providers'>;
