@@ -102,6 +102,43 @@ describe('lookup', () => {
     expect(late.asked.length).toBeGreaterThan(1);
   });
 
+  it('hedges: one request at a time while each answers within hedgeMs, preferred or not', async () => {
+    const [self, ...others] = await peers(4);
+    const target = await kadId(new Uint8Array([5]));
+    const run = async (firstAnswersAfterMs: number, hedgeMs: number, prefer: boolean) => {
+      const asked: number[] = [];
+      const t0 = Date.now();
+      const r = await lookup<string>({
+        target,
+        start: others,
+        self: self!,
+        alpha: 3,
+        ...(prefer ? { prefer: () => true } : {}),
+        hedgeMs,
+        ask: async (_peer, signal) => {
+          const n = asked.push(Date.now() - t0);
+          await new Promise((r) => setTimeout(r, n === 1 ? firstAnswersAfterMs : 20));
+          signal.throwIfAborted();
+          return { closer: [], result: `answer ${n}` };
+        },
+      });
+      return { asked, result: r.result };
+    };
+    for (const prefer of [true, false]) {
+      // the first answers within the hedge: nobody else is asked
+      const quick = await run(20, 1000, prefer);
+      expect(quick).toEqual({ asked: [expect.any(Number)], result: 'answer 1' });
+      // the first is slow: a second is asked once the first is hedgeMs old, and answers first
+      const slow = await run(1000, 50, prefer);
+      expect(slow.result).toBe('answer 2');
+      expect(slow.asked).toHaveLength(2);
+      expect(slow.asked[1]!).toBeGreaterThanOrEqual(45);
+    }
+    // without hedging, alpha requests go at once
+    const all = await run(1000, 0, false);
+    expect(all.asked).toHaveLength(3);
+  });
+
   it('follows closer peers, skips itself, and counts failures', async () => {
     const [self, a, b, far] = await peers(4);
     const asked = new Set<string>();

@@ -36,8 +36,11 @@ export interface LookupOptions<T> {
    */
   prefer?: (peer: PeerId) => boolean;
   /**
-   * with `prefer`: while a request to a preferred peer is younger than this, no other peer is
-   * asked (each would be a dial, and the preferred one usually answers first). @default 0
+   * hedged requests: while a request in flight is younger than this, no other peer is asked. One
+   * peer is asked, a second only if the first has not answered within hedgeMs (or answered
+   * without the result), and so on up to `alpha` at once. The first answer usually suffices, so
+   * a GET costs one request instead of `alpha` (each one that peer's CPU and, for peers not
+   * connected, a dial). 0: `alpha` requests at once. @default 0
    */
   hedgeMs?: number;
   signal?: AbortSignal;
@@ -89,8 +92,8 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
   return new Promise<LookupResult<T>>((resolve) => {
     let finished = false;
     let running = 0;
-    /** requests to preferred peers in flight, and when each started */
-    const preferredSince = new Map<Candidate, number>();
+    /** requests in flight, and when each started */
+    const since = new Map<Candidate, number>();
     let hedgeTimer: NodeJS.Timeout | undefined;
     const finish = (result?: T): void => {
       if (finished) return;
@@ -102,7 +105,7 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
     const pump = (): void => {
       if (finished) return;
       if (signal.aborted) return finish();
-      if (preferredSince.size === 0 && hedgeTimer !== undefined) {
+      if (since.size === 0 && hedgeTimer !== undefined) {
         clearTimeout(hedgeTimer);
         hedgeTimer = undefined;
       }
@@ -117,11 +120,11 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
         .filter((c) => c.state === 'new')
         .map((c) => ({ c, preferred: prefer?.(c.peer) === true }));
       const order = [...fresh.filter((x) => x.preferred), ...fresh.filter((x) => !x.preferred)];
-      for (const { c, preferred } of order) {
+      for (const { c } of order) {
         if (running >= alpha) break;
-        if (prefer && hedgeMs > 0 && !preferred) {
-          // the youngest request to a preferred peer holds the others back until it is hedgeMs old
-          const youngest = Math.max(-Infinity, ...[...preferredSince.values()]);
+        if (hedgeMs > 0 && since.size > 0) {
+          // the youngest request in flight holds the next one back until it is hedgeMs old
+          const youngest = Math.max(...since.values());
           const wait = youngest + hedgeMs - Date.now();
           if (wait > 0) {
             if (hedgeTimer === undefined)
@@ -134,7 +137,7 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
         }
         c.state = 'asking';
         running++;
-        if (preferred) preferredSince.set(c, Date.now());
+        since.set(c, Date.now());
         opts
           .ask(c.peer, signal)
           .then(async (answer) => {
@@ -149,11 +152,11 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
           })
           .finally(() => {
             running--;
-            preferredSince.delete(c);
+            since.delete(c);
             pump();
           });
       }
-      // (no hedge timer is pending here: one is only set while a preferred request runs)
+      // (no hedge timer is pending here: one is only set while a request runs)
       if (running === 0) {
         if (count < widenTo) {
           count = widenTo;
