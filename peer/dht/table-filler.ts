@@ -4,6 +4,7 @@
 // few known peers for the peers closest to random keys (one FIND_NODE each) and connects to the
 // ones it did not know: a connection to a DHT server puts it in the table.
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MessageType } from '@libp2p/kad-dht';
 import type { Logger } from 'pino';
 import type { PeerId } from '@libp2p/interface';
@@ -19,10 +20,35 @@ export interface TableFillerOptions {
   interval?: number;
   /** @default 30_000 */
   maxInterval?: number;
+  /**
+   * below this many peers the delay between rounds stays short (at most 4 x interval) even when
+   * rounds find nothing: a peer that just joined a busy network often has its first FIND_NODE
+   * time out (its few peers are everyone's bootstrap peers), and backing off to 30 s then left
+   * it with 1-3 entries for 20 s. @default 20 (kad-dht's bucket size)
+   */
+  smallTable?: number;
   /** peers asked per round. @default 3 */
   fanout?: number;
   /** new peers dialled per round at most. @default 20 */
   maxDials?: number;
+}
+
+/**
+ * The wait before the next round. Full table: check now and then (maxInterval). Still learning
+ * peers: go on at once (interval). Else back off, doubling, but not past 4 x interval while the
+ * table is small. (An empty table with no connection waits for the bootstrapper's first peer:
+ * `onAdd` starts a round then.)
+ */
+export function nextDelay(
+  now: { size: number; progress: number; delay: number },
+  opts: TableFillerOptions & { target: number },
+): number {
+  const min = opts.interval ?? 1_000;
+  const max = opts.maxInterval ?? 30_000;
+  if (now.size >= opts.target) return max;
+  if (now.progress > 0) return min;
+  if (now.size < (opts.smallTable ?? 20)) return Math.min(now.delay * 2, min * 4);
+  return Math.min(now.delay * 2, max);
 }
 
 export class TableFiller {
@@ -55,27 +81,29 @@ export class TableFiller {
   }
 
   private readonly onAdd = (): void => {
-    if (this.dht.routingTable.size === 1) this.schedule(0);
+    // (a round under way schedules the next itself: two at once dialled the same peers twice)
+    if (this.dht.routingTable.size === 1 && !this.inRound) this.schedule(0);
   };
+
+  private inRound = false;
 
   private schedule(ms: number): void {
     if (!this.running) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       let progress = 0;
+      this.inRound = true;
       void this.round()
         .then((n) => (progress = n))
         .catch((err: unknown) =>
           this.log.debug({ err: (err as Error).message }, 'table fill round failed'),
         )
         .finally(() => {
-          const min = this.opts.interval ?? 1_000;
-          const max = this.opts.maxInterval ?? 30_000;
-          // full: check now and then; still learning peers: go on at once; else back off.
-          // An empty table with no connection waits for the bootstrapper's first peer (onAdd).
-          if (this.dht.routingTable.size >= this.target) this.delay = max;
-          else if (progress > 0) this.delay = min;
-          else this.delay = Math.min(this.delay * 2, max);
+          this.inRound = false;
+          this.delay = nextDelay(
+            { size: this.dht.routingTable.size, progress, delay: this.delay },
+            { ...this.opts, target: this.target },
+          );
           this.schedule(this.delay);
         });
     }, ms);
@@ -108,20 +136,27 @@ export class TableFiller {
 
   /** One round: FIND_NODE(random key) to a few known peers, then dial the peers they name. */
   async round(): Promise<number> {
-    await this.adopt();
+    const t0 = Date.now();
+    const adopted = await this.adopt();
     const size = this.dht.routingTable.size;
     if (size === 0 || size >= this.target) return 0;
     const known = new Set<string>([this.node.peerId.toString()]);
     const key = randomBytes(32);
     const asked = this.dht.routingTable.closestPeers(key, { count: this.opts.fanout ?? 3 });
     const found = new Map<string, PeerId>();
-    await Promise.allSettled(
-      asked.map(async (peer) => {
-        const msg = { type: MessageType.FIND_NODE, key };
-        const res = await sendDhtRequest(this.dht, peer, msg, AbortSignal.timeout(5_000));
-        for (const p of res.closer) found.set(p.toString(), p);
-      }),
-    );
+    let answered = 0;
+    const answers = asked.map(async (peer) => {
+      const msg = { type: MessageType.FIND_NODE, key };
+      const res = await sendDhtRequest(this.dht, peer, msg, AbortSignal.timeout(5_000));
+      for (const p of res.closer) found.set(p.toString(), p);
+      answered++;
+    });
+    // One answer names up to 20 peers: go on with the first, and with any other that comes
+    // within 200 ms, instead of waiting for the slowest (a new peer's few contacts are everyone's
+    // bootstrap peers: the others often took the whole 5 s).
+    await Promise.any(answers).catch(() => {});
+    await Promise.race([Promise.allSettled(answers), sleep(200)]);
+    const asking = Date.now() - t0;
     const inTable = new Set(
       this.dht.routingTable.closestPeers(key, { count: Number.MAX_SAFE_INTEGER }).map(String),
     );
@@ -129,11 +164,20 @@ export class TableFiller {
       .filter((p) => !known.has(p.toString()) && !inTable.has(p.toString()))
       .filter((p) => this.node.getConnections(p).length === 0)
       .slice(0, this.opts.maxDials ?? 20);
-    await Promise.allSettled(
+    const dials = await Promise.allSettled(
       fresh.map((p) => this.node.dial(p, { signal: AbortSignal.timeout(10_000) })),
     );
     this.log.debug(
-      { table: this.dht.routingTable.size, dialled: fresh.length },
+      {
+        table: this.dht.routingTable.size,
+        adopted,
+        asked: asked.length,
+        answered,
+        found: found.size,
+        dialled: fresh.length,
+        connected: dials.filter((d) => d.status === 'fulfilled').length,
+        ms: { asking, total: Date.now() - t0 },
+      },
       'table fill round',
     );
     return fresh.length;
