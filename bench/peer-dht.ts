@@ -198,6 +198,12 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
     const readyAt: number[] = [];
     const reachedAt: (number | undefined)[] = new Array<number | undefined>(N).fill(undefined);
     const tables: number[] = new Array<number>(N).fill(0);
+    /** per peer: when its table first held 1, 5, 10, 15 peers (ms since its launch) */
+    const steps = [1, 5, 10, 15] as const;
+    const firstAt: Map<number, number>[] = Array.from(
+      { length: N },
+      () => new Map<number, number>(),
+    );
     const peers: PeerProcess[] = [];
     const ready = new Set<PeerProcess>();
     let polling = true;
@@ -211,6 +217,9 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
           try {
             const st = await p.client.status();
             tables[i] = st.routingTable;
+            for (const n of steps)
+              if (st.routingTable >= n && !firstAt[i]!.has(n))
+                firstAt[i]!.set(n, Date.now() - launchedAt[i]!);
             if (st.routingTable >= target) reachedAt[i] = Date.now();
           } catch {
             // not up yet
@@ -347,6 +356,25 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
       `${profile}: ${reached}/${N} routing tables >= ${target}` +
         (all ? ` after ${((lastReach - t0) / 1000).toFixed(1)} s` : ''),
     );
+    // how the slowest tables grew: stuck at some size, or slow all along?
+    const slowest = peers
+      .map((_, i) => i)
+      .sort(
+        (a, b) =>
+          (reachedAt[b] ?? Number.MAX_SAFE_INTEGER) -
+          launchedAt[b]! -
+          ((reachedAt[a] ?? Number.MAX_SAFE_INTEGER) - launchedAt[a]!),
+      )
+      .slice(0, 3);
+    for (const i of slowest) {
+      const at = (ms: number | undefined): string =>
+        ms === undefined ? '-' : `${(ms / 1000).toFixed(1)}s`;
+      ctx.progress(
+        `${profile}: p${i} (launch ${i + 1} of ${N}) table reached ` +
+          steps.map((n) => `${n}: ${at(firstAt[i]!.get(n))}`).join(', ') +
+          `, ${target}: ${at(reachedAt[i] === undefined ? undefined : reachedAt[i] - launchedAt[i]!)} after its launch`,
+      );
+    }
     // the final sizes, for the report
     await mapLimit(peers, 8, async (p, i) => {
       try {
