@@ -55,6 +55,8 @@ export const PROVIDER_PREFIX = '/dht/provider';
  * cores saturated while GETs ran).
  */
 const HEDGE_MS = 100;
+/** a GET lookup this slow is logged (debug) with what it waited for */
+const SLOW_LOOKUP_MS = 150;
 
 export class DrainingError extends Error {
   override name = 'DrainingError';
@@ -214,9 +216,11 @@ export class RecordsService {
       // than the `replication` closest. So a miss goes on to three times as many before it is a
       // 404 (1.3 % of GETs at 100 peers were a false 404 without it).
       const target = await kadId(dhtKey);
+      const started = Date.now();
+      const start = this.closest(target, this.replication * 3);
       const found = await lookup<{ sealed: Uint8Array; from: string }>({
         target,
-        start: this.closest(target, this.replication * 3),
+        start,
         self: this.node.peerId,
         count: this.replication,
         widenTo: this.replication * 3,
@@ -243,6 +247,21 @@ export class RecordsService {
           return { closer: res.closer, result };
         },
       });
+      const ms = Date.now() - started;
+      if (ms >= SLOW_LOOKUP_MS) {
+        // what a slow GET waited for: peers that did not answer (failed), or many that answered
+        // without the record (100 peers: the slow GETs asked 10-41 before one had it)
+        this.log.debug(
+          {
+            key,
+            ms,
+            answered: found.answered,
+            failed: found.failed,
+            from: found.result?.from,
+          },
+          'slow get',
+        );
+      }
       return found.result == null ? undefined : this.result(found.result.sealed, found.result.from);
     });
   }
