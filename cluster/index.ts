@@ -514,16 +514,22 @@ async function run(
   input?: string,
 ): Promise<KubectlResult> {
   return new Promise<KubectlResult>((resolve, reject) => {
+    // No input: no stdin pipe at all. (Writing an empty input to a kubectl that had already
+    // exited failed a test with EPIPE.) With input, a child that exits without reading it all
+    // is reported by its exit code and output, not by an EPIPE on the pipe.
     const child = spawn(command, args, {
       env: { ...process.env, ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    child.stdin.end(input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => {});
+      child.stdin.end(input);
+    }
   });
 }
