@@ -26,6 +26,7 @@ import { startCluster, type Cluster } from '../cluster/index.js';
 import { auditWrites } from '../test/helpers/cluster-audit.js';
 import { applyCrds } from '../test/helpers/cluster-crd.js';
 import {
+  metricByLabel,
   metricSum,
   startOperatorProcess,
   type OperatorProcess,
@@ -421,14 +422,8 @@ function profileApiServer(cluster: Cluster, seconds: number, file: string): Prom
 
 /** `create 200, patch 3`: the operator's API requests by verb between two metrics scrapes. */
 function verbs(before: string, after: string): string {
-  const count = (text: string): Map<string, number> => {
-    const m = new Map<string, number>();
-    for (const [, verb, n] of text.matchAll(
-      /^peernet_operator_kube_requests_total\{verb="([^"]+)"\} (\d+)/gm,
-    ))
-      m.set(verb!, Number(n));
-    return m;
-  };
+  const count = (text: string): Map<string, number> =>
+    metricByLabel(text, 'peernet_operator_kube_requests_total', 'verb');
   const a = count(before);
   return [...count(after)]
     .map(([verb, n]): [string, number] => [verb, n - (a.get(verb) ?? 0)])

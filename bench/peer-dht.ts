@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { metricSum } from '../test/helpers/cluster-operator.js';
+import { metricByLabel, metricSum } from '../test/helpers/cluster-operator.js';
 import { PeerGroup, freePort, makeKey, sleep, type PeerProcess } from '../test/helpers/peers.js';
 import type { BenchContext, Benchmark } from './benchmark.js';
 import { mapLimit, mean, percentile, table } from './stats.js';
@@ -304,10 +304,12 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
         const servedNow = new Map<string, number>();
         for (const text of texts) {
           dialsNow += metricSum(text, 'peernet_connections_opened_total{direction="outbound"}');
-          for (const [, type, n] of text.matchAll(
-            /^peernet_dht_requests_received_total\{type="([A-Z_]+)"\} (\d+)/gm,
+          for (const [type, n] of metricByLabel(
+            text,
+            'peernet_dht_requests_received_total',
+            'type',
           ))
-            servedNow.set(type!, (servedNow.get(type!) ?? 0) + Number(n));
+            servedNow.set(type, (servedNow.get(type) ?? 0) + n);
         }
         const requests = new Map(
           [...servedNow].map(([t, n]): [string, number] => [t, n - (served.get(t) ?? 0)]),

@@ -293,7 +293,7 @@ export function createKubeClient(
           for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', from)) {
             pieces.push(text.slice(from, nl));
             from = nl + 1;
-            const line = pieces.length === 1 ? pieces[0]! : pieces.join('');
+            const line = pieces.join('');
             pieces = [];
             if (!line.trim()) continue;
             const ev = JSON.parse(line) as {

@@ -91,9 +91,8 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
   let failed = 0;
   return new Promise<LookupResult<T>>((resolve) => {
     let finished = false;
-    let running = 0;
     /** requests in flight, and when each started */
-    const since = new Map<Candidate, number>();
+    const inFlight = new Map<Candidate, number>();
     let hedgeTimer: NodeJS.Timeout | undefined;
     const finish = (result?: T): void => {
       if (finished) return;
@@ -105,7 +104,7 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
     const pump = (): void => {
       if (finished) return;
       if (signal.aborted) return finish();
-      if (since.size === 0 && hedgeTimer !== undefined) {
+      if (inFlight.size === 0 && hedgeTimer !== undefined) {
         clearTimeout(hedgeTimer);
         hedgeTimer = undefined;
       }
@@ -121,10 +120,10 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
         .map((c) => ({ c, preferred: prefer?.(c.peer) === true }));
       const order = [...fresh.filter((x) => x.preferred), ...fresh.filter((x) => !x.preferred)];
       for (const { c } of order) {
-        if (running >= alpha) break;
-        if (hedgeMs > 0 && since.size > 0) {
+        if (inFlight.size >= alpha) break;
+        if (hedgeMs > 0 && inFlight.size > 0) {
           // the youngest request in flight holds the next one back until it is hedgeMs old
-          const youngest = Math.max(...since.values());
+          const youngest = Math.max(...inFlight.values());
           const wait = youngest + hedgeMs - Date.now();
           if (wait > 0) {
             if (hedgeTimer === undefined)
@@ -136,8 +135,7 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
           }
         }
         c.state = 'asking';
-        running++;
-        since.set(c, Date.now());
+        inFlight.set(c, Date.now());
         opts
           .ask(c.peer, signal)
           .then(async (answer) => {
@@ -151,13 +149,12 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
             failed++;
           })
           .finally(() => {
-            running--;
-            since.delete(c);
+            inFlight.delete(c);
             pump();
           });
       }
       // (no hedge timer is pending here: one is only set while a request runs)
-      if (running === 0) {
+      if (inFlight.size === 0) {
         if (count < widenTo) {
           count = widenTo;
           return pump();

@@ -217,10 +217,9 @@ export class RecordsService {
       // 404 (1.3 % of GETs at 100 peers were a false 404 without it).
       const target = await kadId(dhtKey);
       const started = Date.now();
-      const start = this.closest(target, this.replication * 3);
       const found = await lookup<{ sealed: Uint8Array; from: string }>({
         target,
-        start,
+        start: this.closest(target, this.replication * 3),
         self: this.node.peerId,
         count: this.replication,
         widenTo: this.replication * 3,

@@ -173,6 +173,24 @@ export function metricSum(text: string, name: string): number {
 }
 
 /**
+ * The samples of counter `name` in Prometheus text, summed by the value of one label (series
+ * without that label are left out): `{ POST: 206, PUT: 5 }` for `requests_total{verb="..."}`.
+ */
+export function metricByLabel(text: string, name: string, label: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const key = `${label}="`;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const labels = line.slice(name.length + 1, line.indexOf('}'));
+    const at = labels.indexOf(key);
+    if (at === -1) continue;
+    const value = labels.slice(at + key.length, labels.indexOf('"', at + key.length));
+    out.set(value, (out.get(value) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return out;
+}
+
+/**
  * A copy of the admin kubeconfig that acts as `user` (kubeconfig `as:`), e.g. a second
  * operator identity, or `system:serviceaccount:<ns>:<name>` to run under exactly that
  * ServiceAccount's RBAC.
