@@ -19,6 +19,8 @@ export interface PeerMetrics {
   httpDuration: Histogram<'method' | 'route'>;
   republished: Counter;
   handedOff: Counter<'kind'>;
+  /** copies of other writers' records this peer placed on their closest peers (replicate requests) */
+  forwarded: Counter;
   /** connections opened, by who dialled (inbound, outbound) */
   connectionsOpened: Counter<'direction'>;
   /** DHT requests other peers sent this one, by message type */
@@ -97,6 +99,11 @@ export function createMetrics(sources: MetricSources, opts: MetricsOptions = {})
       name: 'peernet_handed_off_total',
       help: 'Records handed to other peers on drain, by kind (record, provider)',
       labelNames: ['kind'],
+      registers: [registry],
+    }),
+    forwarded: new Counter({
+      name: 'peernet_records_forwarded_total',
+      help: "Copies of other writers' records this peer placed on peers close to the key (replicate requests)",
       registers: [registry],
     }),
     connectionsOpened: new Counter({

@@ -143,3 +143,50 @@ describe('--data-dir', () => {
     expect(await second.client.get('volatile')).toBeUndefined();
   });
 });
+
+describe('a writer asks the closest peer it knows to copy on (replicate protocol)', () => {
+  let group: PeerGroup;
+  afterEach(() => group?.stop());
+
+  test('copies reach the closest peers the writer did not send to itself', async () => {
+    group = await PeerGroup.create('forward');
+    const network = `test/forward-${uniq()}`;
+    // Every peer keeps 4 copies; the writer places 1 itself. Without the request, the record
+    // would sit on the writer and its single closest peer only.
+    const others = await group.startMany(6, { network, prefix: 'f', args: ['--replication', '4'] });
+    const writer = await group.start({
+      name: 'f-writer',
+      network,
+      bootstrap: [others[0]!.addr],
+      args: ['--replication', '1'],
+    });
+    await waitForTables(group, [writer, ...others], 6);
+
+    const holders = async (key: string): Promise<number> => {
+      let n = 0;
+      for (const p of others) {
+        const res = await fetch(`${p.client.baseUrl}/v1/records/${key}`);
+        await res.text();
+        if (res.status === 200 && res.headers.get('x-peernet-from') === 'local') n++;
+      }
+      return n;
+    };
+    for (let i = 0; i < 5; i++) await writer.client.put(`fwd-${i}`, `value-${i}`);
+    // the writer's closest peer (1 copy) plus the 4 closest that peer knows, but for the writer:
+    // 4 or 5 of the 6 others hold each record
+    for (let i = 0; i < 5; i++) {
+      await waitFor(
+        `fwd-${i} on at least 4 of the others (${group.logHint()})`,
+        async () => ((await holders(`fwd-${i}`)) >= 4 ? true : undefined),
+        { timeoutMs: 15_000, intervalMs: 300 },
+      );
+    }
+    let forwarded = 0;
+    for (const p of others) {
+      const text = await (await fetch(`${p.client.baseUrl}/metrics`)).text();
+      const m = /^peernet_records_forwarded_total (\d+)/m.exec(text);
+      forwarded += Number(m?.[1] ?? 0);
+    }
+    expect(forwarded).toBeGreaterThanOrEqual(5 * 3);
+  });
+});
