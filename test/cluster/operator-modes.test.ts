@@ -370,40 +370,44 @@ describe('optional children', () => {
 });
 
 describe('a foreign object by a child name', () => {
-  test('a Secret the network did not make is neither mounted nor changed: Failed, no pods, then Ready once it is gone', async () => {
-    const name = 'foreign';
-    // someone else's Secret by the name of the keys Secret the pods would mount
-    await env.kubectlOk([
-      'create',
-      'secret',
-      'generic',
-      `${name}-keys`,
-      '--from-literal=owner=someone-else',
-    ]);
-    await applyExample('spread.yaml', (d) => {
-      d.metadata.name = name;
-      d.spec.replicas = 2;
-    });
-    const failed = await waitPhase(name, 'Failed');
-    const cond = failed.status?.conditions?.find((c) => c.reason === 'ForeignObject');
-    expect(cond?.message).toContain(`Secret ${name}-keys`);
-    // no pod mounts it: none was made (the cache is checked before any pod goes out)
-    expect(await podsOf(name)).toHaveLength(0);
-    const events = await getJson<{ items: { reason: string }[] }>([
-      'get',
-      'events',
-      '--field-selector',
-      `involvedObject.name=${name},involvedObject.kind=PeerNetwork`,
-    ]);
-    expect(events.items.map((e) => e.reason)).toContain('ForeignObject');
-    expect(events.items.map((e) => e.reason)).not.toContain('CreatedPods');
-    const secret = await getJson<Obj>(['get', 'secret', `${name}-keys`]);
-    expect(secret.metadata.ownerReferences).toBeUndefined();
-    expect(Object.keys(secret.data ?? {})).toEqual(['owner']);
+  test.each([
+    { kind: 'Secret', create: ['secret', 'generic'], suffix: 'keys', name: 'foreign-secret' },
+    { kind: 'ConfigMap', create: ['configmap'], suffix: 'bootstrap', name: 'foreign-cm' },
+  ])(
+    'a $kind the network did not make is neither mounted nor changed: Failed, no pods, then Ready once it is gone',
+    async ({ kind, create, suffix, name }) => {
+      const child = `${name}-${suffix}`;
+      const resource = kind.toLowerCase();
+      // someone else's object, without our label, by the name of one the pods would mount
+      await env.kubectlOk(['create', ...create, child, '--from-literal=owner=someone-else']);
+      await applyExample('spread.yaml', (d) => {
+        d.metadata.name = name;
+        d.spec.replicas = 2;
+      });
+      const failed = await waitPhase(name, 'Failed');
+      const cond = failed.status?.conditions?.find((c) => c.reason === 'ForeignObject');
+      expect(cond?.message).toContain(`${kind} ${child}`);
+      // no pod mounts it: none was made (ownership is checked before any pod goes out)
+      expect(await podsOf(name)).toHaveLength(0);
+      const events = await getJson<{ items: { reason: string }[] }>([
+        'get',
+        'events',
+        '--field-selector',
+        `involvedObject.name=${name},involvedObject.kind=PeerNetwork`,
+      ]);
+      expect(events.items.map((e) => e.reason)).toContain('ForeignObject');
+      expect(events.items.map((e) => e.reason)).not.toContain('CreatedPods');
+      const foreign = await getJson<Obj>(['get', resource, child]);
+      expect(foreign.metadata.ownerReferences).toBeUndefined();
+      expect(foreign.data).toEqual({
+        owner: kind === 'Secret' ? 'c29tZW9uZS1lbHNl' : 'someone-else',
+      });
 
-    await env.kubectlOk(['delete', 'secret', `${name}-keys`]);
-    const pn = await waitPhase(name, 'Ready');
-    expectOwnedChild(await getJson<Obj>(['get', 'secret', `${name}-keys`]), pn);
-    expect(await podsOf(name)).toHaveLength(2);
-  }, 120_000);
+      await env.kubectlOk(['delete', resource, child]);
+      const pn = await waitPhase(name, 'Ready');
+      expectOwnedChild(await getJson<Obj>(['get', resource, child]), pn);
+      expect(await podsOf(name)).toHaveLength(2);
+    },
+    120_000,
+  );
 });
