@@ -56,9 +56,11 @@ export const PROVIDER_PREFIX = '/dht/provider';
  */
 const HEDGE_MS = 100;
 /**
- * A write with a quorum sends its first copies to quorum + this many peers, and the rest once the
- * quorum confirmed: 20 requests at once kept the writer busy opening streams while the first
- * answers waited (100 peers: PUT p50 80 -> see ADR 0003 decision 11).
+ * A write with a quorum sends its first copies to quorum + this many peers and answers once the
+ * quorum confirmed; the rest follow (placed by the closest peer for a new PUT, see `replicate`).
+ * On a saturated machine a PUT's latency follows the requests it causes: 20 copies from the
+ * writer plus the ones the closest peer added were 26-27 PUT_VALUEs a PUT (100 peers: PUT p50
+ * 102-106 ms); with the first wave of 5, 21.4 (p50 81-85 ms; ADR 0003 decision 11).
  */
 const FIRST_WAVE_EXTRA = 2;
 /** a replicate request: a serialized record of the largest value, base64, and 40 peer IDs */
@@ -431,9 +433,10 @@ export class RecordsService {
   /**
    * PUT_VALUE to the closest known peers, all in parallel. With `quorum`, answers as soon as that
    * many confirmed (the other requests go on in the background); otherwise once all settled.
-   * `forward` (a new PUT): once the write has answered, the closest of them is also asked to copy
-   * the record to the closest peers *it* knows that are not among ours (see `onReplicate`). A routing table keeps at most
-   * 20 peers a bucket, so for a key in the far half of the ID space (half of all keys) this peer
+   * `forward` (a new PUT): once the write has answered, the closest of them (connected first) is
+   * asked to place the rest on the closest peers *it* knows but for the ones we sent to (see
+   * `onReplicate`); the writer sends them itself only when that fails. A routing table keeps at
+   * most 20 peers a bucket, so for a key in the far half of the ID space (half of all keys) this peer
    * knows 20 of the ~N/2 peers there and its "closest" are a sample of that half, while a reader
    * near the key asks the true closest first (100 peers: the slow GETs asked 10-41 peers before
    * one had a copy, GET p99 210-790 ms). A peer close to the key knows all its neighbours and
