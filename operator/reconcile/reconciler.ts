@@ -555,7 +555,6 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
 
         const toCreate = p.create.filter((pod) => !e.created.has(pod.metadata?.name ?? ''));
         if (toCreate.length > 0) {
-          let made = 0;
           let terminating = false;
           const results = await mapLimit(toCreate, concurrency, async (pod) => {
             if (terminating) return undefined;
@@ -563,7 +562,6 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
               await c.kube.create(pod);
               e.created.set(pod.metadata?.name ?? '', c.clock.now());
               madeNow.push(pod.metadata?.name ?? '');
-              made++;
               return undefined;
             } catch (err) {
               if (isAlreadyExists(err)) return undefined; // the cache has not seen it yet
@@ -573,13 +571,13 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
           });
           if (terminating) throw results.find(isNamespaceTerminating);
           const errors = results.filter((r) => r !== undefined);
-          if (made > 0) {
+          if (madeNow.length > 0) {
             const names = toCreate.map((x) => x.metadata?.name).filter(Boolean);
             c.events.emit(
               target(network),
               'Normal',
               'CreatedPods',
-              `created ${made} pod(s): ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', ...' : ''}`,
+              `created ${madeNow.length} pod(s): ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', ...' : ''}`,
             );
           }
           if (errors.length > 0) {

@@ -143,6 +143,61 @@ interface HandoffProvider {
   addrs: string[];
 }
 
+/** `peers` in their order, those `connected` says have an open connection first */
+function connectedFirst(peers: PeerId[], connected: (p: PeerId) => boolean): PeerId[] {
+  const open: PeerId[] = [];
+  const rest: PeerId[] = [];
+  for (const p of peers) (connected(p) ? open : rest).push(p);
+  return [...open, ...rest];
+}
+
+/**
+ * One request on one of our JSON protocols: opens a stream to `peer`, writes `body`
+ * (length-prefixed JSON), reads the answer, closes; aborts the stream on any error.
+ */
+async function callJson(
+  node: PeerNode,
+  peer: PeerId,
+  protocol: string,
+  body: unknown,
+  signal: AbortSignal,
+  opts: { maxDataLength?: number } = {},
+): Promise<unknown> {
+  const stream = await node.dialProtocol(peer, protocol, { signal });
+  try {
+    const lp = lpStream(stream, opts);
+    await lp.write(uint8ArrayFromString(JSON.stringify(body)), { signal });
+    const answer: unknown = JSON.parse(uint8ArrayToString((await lp.read({ signal })).subarray()));
+    await stream.close({ signal });
+    return answer;
+  } catch (err) {
+    stream.abort(err as Error);
+    throw err;
+  }
+}
+
+/**
+ * The other side of `callJson`: reads one request of at most `maxDataLength` bytes, answers with
+ * what `handle` returns, closes. On any error (a malformed request, `handle` throwing) the stream
+ * is aborted and the error rethrown.
+ */
+async function serveJson(
+  stream: Stream,
+  signal: AbortSignal,
+  maxDataLength: number,
+  handle: (body: unknown) => Promise<unknown>,
+): Promise<void> {
+  try {
+    const lp = lpStream(stream, { maxDataLength });
+    const body: unknown = JSON.parse(uint8ArrayToString((await lp.read({ signal })).subarray()));
+    await lp.write(uint8ArrayFromString(JSON.stringify(await handle(body))), { signal });
+    await stream.close({ signal });
+  } catch (err) {
+    stream.abort(err as Error);
+    throw err;
+  }
+}
+
 export class RecordsService {
   private readonly dht: DhtInternals;
   private readonly replication: number;
@@ -450,9 +505,11 @@ export class RecordsService {
     quorum = Infinity,
     forward = false,
   ): Promise<PutResult> {
-    const closest = this.closest(await kadId(dhtKey), this.replication);
     // peers with an open connection first: the first wave should need no dial
-    const peers = [...closest.filter(this.connected), ...closest.filter((p) => !this.connected(p))];
+    const peers = connectedFirst(
+      this.closest(await kadId(dhtKey), this.replication),
+      this.connected,
+    );
     const record = new Libp2pRecord(dhtKey, sealed, new Date()).serialize();
     const need = Math.min(quorum, peers.length);
     let sent = 0;
@@ -463,11 +520,10 @@ export class RecordsService {
       const sendUpTo = (n: number): void => {
         while (sent < Math.min(n, peers.length)) {
           const peer = peers[sent++]!;
-          this.request(peer, { type: MessageType.PUT_VALUE, key: dhtKey, record }, signal)
-            .then((res) => {
-              if (res.record != null && uint8ArrayEquals(res.record.value, sealed)) stored++;
+          void this.putCopy(peer, dhtKey, record, sealed, signal)
+            .then((ok) => {
+              if (ok) stored++;
             })
-            .catch(() => {})
             .finally(() => {
               settled++;
               progress();
@@ -498,8 +554,28 @@ export class RecordsService {
         });
       };
       if (peers.length === 0) return answer();
-      sendUpTo(need === peers.length ? need : need + FIRST_WAVE_EXTRA);
+      sendUpTo(need + FIRST_WAVE_EXTRA); // (all of them when the quorum is all)
     });
+  }
+
+  /** PUT_VALUE of `record` (serialized) to `peer`: true when it answered holding `sealed`. */
+  private async putCopy(
+    peer: PeerId,
+    dhtKey: Uint8Array,
+    record: Uint8Array,
+    sealed: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    try {
+      const res = await this.request(
+        peer,
+        { type: MessageType.PUT_VALUE, key: dhtKey, record },
+        signal,
+      );
+      return res.record != null && uint8ArrayEquals(res.record.value, sealed);
+    } catch {
+      return false;
+    }
   }
 
   /** ADD_PROVIDER (ourselves) to the closest known peers. */
@@ -585,29 +661,13 @@ export class RecordsService {
     providers: HandoffProvider[],
     signal: AbortSignal,
   ): Promise<void> {
-    const stream = await this.node.dialProtocol(peer, handoffProtocol(this.opts.network), {
-      signal,
-    });
-    try {
-      const lp = lpStream(stream);
-      await lp.write(uint8ArrayFromString(JSON.stringify({ providers })), { signal });
-      await lp.read({ signal });
-      await stream.close({ signal });
-    } catch (err) {
-      stream.abort(err as Error);
-      throw err;
-    }
+    await callJson(this.node, peer, handoffProtocol(this.opts.network), { providers }, signal);
   }
 
   private async onHandoff(stream: Stream, from: PeerId): Promise<void> {
-    const signal = AbortSignal.timeout(10_000);
-    try {
-      const lp = lpStream(stream, { maxDataLength: 4 * 1024 * 1024 });
-      const body = JSON.parse(uint8ArrayToString((await lp.read({ signal })).subarray())) as {
-        providers?: HandoffProvider[];
-      };
+    await serveJson(stream, AbortSignal.timeout(10_000), 4 * 1024 * 1024, async (body) => {
       let accepted = 0;
-      for (const p of body.providers ?? []) {
+      for (const p of (body as { providers?: HandoffProvider[] }).providers ?? []) {
         try {
           const cid = CID.parse(p.cid);
           const peer = peerIdFromString(p.peer);
@@ -619,12 +679,9 @@ export class RecordsService {
           // skip the malformed entry, keep the rest
         }
       }
-      await lp.write(uint8ArrayFromString(JSON.stringify({ accepted })), { signal });
-      await stream.close({ signal });
       this.log.debug({ from: from.toString(), accepted }, 'took provider records on handoff');
-    } catch (err) {
-      stream.abort(err as Error);
-    }
+      return { accepted };
+    }).catch(() => {});
   }
 
   /** Asks `via` to copy `record` to the closest peers it knows beyond `have`; resolves with its answer. */
@@ -634,30 +691,17 @@ export class RecordsService {
     have: PeerId[],
     signal?: AbortSignal,
   ): Promise<{ sent: number; stored: number }> {
+    const req: ReplicateRequest = {
+      record: uint8ArrayToString(record, 'base64'),
+      have: have.map(String),
+    };
     const rpc = AbortSignal.any([
       AbortSignal.timeout(this.rpcTimeout * 2),
       ...(signal ? [signal] : []),
     ]);
-    const stream = await this.node.dialProtocol(via, replicateProtocol(this.opts.network), {
-      signal: rpc,
-    });
-    try {
-      const lp = lpStream(stream, { maxDataLength: 64 * 1024 });
-      const req: ReplicateRequest = {
-        record: uint8ArrayToString(record, 'base64'),
-        have: have.map(String),
-      };
-      await lp.write(uint8ArrayFromString(JSON.stringify(req)), { signal: rpc });
-      const res = JSON.parse(uint8ArrayToString((await lp.read({ signal: rpc })).subarray())) as {
-        sent: number;
-        stored: number;
-      };
-      await stream.close({ signal: rpc });
-      return res;
-    } catch (err) {
-      stream.abort(err as Error);
-      throw err;
-    }
+    return (await callJson(this.node, via, replicateProtocol(this.opts.network), req, rpc, {
+      maxDataLength: 64 * 1024,
+    })) as { sent: number; stored: number };
   }
 
   /**
@@ -671,19 +715,15 @@ export class RecordsService {
       AbortSignal.timeout(this.rpcTimeout * 2),
       this.stopController.signal,
     ]);
-    try {
-      const lp = lpStream(stream, { maxDataLength: MAX_REPLICATE_BYTES });
-      const req = JSON.parse(
-        uint8ArrayToString((await lp.read({ signal })).subarray()),
-      ) as Partial<ReplicateRequest>;
+    await serveJson(stream, signal, MAX_REPLICATE_BYTES, async (body) => {
+      const req = body as Partial<ReplicateRequest>;
       if (typeof req.record !== 'string' || !Array.isArray(req.have)) {
         throw new Error('a replicate request needs record and have');
       }
       const bytes = uint8ArrayFromString(req.record, 'base64');
       const record = Libp2pRecord.deserialize(bytes);
       if (userKeyOf(record.key) == null) throw new Error('not a peernet record key');
-      const sealed = record.value;
-      openValue(sealed); // throws when it is not a sealed value
+      openValue(record.value); // throws when it is not a sealed value
       const have = new Set(req.have.slice(0, this.replication * 2).map(String));
       have.add(from.toString());
       const targets = this.draining
@@ -691,30 +731,15 @@ export class RecordsService {
         : this.closest(await kadId(record.key), this.replication).filter(
             (p) => !have.has(p.toString()),
           );
-      const results = await Promise.allSettled(
-        targets.map((peer) =>
-          this.request(
-            peer,
-            { type: MessageType.PUT_VALUE, key: record.key, record: bytes },
-            signal,
-          ),
-        ),
+      const copies = await Promise.all(
+        targets.map((peer) => this.putCopy(peer, record.key, bytes, record.value, signal)),
       );
-      const stored = results.filter(
-        (r) =>
-          r.status === 'fulfilled' &&
-          r.value.record != null &&
-          uint8ArrayEquals(r.value.record.value, sealed),
-      ).length;
+      const stored = copies.filter(Boolean).length;
       this.metrics?.forwarded.inc(stored);
-      await lp.write(uint8ArrayFromString(JSON.stringify({ sent: targets.length, stored })), {
-        signal,
-      });
-      await stream.close({ signal });
-    } catch (err) {
-      this.log.debug({ from: from.toString(), err: (err as Error).message }, 'replicate refused');
-      stream.abort(err as Error);
-    }
+      return { sent: targets.length, stored };
+    }).catch((err: unknown) =>
+      this.log.debug({ from: from.toString(), err: (err as Error).message }, 'replicate refused'),
+    );
   }
 
   // --- local store ------------------------------------------------------------------------
