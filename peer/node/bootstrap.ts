@@ -1,5 +1,8 @@
-// Bootstrap: dial the peers named by flags and by the bootstrap file, again whenever the file
-// changes, and again with backoff while this peer knows no one. The file is watched through its
+// Bootstrap: dial some of the peers named by flags and by the bootstrap file (at most
+// `maxDials`, chosen at random), again whenever the file changes, and again with backoff, with a
+// new choice, while this peer knows no one. The operator lists every other peer of the network
+// in the file: dialling them all made each of N peers open N-1 connections at start (N^2 in the
+// network, past the connection limit from a few hundred peers); the table filler finds the rest. The file is watched through its
 // directory (a Kubernetes ConfigMap volume swaps a `..data` symlink, which a watch on the file
 // itself misses) and polled as a fallback.
 import { watch, type FSWatcher } from 'node:fs';
@@ -23,6 +26,29 @@ export interface BootstrapOptions {
   pollInterval?: number;
   /** timeout of one dial, ms. @default 10_000 */
   dialTimeout?: number;
+  /** bootstrap peers connected at a time at most. @default 8 */
+  maxDials?: number;
+}
+
+/**
+ * Which bootstrap peers to dial now: up to `max` minus those already connected, drawn at random
+ * from the listed ones not connected (so peers listed by everyone are not everyone's first
+ * connection, and a retry tries others).
+ */
+export function pickBootstrap<T>(
+  listed: readonly T[],
+  isConnected: (p: T) => boolean,
+  max: number,
+  random: () => number = Math.random,
+): T[] {
+  const free = listed.filter((p) => !isConnected(p));
+  const want = Math.max(0, max - (listed.length - free.length));
+  // partial Fisher-Yates: the first `want` places get a uniform sample
+  for (let i = 0; i < Math.min(want, free.length); i++) {
+    const j = i + Math.floor(random() * (free.length - i));
+    [free[i], free[j]] = [free[j]!, free[i]!];
+  }
+  return free.slice(0, want);
 }
 
 export class Bootstrapper {
@@ -71,7 +97,7 @@ export class Bootstrapper {
       this.pollTimer = setInterval(() => void this.reload(), this.opts.pollInterval ?? 5_000);
       this.pollTimer.unref();
     }
-    this.dialAll();
+    this.dialSome();
     this.scheduleRetry();
   }
 
@@ -130,19 +156,22 @@ export class Bootstrapper {
     this.fromFile = addrs;
     this.log.info({ file, peers: this.peers().map(String) }, 'bootstrap file loaded');
     this.backoff = this.minBackoff;
-    this.dialAll();
+    this.dialSome();
   }
 
   private isolated(): boolean {
     return this.node.getConnections().length === 0;
   }
 
-  private dialAll(): void {
+  private connected(ma: Multiaddr): boolean {
+    const id = ma.getComponents().find((c) => c.name === 'p2p')?.value;
+    return id != null && this.node.getConnections().some((c) => c.remotePeer.toString() === id);
+  }
+
+  private dialSome(): void {
     if (!this.running) return;
-    for (const ma of this.peers()) {
-      const id = ma.getComponents().find((c) => c.name === 'p2p')?.value;
-      if (id != null && this.node.getConnections().some((c) => c.remotePeer.toString() === id))
-        continue;
+    const chosen = pickBootstrap(this.peers(), (ma) => this.connected(ma), this.opts.maxDials ?? 8);
+    for (const ma of chosen) {
       this.node
         .dial(ma, { signal: AbortSignal.timeout(this.opts.dialTimeout ?? 10_000) })
         .then(() => this.log.debug({ addr: ma.toString() }, 'connected to bootstrap peer'))
@@ -160,7 +189,7 @@ export class Bootstrapper {
     this.retryTimer = setTimeout(
       () => {
         if (this.isolated() && this.peers().length > 0) {
-          this.dialAll();
+          this.dialSome();
           this.backoff = Math.min(this.backoff * 2, this.maxBackoff);
         } else if (!this.isolated()) {
           this.backoff = this.minBackoff;
