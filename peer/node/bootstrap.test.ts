@@ -1,5 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { pickBootstrap } from './bootstrap.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import type { Multiaddr } from '@multiformats/multiaddr';
+import { pino } from 'pino';
+import { Bootstrapper, pickBootstrap } from './bootstrap.js';
+import type { PeerNode } from './index.js';
 
 describe('Bootstrapper: pickBootstrap', () => {
   const listed = Array.from({ length: 199 }, (_, i) => `p${i}`);
@@ -36,5 +42,65 @@ describe('Bootstrapper: pickBootstrap', () => {
     expect(pickBootstrap(listed, none, 3, () => 0)).toEqual(['p0', 'p1', 'p2']);
     // random() just below 1 swaps the last free one into each place
     expect(pickBootstrap(['a', 'b', 'c', 'd'], none, 2, () => 0.999)).toEqual(['d', 'a']);
+  });
+});
+
+describe('Bootstrapper: dials', () => {
+  // A stand-in for the libp2p node with just what the bootstrapper uses: peers in `up` accept a
+  // dial (and are connected after), the rest refuse it.
+  function fakeNode(up: Set<string>) {
+    const connected = new Set<string>();
+    const dialled: string[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const node = {
+      peerId: { toString: () => 'self' },
+      getConnections: () => [...connected].map((id) => ({ remotePeer: { toString: () => id } })),
+      dial: async (ma: Multiaddr) => {
+        const id = ma.getComponents().find((c) => c.name === 'p2p')!.value!;
+        dialled.push(id);
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        await sleep(2);
+        inFlight--;
+        if (!up.has(id)) throw new Error('connection refused');
+        connected.add(id);
+      },
+    };
+    return {
+      node: node as unknown as PeerNode,
+      connected,
+      dialled,
+      maxInFlight: () => maxInFlight,
+    };
+  }
+
+  async function listedPeers(n: number): Promise<string[]> {
+    return Promise.all(
+      Array.from({ length: n }, async () =>
+        peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString(),
+      ),
+    );
+  }
+
+  it('goes on down its random order past failed dials until max are connected', async () => {
+    const ids = await listedPeers(40);
+    const up = new Set(ids.slice(0, 10)); // the other 30 are listed but not up yet
+    const fake = fakeNode(up);
+    const b = new Bootstrapper(
+      fake.node,
+      { addrs: ids.map((id, i) => `/ip4/127.0.0.1/tcp/${4000 + i}/p2p/${id}`), maxDials: 4 },
+      pino({ level: 'silent' }),
+    );
+    await b.start();
+    try {
+      for (let i = 0; i < 200 && fake.connected.size < 4; i++) await sleep(5);
+      await sleep(20); // no dials after the fourth connection
+      expect(fake.connected.size).toBe(4);
+      for (const id of fake.connected) expect(up.has(id)).toBe(true);
+      expect(fake.maxInFlight()).toBeLessThanOrEqual(4);
+      expect(new Set(fake.dialled).size).toBe(fake.dialled.length); // each peer dialled once
+    } finally {
+      b.stop();
+    }
   });
 });

@@ -1,10 +1,12 @@
-// Bootstrap: dial some of the peers named by flags and by the bootstrap file (at most
-// `maxDials`, chosen at random), again whenever the file changes, and again with backoff, with a
-// new choice, while this peer knows no one. The operator lists every other peer of the network
-// in the file: dialling them all made each of N peers open N-1 connections at start (N^2 in the
-// network, past the connection limit from a few hundred peers); the table filler finds the rest. The file is watched through its
-// directory (a Kubernetes ConfigMap volume swaps a `..data` symlink, which a watch on the file
-// itself misses) and polled as a fallback.
+// Bootstrap: connect to some of the peers named by flags and by the bootstrap file (at most
+// `maxDials`, in a random order, taking the next one in that order when a dial fails), again
+// whenever the file changes, and again with backoff, with a new order, while this peer knows no
+// one. The operator lists every other peer of the network in the file: dialling them all made
+// each of N peers open N-1 connections at start (N^2 in the network, past the connection limit
+// from a few hundred peers); the table filler finds the rest. Going on past failed dials matters
+// because the file also lists peers that are not up yet (all pods start at once). The file is
+// watched through its directory (a Kubernetes ConfigMap volume swaps a `..data` symlink, which a
+// watch on the file itself misses) and polled as a fallback.
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
@@ -26,7 +28,7 @@ export interface BootstrapOptions {
   pollInterval?: number;
   /** timeout of one dial, ms. @default 10_000 */
   dialTimeout?: number;
-  /** bootstrap peers connected at a time at most. @default 8 */
+  /** bootstrap peers to be connected to (and dials in flight) at most. @default 8 */
   maxDials?: number;
 }
 
@@ -60,6 +62,8 @@ export class Bootstrapper {
   private debounce?: NodeJS.Timeout;
   private backoff: number;
   private running = false;
+  /** bumped by each new round of dials; the dials of an older round stop taking more peers */
+  private round = 0;
   private warnedMissing = false;
   private readonly minBackoff: number;
   private readonly maxBackoff: number;
@@ -168,19 +172,38 @@ export class Bootstrapper {
     return id != null && this.node.getConnections().some((c) => c.remotePeer.toString() === id);
   }
 
+  /**
+   * Connects to up to `maxDials` listed peers: that many dials at a time through the unconnected
+   * listed peers in a random order, each failed dial followed by the next in the order.
+   */
   private dialSome(): void {
     if (!this.running) return;
-    const chosen = pickBootstrap(this.peers(), (ma) => this.connected(ma), this.opts.maxDials ?? 8);
-    for (const ma of chosen) {
-      this.node
-        .dial(ma, { signal: AbortSignal.timeout(this.opts.dialTimeout ?? 10_000) })
-        .then(() => this.log.debug({ addr: ma.toString() }, 'connected to bootstrap peer'))
-        .catch((err: unknown) =>
-          this.log.debug(
-            { addr: ma.toString(), err: (err as Error).message },
-            'bootstrap dial failed',
-          ),
+    const max = this.opts.maxDials ?? 8;
+    const listed = this.peers();
+    const isConnected = (ma: Multiaddr): boolean => this.connected(ma);
+    const want = max - listed.filter(isConnected).length;
+    const order = pickBootstrap(listed, isConnected, listed.length);
+    const round = ++this.round;
+    for (let i = 0; i < Math.min(want, order.length); i++) void this.dialNext(order, round);
+  }
+
+  private async dialNext(order: Multiaddr[], round: number): Promise<void> {
+    while (this.running && round === this.round) {
+      const ma = order.shift();
+      if (ma == null) return;
+      if (this.connected(ma)) return; // it dialled us meanwhile: that counts
+      try {
+        await this.node.dial(ma, {
+          signal: AbortSignal.timeout(this.opts.dialTimeout ?? 10_000),
+        });
+        this.log.debug({ addr: ma.toString() }, 'connected to bootstrap peer');
+        return;
+      } catch (err) {
+        this.log.debug(
+          { addr: ma.toString(), err: (err as Error).message },
+          'bootstrap dial failed',
         );
+      }
     }
   }
 
