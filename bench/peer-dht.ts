@@ -8,7 +8,14 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { metricByLabel, metricSum } from '../test/helpers/cluster-operator.js';
-import { PeerGroup, freePort, makeKey, sleep, type PeerProcess } from '../test/helpers/peers.js';
+import {
+  PeerGroup,
+  freeFixedPort,
+  freePort,
+  makeKey,
+  sleep,
+  type PeerProcess,
+} from '../test/helpers/peers.js';
 import type { BenchContext, Benchmark } from './benchmark.js';
 import { mapLimit, mean, percentile, table } from './stats.js';
 
@@ -36,7 +43,9 @@ const usage = `  --peers N              peers, one process each (default 100; en
   --ops N                PUTs, then as many GETs, each from a random peer (default 300)
   --profiles LIST        tuned,stock (default both, in that order)
   --batch N              peers launched at a time (default 10)
-  --bootstrap-peers N    how many of the first peers everyone bootstraps from (default 3)
+  --bootstrap-peers N    how many of the first peers everyone bootstraps from (default 3); "all":
+                         every other peer, as the operator's bootstrap file lists them (each
+                         peer dials 8 of them at random)
   --settle-timeout S     how long to wait for routing tables after the last launch (default 120)
   --rest S               then let the network rest this long before the operations (default 0:
                          they start while the launch's connections still keep the peers busy)
@@ -87,7 +96,10 @@ function parseOptions(args: string[]): Options {
     ops: int('ops', values.ops, 300, 1),
     batch: int('batch', values.batch, 10, 1),
     profiles: profiles as Profile[],
-    bootstrapPeers: int('bootstrap-peers', values['bootstrap-peers'], 3, 1),
+    bootstrapPeers:
+      values['bootstrap-peers'] === 'all'
+        ? Number.MAX_SAFE_INTEGER
+        : int('bootstrap-peers', values['bootstrap-peers'], 3, 1),
     settleTimeoutMs: int('settle-timeout', values['settle-timeout'], 120, 1) * 1000,
     restMs: int('rest', values.rest, 0, 0) * 1000,
     opTimeoutMs: int('op-timeout', values['op-timeout'], 10_000, 1),
@@ -185,11 +197,13 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
       Array.from({ length: N }, (_, i) => makeKey(group.path(`p${i}.key`))),
     );
     // Only the bootstrap peers need their port known before they start: picked now, bound a
-    // moment later. Every other peer binds port 0 (the outbound connections of 100 peers use
-    // ephemeral ports too, so ports picked minutes ahead get taken).
+    // moment later. Every other peer binds port 0. With all peers as bootstrap peers, ports
+    // below the ephemeral range: the outbound connections of 100 peers use ephemeral ports too,
+    // so ephemeral ports picked minutes ahead get taken.
     const nBootPorts = Math.min(o.bootstrapPeers, N);
     const ports: number[] = [];
-    for (let i = 0; i < nBootPorts; i++) ports.push(await freePort());
+    for (let i = 0; i < nBootPorts; i++)
+      ports.push(nBootPorts > 3 ? await freeFixedPort() : await freePort());
     const bootAddrs = keys
       .slice(0, nBootPorts)
       .map((k, i) => `/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${k.peerId}`);
@@ -681,7 +695,8 @@ function report(o: Options, results: Result[], memBefore: number, ctx: BenchCont
   ctx.print(
     `${o.peers} peers, one process each, ${cpus().length} cores, Node ${process.versions.node}; ` +
       `${o.ops} PUTs then ${o.ops} GETs of ${o.valueSize}-byte values, one at a time, from random peers` +
-      (o.restMs > 0 ? `, after the network rested ${o.restMs / 1000} s` : ''),
+      (o.restMs > 0 ? `, after the network rested ${o.restMs / 1000} s` : '') +
+      `; bootstrap: ${o.bootstrapPeers >= o.peers ? 'every other peer listed' : `the first ${o.bootstrapPeers} peers`}`,
   );
   ctx.print(`memory available before the run: ${memBefore} MiB`);
   ctx.print();
