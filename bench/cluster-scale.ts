@@ -443,8 +443,8 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+function rssMiB(pid: number, field = 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
@@ -651,8 +651,16 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
         await sleep(1000);
       }
       const until = new Date();
+      const metricsAtEnd = await op.metrics();
       const reconciles =
-        metricSum(await op.metrics(), 'peernet_operator_reconcile_total') - reconcilesBefore;
+        metricSum(metricsAtEnd, 'peernet_operator_reconcile_total') - reconcilesBefore;
+      // where the resident set goes: the JS heap, memory outside it (buffers), and file pages
+      // (the node binary, shared with every other Node process)
+      const mib = (name: string): string =>
+        (metricSum(metricsAtEnd, `peernet_operator_nodejs_${name}`) / 2 ** 20).toFixed(1);
+      const memParts =
+        `anonymous ${rssMiB(op.pid, 'RssAnon').toFixed(1)} + file ${rssMiB(op.pid, 'RssFile').toFixed(1)} MiB; ` +
+        `JS heap used ${mib('heap_size_used_bytes')} of ${mib('heap_size_total_bytes')} MiB, external ${mib('external_memory_bytes')} MiB`;
       const writes = auditWrites(cluster, { since }).filter(
         (w) => w.user === 'peernet-operator' && w.at <= until,
       );
@@ -674,6 +682,7 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
       ctx.print(
         `  operator RSS: max ${Math.max(...rss).toFixed(1)} MiB, last ${(rss.at(-1) ?? NaN).toFixed(1)} MiB   target: < 150 MiB`,
       );
+      ctx.print(`  operator memory at the end: ${memParts}`);
     }
     ctx.print(`  (whole benchmark: ${((Date.now() - started) / 1000).toFixed(0)}s)`);
   } finally {
