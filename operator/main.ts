@@ -6,11 +6,11 @@
 // signals and exits with the worker's exit code; a SIGKILL still ends both at once.
 //
 // Before that, this process replaces itself (same PID, execve) with one whose glibc malloc keeps
-// at most 2 arenas (MALLOC_ARENA_MAX=2, unless set already): with the default (8 per core) the
-// memory of TLS connections and HTTP buffers freed after a burst stayed spread over many arenas,
-// and after six 200-pod rounds the resident set outside the JS heap was 55 MiB against 35 MiB
-// with 2 arenas (RSS 167 vs 137 MiB; `npm run bench -- cluster-scale`). PEERNET_REEXEC=0 turns
-// it off; where execve or glibc is missing it does nothing.
+// at most 2 arenas (MALLOC_ARENA_MAX=2, unless set already): with the default (8 per core) what
+// native code (HTTP/2, TLS, V8's own tables) allocated during a burst and freed after stayed held
+// by many arenas: after six 200-pod rounds the resident set outside the JS heap was 55 MiB, and
+// 35-44 MiB with 2 arenas (RSS 157-167 vs 137-144 MiB; `npm run bench -- cluster-scale`).
+// PEERNET_REEXEC=0 turns it off; where execve or glibc is missing it does nothing.
 import { SHARE_ENV, Worker } from 'node:worker_threads';
 
 if (
