@@ -45,7 +45,7 @@ const usage = `  --peers N              peers, one process each (default 100; en
   --batch N              peers launched at a time (default 10)
   --bootstrap-peers N    how many of the first peers everyone bootstraps from (default 3); "all":
                          every other peer, as the operator's bootstrap file lists them (each
-                         peer dials 8 of them at random)
+                         peer connects to 8 of them, in a random order)
   --settle-timeout S     how long to wait for routing tables after the last launch (default 120)
   --rest S               then let the network rest this long before the operations (default 0:
                          they start while the launch's connections still keep the peers busy)

@@ -178,11 +178,10 @@ export class Bootstrapper {
    */
   private dialSome(): void {
     if (!this.running) return;
-    const max = this.opts.maxDials ?? 8;
     const listed = this.peers();
-    const isConnected = (ma: Multiaddr): boolean => this.connected(ma);
-    const want = max - listed.filter(isConnected).length;
-    const order = pickBootstrap(listed, isConnected, listed.length);
+    // every listed peer not connected, shuffled; the rest of the list is connected already
+    const order = pickBootstrap(listed, (ma) => this.connected(ma), listed.length);
+    const want = (this.opts.maxDials ?? 8) - (listed.length - order.length);
     const round = ++this.round;
     for (let i = 0; i < Math.min(want, order.length); i++) void this.dialNext(order, round);
   }

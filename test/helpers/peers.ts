@@ -47,18 +47,24 @@ export async function waitFor<T>(
 }
 
 const handedOutPorts = new Set<number>();
+
+/** Binds `port` (0: any) on `host` and closes it again; resolves with the port bound. */
+function listenOnce(port: number, host: string): Promise<number> {
+  return new Promise<number>((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', rej);
+    srv.listen(port, host, () => {
+      const addr = srv.address();
+      srv.close(() => res(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
 /** A TCP port that was free a moment ago and that this process has not handed out before. */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (;;) {
-    const port = await new Promise<number>((res, rej) => {
-      const srv = createServer();
-      srv.unref();
-      srv.on('error', rej);
-      srv.listen(0, host, () => {
-        const addr = srv.address();
-        srv.close(() => res(typeof addr === 'object' && addr ? addr.port : 0));
-      });
-    });
+    const port = await listenOnce(0, host);
     if (port && !handedOutPorts.has(port)) {
       handedOutPorts.add(port);
       return port;
@@ -75,12 +81,10 @@ export async function freeFixedPort(host = '127.0.0.1'): Promise<number> {
   for (let tries = 0; tries < 1000; tries++) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
     if (handedOutPorts.has(port)) continue;
-    const free = await new Promise<boolean>((res) => {
-      const srv = createServer();
-      srv.unref();
-      srv.on('error', () => res(false));
-      srv.listen(port, host, () => srv.close(() => res(true)));
-    });
+    const free = await listenOnce(port, host).then(
+      () => true,
+      () => false,
+    );
     if (free) {
       handedOutPorts.add(port);
       return port;
