@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClusterBuildError } from './errors.js';
 
@@ -12,6 +12,8 @@ export interface ClusterBinaries {
   kubeControllerManager: string;
   kubeScheduler: string;
   kubectl: string;
+  kubelet: string;
+  kubeProxy: string;
   kwok: string;
   helm: string;
   /** kwok's stage definitions (copied from the kwok module's `kustomize/stage`). */
@@ -32,6 +34,8 @@ export function binariesIn(dir: string): ClusterBinaries {
     kubeControllerManager: join(dir, 'kube-controller-manager'),
     kubeScheduler: join(dir, 'kube-scheduler'),
     kubectl: join(dir, 'kubectl'),
+    kubelet: join(dir, 'kubelet'),
+    kubeProxy: join(dir, 'kube-proxy'),
     kwok: join(dir, 'kwok'),
     helm: join(dir, 'helm'),
     kwokStages: join(dir, 'kwok-stages'),
@@ -51,11 +55,25 @@ export interface EnsureBinariesOptions {
 export async function ensureBinaries(
   options: EnsureBinariesOptions = {},
 ): Promise<ClusterBinaries> {
+  const dir = await runBuildScript(buildScript, "the control plane's servers", options);
+  return binariesIn(dir);
+}
+
+/**
+ * Runs one of the `cluster/build-*.sh` scripts and returns the folder it prints on its last
+ * stdout line. Its own `[build-...]` stderr lines (and errors) go to `onProgress`.
+ */
+export async function runBuildScript(
+  script: string,
+  what: string,
+  options: EnsureBinariesOptions = {},
+): Promise<string> {
   const onProgress = options.onProgress ?? (() => undefined);
+  const tag = `[${basename(script, '.sh')}]`;
   const tail: string[] = [];
   let stdout = '';
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn('bash', [buildScript], {
+    const child = spawn('bash', [script], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: options.env ?? process.env,
     });
@@ -68,7 +86,7 @@ export async function ensureBinaries(
         tail.push(line);
         if (tail.length > 30) tail.shift();
         // The go tool's "downloading" chatter is noise; our own lines are the progress.
-        if (line.startsWith('[build-binaries]') || /error|fail/i.test(line)) onProgress(line);
+        if (line.startsWith(tag) || /error|fail/i.test(line)) onProgress(line);
       }
     });
     child.on('error', reject);
@@ -77,8 +95,8 @@ export async function ensureBinaries(
   const dir = stdout.trim().split('\n').pop() ?? '';
   if (code !== 0 || dir === '' || !existsSync(dir)) {
     throw new ClusterBuildError(
-      `building the control plane's servers failed (exit ${code}); last lines:\n${tail.join('\n')}`,
+      `building ${what} failed (exit ${code}); last lines:\n${tail.join('\n')}`,
     );
   }
-  return binariesIn(dir);
+  return dir;
 }

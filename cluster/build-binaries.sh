@@ -13,7 +13,7 @@ CACHE_ROOT="${PEERNET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/peernet}"
 GO_VERSION="$(go env GOVERSION)"
 KEY="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}_${GO_VERSION}"
 OUT="$CACHE_ROOT/bin/$KEY"
-TOOLS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm)
+TOOLS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy kwok helm)
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
 
@@ -68,7 +68,7 @@ build_kubernetes() {
   local staging; staging="$(grep '=> ./staging' "$gomod" | awk '{print $1}')"
   go mod edit -require="k8s.io/kubernetes@$K8S_VERSION"
   for s in $staging; do go mod edit -replace="$s=$s@$staging_v"; done
-  local pkgs=(cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubectl)
+  local pkgs=(cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubectl cmd/kubelet cmd/kube-proxy)
   local ld=""
   for v in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $v.gitVersion=$K8S_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean"

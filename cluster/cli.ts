@@ -20,7 +20,14 @@ async function printStatus(cluster: Cluster): Promise<void> {
     );
   }
   say(`API server ${cluster.server}`);
-  const nodes = await cluster.kubectl(['get', 'nodes', '-L', 'topology.kubernetes.io/zone']);
+  const nodes = await cluster.kubectl([
+    'get',
+    'nodes',
+    '-o',
+    'wide',
+    '-L',
+    'topology.kubernetes.io/zone,peernet.io/node-kind',
+  ]);
   process.stdout.write(nodes.code === 0 ? nodes.stdout : nodes.stderr);
   say(`kubectl: ${cluster.dir}/bin/kubectl (or: export KUBECONFIG=${cluster.kubeconfig})`);
 }
@@ -35,7 +42,8 @@ program
   .command('up')
   .description('build (cached) and start the control plane with fake kwok nodes')
   .option('--nodes <n>', 'fake kwok nodes', int, 3)
-  .action(async (opts: { nodes: number }) => {
+  .option('--real-nodes <n>', 'real nodes: kubelet, containerd and kube-proxy (needs root)', int, 3)
+  .action(async (opts: { nodes: number; realNodes: number }) => {
     const { dir } = program.opts<{ dir: string }>();
     const running = findRunningCluster(dir);
     if (running !== undefined) {
@@ -44,7 +52,10 @@ program
       return;
     }
     const started = Date.now();
-    const cluster = await startCluster({ dir, nodes: opts.nodes }, { onProgress: say });
+    const cluster = await startCluster(
+      { dir, nodes: opts.nodes, realNodes: opts.realNodes },
+      { onProgress: say },
+    );
     say(`up in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     await printStatus(cluster);
   });

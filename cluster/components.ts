@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ClusterBinaries } from './binaries.js';
 import type { ClusterOptions } from './config.js';
+import { pkiPaths } from './pki.js';
 import type { CommandSpec } from './process.js';
 
 /** The servers in start order. */
@@ -81,18 +82,33 @@ export function clusterPaths(dir: string): ClusterPaths {
   };
 }
 
-/** The self-signed serving certificate kube-apiserver writes into `--cert-dir` (leaf + its CA). */
+/** The cluster CA (cluster/pki.ts): what every client trusts. */
 export function apiserverCertFile(paths: ClusterPaths): string {
-  return join(paths.certDir, 'apiserver.crt');
+  return pkiPaths(paths.certDir).caCert;
+}
+
+/** Where the API server listens and what it tells clients and the `kubernetes` Service. */
+export interface ApiserverNetwork {
+  /** 127.0.0.1 without real nodes; the host bridge's address with them (pods reach it there). */
+  address: string;
+  /** Real nodes present: the Node authorizer, kubelet client certificate, endpoint reconciler. */
+  realNodes: boolean;
 }
 
 export function userKubeconfig(paths: ClusterPaths, user: ClusterUser): string {
   return user === 'admin' ? paths.kubeconfig : join(paths.kubeconfigs, `${user}.kubeconfig`);
 }
 
-/** `token,user,uid,"groups"` lines for `--token-auth-file`. */
-export function tokenFileContent(tokens: Record<ClusterUser, string>): string {
-  return clusterUsers.map((u) => `${tokens[u]},${u},${u},"system:masters"`).join('\n') + '\n';
+/** `token,user,uid,"groups"` lines for `--token-auth-file`; `extra` adds users of other groups. */
+export function tokenFileContent(
+  tokens: Record<ClusterUser, string>,
+  extra: ReadonlyArray<{ token: string; user: string; groups: readonly string[] }> = [],
+): string {
+  const lines = [
+    ...clusterUsers.map((u) => `${tokens[u]},${u},${u},"system:masters"`),
+    ...extra.map((e) => `${e.token},${e.user},${e.user},"${e.groups.join(',')}"`),
+  ];
+  return lines.join('\n') + '\n';
 }
 
 /** A kubeconfig with one cluster, one token user and one context, all named `peernet`. */
@@ -158,7 +174,9 @@ export function componentCommands(
   paths: ClusterPaths,
   ports: ClusterPorts,
   options: ClusterOptions,
+  net: ApiserverNetwork = { address: '127.0.0.1', realNodes: false },
 ): Record<ComponentName, CommandSpec> {
+  const pki = pkiPaths(paths.certDir);
   const log = (name: string): string => join(paths.logs, `${name}.log`);
   const etcdClient = `http://127.0.0.1:${ports.etcdClient}`;
   const etcdPeer = `http://127.0.0.1:${ports.etcdPeer}`;
@@ -188,14 +206,27 @@ export function componentCommands(
       command: bins.kubeApiserver,
       args: [
         `--etcd-servers=${etcdClient}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
+        `--bind-address=${net.address}`,
+        `--advertise-address=${net.address}`,
         `--secure-port=${ports.apiserver}`,
-        // A loopback advertise address is refused by the endpoint reconciler; nothing needs it.
-        '--endpoint-reconciler-type=none',
-        `--cert-dir=${paths.certDir}`,
+        `--tls-cert-file=${pki.apiserverCert}`,
+        `--tls-private-key-file=${pki.apiserverKey}`,
+        `--client-ca-file=${pki.caCert}`,
         `--token-auth-file=${paths.tokenFile}`,
-        '--authorization-mode=RBAC',
+        ...(net.realNodes
+          ? [
+              '--authorization-mode=Node,RBAC',
+              '--enable-admission-plugins=NodeRestriction',
+              `--kubelet-client-certificate=${pki.kubeletClientCert}`,
+              `--kubelet-client-key=${pki.kubeletClientKey}`,
+              '--kubelet-preferred-address-types=InternalIP',
+            ]
+          : [
+              '--authorization-mode=RBAC',
+              // A loopback advertise address is refused by the endpoint reconciler; without
+              // real nodes nothing in a pod needs the `kubernetes` Service.
+              '--endpoint-reconciler-type=none',
+            ]),
         '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
         `--service-account-key-file=${paths.serviceAccountKey}`,
         `--service-account-signing-key-file=${paths.serviceAccountKey}`,

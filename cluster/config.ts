@@ -9,6 +9,13 @@ export const clusterOptionsSchema = z
     dir: z.string().min(1).default('.cluster'),
     /** Fake kwok nodes to create. @default 3 */
     nodes: z.number().int().min(0).max(5000).default(3),
+    /**
+     * Real nodes (kubelet, containerd, kube-proxy, each in its own network namespace) beside the
+     * fake ones; needs root. @default 0
+     */
+    realNodes: z.number().int().min(0).max(20).default(0),
+    /** Image archives (docker-archive tars) imported into every real node. @default [] */
+    images: z.array(z.string().min(1)).default([]),
     /** Prefix of the fake nodes' names: `<prefix>-<i>`. @default `kwok-node` */
     nodePrefix: z
       .string()

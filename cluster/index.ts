@@ -9,7 +9,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { binariesIn, ensureBinaries, type ClusterBinaries } from './binaries.js';
@@ -32,12 +32,32 @@ import {
   type ComponentName,
 } from './components.js';
 import { parseClusterOptions, type ClusterOptions, type ClusterOptionsInput } from './config.js';
-import { ClusterNotRunningError, ComponentStartError } from './errors.js';
+import { ClusterConfigError, ClusterNotRunningError, ComponentStartError } from './errors.js';
 import { probe, waitFor } from './health.js';
 import { fakeNode, nodeKindLabel } from './nodes.js';
 import { freePorts } from './ports.js';
 import { isRunning, spawnDetached, stopProcess, tailFile } from './process.js';
-import { readState, writeState, type ClusterState } from './state.js';
+import { createPki } from './pki.js';
+import {
+  claimSlot,
+  deadServer,
+  realNodeUsers,
+  setUpSlotNetwork,
+  slotLayout,
+  startCoreDns,
+  startRealNodes,
+  stopRealNode,
+  teardownSlot,
+  REAL_NODE_KIND,
+  MAX_REAL_NODES,
+  nodeLayout,
+  teardownNode,
+  type RealNodesContext,
+  type SlotLayout,
+} from './real-nodes/index.js';
+import { ensurePauseImage } from './real-nodes/pause-image.js';
+import { ensureRuntimeBinaries } from './runtime-binaries.js';
+import { readState, writeState, type ClusterState, type RealNodeState } from './state.js';
 
 export {
   ClusterBuildError,
@@ -97,6 +117,19 @@ export interface Cluster {
   startComponent(name: ComponentName): Promise<void>;
   /** Stops every server and removes the cluster folder (logs of a failed start are kept). */
   stop(options?: { keepLogs?: boolean }): Promise<void>;
+  /** SIGKILLs every server and removes the real nodes' traces, synchronously (exit handlers). */
+  killNow(): void;
+  /** Names of the real nodes (kubelet + containerd), empty without them. */
+  readonly realNodes: readonly string[];
+  /** A real node's containerd socket (for `ctr`), by node name. */
+  containerdSocket(node: string): string;
+  /** Starts more real nodes (with extra labels) and waits until they are Ready. */
+  addRealNodes(count: number, labels?: Record<string, string>): Promise<string[]>;
+  /**
+   * A real node dies as a machine does: all its processes killed, its network gone. The Node
+   * object stays (NotReady after the grace period) until someone deletes it.
+   */
+  loseRealNode(name: string): void;
 }
 
 export interface StartClusterComponents {
@@ -180,7 +213,15 @@ async function startOnce(
   }
   linkBinaries(bins, paths);
 
-  const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler, kwok] = await freePorts(6);
+  // Real nodes need an address pods can reach: a slot's host bridge (claimed before anything
+  // listens on it, and recorded in the state so a failed start or the next start removes it).
+  let slot: SlotLayout | undefined;
+  if (options.realNodes > 0) {
+    slot = claimSlot(options.dir, (ownerDir) => ownerAlive(ownerDir));
+  }
+  const address = slot?.hostIp ?? '127.0.0.1';
+  const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler, kwok, dnsHealth] =
+    await freePorts(7);
   const ports: ClusterPorts = {
     etcdClient: etcdClient!,
     etcdPeer: etcdPeer!,
@@ -192,7 +233,19 @@ async function startOnce(
   const tokens = Object.fromEntries(
     clusterUsers.map((u) => [u, randomBytes(24).toString('hex')]),
   ) as Record<ClusterUser, string>;
-  writeFileSync(paths.tokenFile, tokenFileContent(tokens), { mode: 0o600 });
+  // a token for every node the cluster may ever add: the API server reads the file once
+  const realUsers = realNodeUsers(options.realNodes > 0 ? MAX_REAL_NODES : 0);
+  const realTokens = Object.fromEntries(
+    realUsers.map((u) => [u.user, randomBytes(24).toString('hex')]),
+  );
+  writeFileSync(
+    paths.tokenFile,
+    tokenFileContent(
+      tokens,
+      realUsers.map((u) => ({ ...u, token: realTokens[u.user]! })),
+    ),
+    { mode: 0o600 },
+  );
   // One RSA key both signs and verifies service account tokens.
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   writeFileSync(paths.serviceAccountKey, privateKey.export({ type: 'pkcs1', format: 'pem' }), {
@@ -206,22 +259,38 @@ async function startOnce(
   const stages = kwokStageFiles.map((f) => readFileSync(join(bins.kwokStages, f), 'utf8'));
   writeFileSync(paths.kwokConfig, kwokConfigYaml(stages));
 
-  const commands = componentCommands(bins, paths, ports, options);
+  const commands = componentCommands(bins, paths, ports, options, {
+    address,
+    realNodes: slot !== undefined,
+  });
   const state: ClusterState = {
     version: 1,
     dir: options.dir,
     binDir: bins.dir,
-    server: `https://127.0.0.1:${ports.apiserver}`,
+    server: `https://${address}:${ports.apiserver}`,
     ports,
     tokens,
     components: {},
     nodes: [],
     startedAt: new Date().toISOString(),
+    ...(slot !== undefined
+      ? {
+          real: {
+            slot: slot.slot,
+            nodes: [],
+            tokens: realTokens,
+            zones: options.zones,
+            images: options.images,
+          },
+        }
+      : {}),
   };
   writeState(paths.state, state);
 
   const cluster = new LocalCluster(paths, state, bins, options.startTimeoutMs);
   try {
+    if (slot !== undefined) setUpSlotNetwork(slot);
+    await createPki(paths.certDir, ['127.0.0.1', address, firstServiceIp(options.serviceCidr)]);
     for (const name of componentNames) {
       if (name === 'kube-controller-manager') {
         // Everything after the API server needs its certificate in a kubeconfig.
@@ -235,6 +304,9 @@ async function startOnce(
     await cluster.createNodes(options, 0, options.nodes);
     progress('waiting for the default ServiceAccount (the controller manager works)');
     await cluster.waitDefaultServiceAccount();
+    if (slot !== undefined) {
+      await cluster.startReal(slot, options.realNodes, dnsHealth!, progress);
+    }
   } catch (err) {
     progress('start failed: stopping what was started');
     await stopAll(state);
@@ -261,6 +333,20 @@ export function attachCluster(dir = '.cluster'): Cluster {
   return new LocalCluster(paths, state, binariesIn(state.binDir), 120_000);
 }
 
+/** The first address of the Service range: the `kubernetes` Service's ClusterIP. */
+export function firstServiceIp(cidr: string): string {
+  const [base] = cidr.split('/');
+  const octets = (base ?? '').split('.').map(Number);
+  octets[3] = (octets[3] ?? 0) + 1;
+  return octets.join('.');
+}
+
+/** Whether the cluster in `dir` still has a running API server (a slot owner that is alive). */
+function ownerAlive(dir: string): boolean {
+  const state = readState(clusterPaths(dir).state);
+  return state !== undefined && liveComponents(state).includes('kube-apiserver');
+}
+
 function liveComponents(state: ClusterState): ComponentName[] {
   return componentNames.filter((n) => {
     const c = state.components[n];
@@ -268,12 +354,40 @@ function liveComponents(state: ClusterState): ComponentName[] {
   });
 }
 
-/** Reverse start order: kwok and the controllers first, etcd last. */
+/**
+ * Real nodes first (their kubelets stop starting containers), then cluster DNS, then the
+ * control plane in reverse start order (kwok and the controllers first, etcd last), then
+ * everything the nodes left on the host.
+ */
 async function stopAll(state: ClusterState): Promise<void> {
+  if (state.real !== undefined) {
+    for (const node of state.real.nodes) await stopRealNode(node);
+    const dns = state.real.coredns;
+    if (dns?.pid !== undefined) await stopProcess(dns.pid, dns.command);
+  }
   for (const name of [...componentNames].reverse()) {
     const c = state.components[name];
     if (c?.pid !== undefined) await stopProcess(c.pid, c.command);
   }
+  if (state.real !== undefined) teardownSlot(slotLayout(state.real.slot), state.dir);
+}
+
+/** Last resort on an abnormal exit: SIGKILL every server, then remove the nodes' traces. Synchronous. */
+export function killClusterNow(state: ClusterState): void {
+  const pids = [
+    ...Object.values(state.components).map((c) => c?.pid),
+    ...(state.real?.nodes.flatMap((n) => Object.values(n.components).map((c) => c.pid)) ?? []),
+    state.real?.coredns?.pid,
+  ];
+  for (const pid of pids) {
+    if (pid === undefined) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  if (state.real !== undefined) teardownSlot(slotLayout(state.real.slot), state.dir);
 }
 
 function linkBinaries(bins: ClusterBinaries, paths: ClusterPaths): void {
@@ -303,6 +417,155 @@ class LocalCluster implements Cluster {
 
   get nodes(): readonly string[] {
     return this.state.nodes;
+  }
+
+  get realNodes(): readonly string[] {
+    return this.state.real?.nodes.map((n) => n.name) ?? [];
+  }
+
+  containerdSocket(node: string): string {
+    const real = this.state.real;
+    const n = real?.nodes.find((x) => x.name === node);
+    if (real === undefined || n === undefined)
+      throw new ClusterNotRunningError(`no real node ${node}`);
+    return nodeLayout(slotLayout(real.slot), this.dir, n.index, []).containerdSocket;
+  }
+
+  killNow(): void {
+    killClusterNow(readState(this.paths.state) ?? this.state);
+  }
+
+  /** What starting real nodes needs: binaries (built once), images, tokens, addresses. */
+  private async realContext(
+    slot: SlotLayout,
+    progress: (line: string) => void,
+  ): Promise<RealNodesContext> {
+    progress('building or finding the node runtime (cluster/build-runtime.sh)');
+    const rt = await ensureRuntimeBinaries({ onProgress: progress });
+    const caFile = apiserverCertFile(this.paths);
+    return {
+      slot,
+      clusterDir: this.dir,
+      logs: this.paths.logs,
+      server: this.server,
+      caPem: readFileSync(caFile, 'utf8'),
+      caFile,
+      tokens: this.state.real?.tokens ?? {},
+      zones: this.state.real?.zones ?? ['zone-a'],
+      bins: {
+        kubelet: this.binaries.kubelet,
+        kubeProxy: this.binaries.kubeProxy,
+        containerd: rt.containerd,
+        ctr: rt.ctr,
+        coredns: rt.coredns,
+        shimDir: dirname(rt.containerdShim),
+      },
+      images: [await ensurePauseImage(rt.pause), ...(this.state.real?.images ?? [])],
+      timeoutMs: this.timeoutMs,
+      progress,
+    };
+  }
+
+  /** CoreDNS and the first real nodes, then waits until every real Node is Ready. */
+  async startReal(
+    slot: SlotLayout,
+    count: number,
+    dnsHealthPort: number,
+    progress: (line: string) => void,
+  ): Promise<void> {
+    const ctx = await this.realContext(slot, progress);
+    progress('starting CoreDNS');
+    const dns = await startCoreDns(ctx, dnsHealthPort);
+    this.saveState((s) => {
+      if (s.real) s.real.coredns = dns;
+    });
+    await this.startNodes(
+      ctx,
+      Array.from({ length: count }, (_, i) => i + 1),
+      {},
+      progress,
+    );
+  }
+
+  async addRealNodes(count: number, labels: Record<string, string> = {}): Promise<string[]> {
+    const real = this.state.real;
+    if (real === undefined) throw new ClusterNotRunningError('this cluster has no real nodes');
+    const slot = slotLayout(real.slot);
+    const ctx = await this.realContext(slot, () => undefined);
+    const next = Math.max(0, ...real.nodes.map((n) => n.index)) + 1;
+    if (next + count - 1 > MAX_REAL_NODES)
+      throw new ClusterConfigError(`at most ${MAX_REAL_NODES} real nodes per cluster`);
+    const indices = Array.from({ length: count }, (_, i) => next + i);
+    const started = await this.startNodes(ctx, indices, labels, () => undefined);
+    return started.map((n) => n.name);
+  }
+
+  loseRealNode(name: string): void {
+    const real = this.state.real;
+    const node = real?.nodes.find((n) => n.name === name);
+    if (real === undefined || node === undefined)
+      throw new ClusterNotRunningError(`no real node ${name}`);
+    const slot = slotLayout(real.slot);
+    teardownNode(slot, nodeLayout(slot, this.dir, node.index, []));
+    this.saveState((s) => {
+      if (s.real) s.real.nodes = s.real.nodes.filter((n) => n.name !== name);
+    });
+  }
+
+  private async startNodes(
+    ctx: RealNodesContext,
+    indices: number[],
+    labels: Record<string, string>,
+    progress: (line: string) => void,
+  ): Promise<RealNodeState[]> {
+    const slot = ctx.slot;
+    const existing = (this.state.real?.nodes ?? []).map((n) =>
+      nodeLayout(slot, this.dir, n.index, ctx.zones),
+    );
+    const nodes = await startRealNodes(
+      ctx,
+      indices,
+      existing,
+      (node) =>
+        this.saveState((s) => {
+          if (s.real === undefined) return;
+          s.real.nodes = [...s.real.nodes.filter((n) => n.name !== node.name), node];
+        }),
+      labels,
+    );
+    progress(`waiting for ${nodes.length} real nodes to be Ready`);
+    const api = this.kubeConfig().makeApiClient(CoreV1Api);
+    const names = new Set(nodes.map((n) => n.name));
+    let dead: string | undefined;
+    const result = await waitFor(
+      async () => {
+        const list = await api.listNode({ labelSelector: `${nodeKindLabel}=${REAL_NODE_KIND}` });
+        const ready = list.items.filter(
+          (n) =>
+            names.has(n.metadata?.name ?? '') &&
+            n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        );
+        return ready.length === names.size;
+      },
+      {
+        timeoutMs: this.timeoutMs,
+        intervalMs: 500,
+        alive: () => {
+          dead = deadServer(nodes)?.logPath;
+          return dead === undefined;
+        },
+      },
+    );
+    if (result !== 'ok') {
+      const logPath =
+        dead ?? join(this.paths.logs, `${nodes[0]?.name ?? 'real-node-1'}-kubelet.log`);
+      throw new ComponentStartError(
+        `real nodes did not become Ready (${result}); see ${logPath}; last lines:\n${tailFile(logPath)}`,
+        'kubelet',
+        logPath,
+      );
+    }
+    return nodes;
   }
 
   kubeconfigFor(user: ClusterUser): string {

@@ -8,6 +8,17 @@ export interface CommandSpec {
   command: string;
   args: string[];
   logPath: string;
+  /** What the process's command line starts with when `command` execs into it (nsenter). */
+  exe?: string;
+  /** Extra environment. */
+  env?: Record<string, string>;
+  /** Set once started. */
+  pid?: number;
+}
+
+/** The command line a running server of this spec shows (for isRunning). */
+export function exeOf(spec: CommandSpec): string {
+  return spec.exe ?? spec.command;
 }
 
 /**
@@ -24,7 +35,7 @@ export function spawnDetached(spec: CommandSpec, env: NodeJS.ProcessEnv = proces
     const child = spawn(spec.command, spec.args, {
       detached: true,
       stdio: ['ignore', fd, fd],
-      env,
+      env: { ...env, ...spec.env },
     });
     if (child.pid === undefined) throw new Error(`could not start ${spec.command}`);
     // Reap it if it exits while we are alive; never keep this process alive for it.

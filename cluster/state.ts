@@ -7,7 +7,16 @@ const commandSchema = z.object({
   command: z.string(),
   args: z.array(z.string()),
   logPath: z.string(),
+  exe: z.string().optional(),
+  env: z.record(z.string(), z.string()).optional(),
   pid: z.number().int().optional(),
+});
+
+/** A real node: its index in the slot and its servers (containerd, kubelet, kube-proxy). */
+const realNodeSchema = z.object({
+  name: z.string(),
+  index: z.number().int(),
+  components: z.record(z.string(), commandSchema),
 });
 
 /** `.cluster/state.json`: enough for another process to find, restart and stop every server. */
@@ -27,9 +36,23 @@ export const clusterStateSchema = z.object({
   tokens: z.record(z.enum(clusterUsers), z.string()),
   components: z.partialRecord(z.enum(componentNames), commandSchema),
   nodes: z.array(z.string()),
+  /** Real nodes (kubelet + containerd) and cluster DNS, in a claimed network slot. */
+  real: z
+    .object({
+      slot: z.number().int(),
+      nodes: z.array(realNodeSchema),
+      coredns: commandSchema.optional(),
+      /** token per user of the nodes, kube-proxy and CoreDNS */
+      tokens: z.record(z.string(), z.string()),
+      zones: z.array(z.string()),
+      /** image archives imported into every node */
+      images: z.array(z.string()),
+    })
+    .optional(),
   startedAt: z.string(),
 });
 export type ClusterState = z.infer<typeof clusterStateSchema>;
+export type RealNodeState = z.infer<typeof realNodeSchema>;
 
 export function readState(path: string): ClusterState | undefined {
   if (!existsSync(path)) return undefined;

@@ -1,18 +1,16 @@
 #!/usr/bin/env node
-// `npm start`: the whole thing on one machine. A local control plane (cluster/), local nodes that
-// really run peers (localnode/, needs root), the operator, and an example spread PeerNetwork on
-// those nodes; waits for Ready, writes a record on one peer and reads it on a peer of another
-// node, prints `kubectl get peernetworks` and the pods, and runs until Ctrl-C, then stops it all.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+// `npm start`: the whole thing on one machine, as a user deploys it. The images built from our
+// Dockerfiles, a local control plane with real nodes (kubelet, containerd, kube-proxy, CoreDNS;
+// needs root), the operator installed with `helm install` from charts/, and an example spread
+// PeerNetwork; waits for Ready, writes a record on a peer of one node and reads it on a peer of
+// another, prints `kubectl get peernetworks`, pods and nodes, and runs until Ctrl-C, then stops
+// it all: nothing stays behind, also when stdout is a pipe that closed first.
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
-import { pino } from 'pino';
 import { z } from 'zod';
+import { buildImages } from '../cluster/images/index.js';
 import { findRunningCluster, startCluster, type Cluster } from '../cluster/index.js';
-import { startLocalNodes, type LocalNodes } from '../localnode/index.js';
 
 const Options = z.object({
   nodes: z.coerce.number().int().min(2).max(20),
@@ -24,12 +22,18 @@ const Options = z.object({
 });
 type Options = z.infer<typeof Options>;
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
-const operatorMain = join(repo, 'dist/operator/main.js');
-const crdDir = join(repo, 'crds');
+const chart = fileURLToPath(new URL('../../charts/peernet-operator', import.meta.url));
+const OPERATOR_NAMESPACE = 'peernet-system';
+
+// A reader that went away (`npm start | head`, a closed terminal) must not stop the cleanup.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 
 function say(line: string): void {
-  process.stdout.write(`[start] ${line}\n`);
+  try {
+    process.stdout.write(`[start] ${line}\n`);
+  } catch {
+    // stdout is gone
+  }
 }
 
 export function exampleNetwork(o: Pick<Options, 'name' | 'namespace' | 'replicas'>): string {
@@ -44,7 +48,7 @@ spec:
     mode: spread
     spreadPolicy: Preferred
     nodeSelector:
-      peernet.io/node-kind: local
+      peernet.io/node-kind: real
 `;
 }
 
@@ -146,38 +150,12 @@ async function demoRecord(s: NetworkStatus): Promise<void> {
   }
 }
 
-function startOperator(cluster: Cluster, logFile: string): ChildProcess {
-  const out = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [operatorMain], {
-    env: {
-      ...process.env,
-      KUBECONFIG: cluster.kubeconfig,
-      PEERNET_OPERATOR_LEADER_ELECT: 'false',
-      PEERNET_OPERATOR_METRICS_ADDRESS: '127.0.0.1:0',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  child.stdout?.pipe(out);
-  child.stderr?.pipe(out);
-  return child;
-}
-
-async function stopChild(child: ChildProcess | undefined, graceMs: number): Promise<void> {
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(t);
-}
-
 async function main(): Promise<void> {
   const program = new Command('npm start')
     .description(
-      'local control plane + local nodes running real peers + operator + an example PeerNetwork',
+      'images + local control plane with real nodes + the operator from its chart + an example PeerNetwork',
     )
-    .option('--nodes <n>', 'local nodes', '3')
+    .option('--nodes <n>', 'real nodes', '3')
     .option('--replicas <n>', 'pods of the example network', '6')
     .option('--name <name>', 'the example network', 'demo')
     .option('--namespace <ns>', 'its namespace', 'default')
@@ -186,80 +164,82 @@ async function main(): Promise<void> {
     .parse();
   const o = Options.parse(program.opts());
   if (process.getuid?.() !== 0) {
-    say(
-      'WARNING: not root, so the local nodes use the LOOPBACK FALLBACK (a 127.x address per pod, no network namespaces, no mDNS); run `sudo npm start` for the real thing',
-    );
+    say('real nodes need root (network namespaces, cgroups, mounts): run `sudo npm start`');
+    process.exit(1);
   }
 
   let cluster: Cluster | undefined;
   let ownCluster = false;
-  let nodes: LocalNodes | undefined;
-  let operator: ChildProcess | undefined;
   let stopping = false;
+  let stopped = false;
   const stopAll = async (code: number): Promise<never> => {
     if (stopping) return process.exit(code);
     stopping = true;
-    say('stopping: operator, local nodes (peers, namespaces, bridges, routes), control plane ...');
-    await stopChild(operator, 10_000).catch(() => undefined);
+    say(
+      'stopping: real nodes (containers, namespaces, mounts, cgroups), CoreDNS, control plane ...',
+    );
     if (!ownCluster && cluster !== undefined) {
       await cluster
         .kubectl(['-n', o.namespace, 'delete', 'peernetwork', o.name, '--wait=false'])
         .catch(() => undefined);
+      await cluster.helm(['uninstall', 'peernet', '-n', OPERATOR_NAMESPACE]).catch(() => undefined);
     }
-    await nodes?.stop().catch((err: unknown) => say(`local nodes: ${String(err)}`));
     if (ownCluster) await cluster?.stop().catch((err: unknown) => say(`cluster: ${String(err)}`));
+    stopped = true;
     say('stopped; nothing left running');
     return process.exit(code);
   };
-  process.on('SIGINT', () => void stopAll(0));
-  process.on('SIGTERM', () => void stopAll(0));
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.on(sig, () => void stopAll(0));
+  // last resort (a crash, process.exit elsewhere): kill and clean up synchronously
+  process.on('exit', () => {
+    if (ownCluster && !stopped) cluster?.killNow();
+  });
 
   try {
+    say(
+      'building the images from Dockerfile.peer and Dockerfile.operator (cached: seconds when unchanged)',
+    );
+    const images = await buildImages({ onProgress: (l) => say(`  ${l}`) });
     cluster = findRunningCluster(o.dir);
     if (cluster !== undefined) {
       say(`reusing the control plane running in ${o.dir} (${cluster.server})`);
     } else {
       say(
-        `starting the local control plane in ${o.dir} (first run builds the servers from Go modules: minutes)`,
+        `starting the local control plane and ${o.nodes} real nodes in ${o.dir} (the first run builds them from Go modules: minutes)`,
       );
-      cluster = await startCluster({ dir: o.dir, nodes: 0 }, { onProgress: (l) => say(`  ${l}`) });
       ownCluster = true;
+      cluster = await startCluster(
+        {
+          dir: o.dir,
+          nodes: 0,
+          realNodes: o.nodes,
+          images: [images.peer.archive, images.operator.archive],
+        },
+        { onProgress: (l) => say(`  ${l}`) },
+      );
       say(`control plane up: ${cluster.server}`);
     }
-    const apply = await cluster.kubectl([
-      'apply',
-      '--server-side',
-      '--force-conflicts',
-      '-f',
-      crdDir,
-    ]);
-    if (apply.code !== 0) throw new Error(`kubectl apply -f crds/: ${apply.stderr}`);
-    await cluster.kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      'crd/peernetworks.peernet.io',
-    ]);
 
-    mkdirSync(join(o.dir, 'localnode'), { recursive: true });
-    const logger = pino(
-      { name: 'peernet:localnode' },
-      pino.destination(join(o.dir, 'localnode', 'runtime.log')),
-    );
+    say(`helm install peernet charts/peernet-operator -n ${OPERATOR_NAMESPACE}`);
+    const installed = await cluster.helm([
+      'upgrade',
+      '--install',
+      'peernet',
+      chart,
+      '--namespace',
+      OPERATOR_NAMESPACE,
+      '--create-namespace',
+      '--set',
+      'leaderElection.enabled=false',
+      '--wait',
+      '--timeout',
+      '180s',
+    ]);
+    if (installed.code !== 0) throw new Error(`helm install: ${installed.stderr}`);
     say(
-      `starting ${o.nodes} local nodes (a kubelet stand-in for development: pods run as processes in network namespaces; log ${o.dir}/localnode/runtime.log)`,
+      'operator running in the cluster (kubectl -n peernet-system logs deploy/peernet-peernet-operator)',
     );
-    nodes = await startLocalNodes({
-      kubeconfig: cluster.kubeconfig,
-      nodes: o.nodes,
-      stateDir: join(o.dir, 'localnode'),
-      logger,
-    });
-    say(`local nodes: ${nodes.nodes.join(', ')}`);
-
-    const opLog = join(o.dir, 'operator.log');
-    operator = startOperator(cluster, opLog);
-    say(`operator running (pid ${operator.pid ?? '?'}, log ${opLog})`);
 
     const manifest = exampleNetwork(o);
     say(`applying the example network:\n${manifest.replace(/^/gm, '    ')}`);
@@ -270,17 +250,19 @@ async function main(): Promise<void> {
     say(`Ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     await demoRecord(status);
 
-    const pn = await cluster.kubectl(['-n', o.namespace, 'get', 'peernetworks']);
-    process.stdout.write(`\n$ kubectl get peernetworks\n${pn.stdout}`);
-    const pods = await cluster.kubectl(['-n', o.namespace, 'get', 'pods', '-o', 'wide']);
-    process.stdout.write(`\n$ kubectl get pods -o wide\n${pods.stdout}\n`);
+    for (const args of [
+      ['-n', o.namespace, 'get', 'peernetworks'],
+      ['-n', o.namespace, 'get', 'pods', '-o', 'wide'],
+      ['get', 'nodes', '-o', 'wide'],
+    ]) {
+      const r = await cluster.kubectl(args);
+      say(`$ kubectl ${args.join(' ')}\n${r.stdout}`);
+    }
+    const pod = status.peers?.[0]?.pod ?? `${o.name}-0`;
     say(
       `kubectl: export KUBECONFIG=${cluster.kubeconfig}; ${cluster.binaries.kubectl} get pn,pods -o wide`,
     );
-    say(
-      `talk to a peer: npm run -s peer -- ${status.peers?.[0]?.pod ?? `${o.name}-0`} status   (or peerctl --api ${status.peers?.[0] !== undefined ? apiUrl(status.peers[0]) : 'http://<pod IP>:5001'} status)`,
-    );
-    say(`peer logs: ${o.dir}/localnode/logs/<namespace>_<pod>_<container>.log`);
+    say(`talk to a peer: kubectl exec ${pod} -- peerctl status   (logs: kubectl logs ${pod})`);
     say('running; press Ctrl-C to stop everything');
   } catch (err) {
     if (process.stdout.isTTY) process.stdout.write('\n');

@@ -6,6 +6,10 @@ import {
   type Cluster,
   type ClusterOptionsInput,
 } from '../../cluster/index.js';
+import { buildImages } from '../../cluster/images/index.js';
+
+/** Real nodes of the run's shared cluster. */
+export const SHARED_REAL_NODES = 3;
 
 /** Where the shared cluster lives; set by the global setup for the workers, or by a developer to reuse one. */
 export const clusterDirEnv = 'PEERNET_CLUSTER_DIR';
@@ -26,9 +30,20 @@ export async function acquireCluster(
     }
     return { cluster, owned: false };
   }
+  const progress = (line: string): void => void process.stderr.write(`[cluster] ${line}\n`);
+  // The run's shared cluster has real nodes running the images built from our Dockerfiles
+  // (cached: seconds when unchanged); a file's own cluster says what it needs.
+  const shared = !own && options.realNodes === undefined;
+  const images = shared ? await buildImages({ onProgress: progress }) : undefined;
   const started = await startCluster(
-    { dir: `.test-output/cluster-${process.pid}-${randomBytes(3).toString('hex')}`, ...options },
-    { onProgress: (line) => process.stderr.write(`[cluster] ${line}\n`) },
+    {
+      dir: `.test-output/cluster-${process.pid}-${randomBytes(3).toString('hex')}`,
+      ...(images !== undefined
+        ? { realNodes: SHARED_REAL_NODES, images: [images.peer.archive, images.operator.archive] }
+        : {}),
+      ...options,
+    },
+    { onProgress: progress },
   );
   killOnExit(started);
   return { cluster: started, owned: true };
@@ -47,17 +62,7 @@ export function killOnExit(cluster: Cluster): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
   const killAll = (): void => {
-    for (const c of started) {
-      for (const s of c.status()) {
-        if (s.running && s.pid !== undefined) {
-          try {
-            process.kill(s.pid, 'SIGKILL');
-          } catch {
-            // gone
-          }
-        }
-      }
-    }
+    for (const c of started) c.killNow();
     started.clear();
   };
   process.once('exit', killAll);

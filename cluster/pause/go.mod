@@ -1,0 +1,3 @@
+module peernet.local/pause
+
+go 1.26
