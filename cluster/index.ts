@@ -41,6 +41,7 @@ import { createPki } from './pki.js';
 import {
   claimSlot,
   deadServer,
+  ownsSlot,
   realNodeUsers,
   setUpSlotNetwork,
   slotLayout,
@@ -369,7 +370,14 @@ async function stopAll(state: ClusterState): Promise<void> {
     const c = state.components[name];
     if (c?.pid !== undefined) await stopProcess(c.pid, c.command);
   }
-  if (state.real !== undefined) teardownSlot(slotLayout(state.real.slot), state.dir);
+  releaseSlot(state);
+}
+
+/** The real nodes' traces, unless the slot has since been claimed by another cluster. */
+function releaseSlot(state: ClusterState): void {
+  if (state.real === undefined) return;
+  const slot = slotLayout(state.real.slot);
+  if (ownsSlot(slot, state.dir)) teardownSlot(slot, state.dir);
 }
 
 /** Last resort on an abnormal exit: SIGKILL every server, then remove the nodes' traces. Synchronous. */
@@ -387,7 +395,7 @@ export function killClusterNow(state: ClusterState): void {
       // gone
     }
   }
-  if (state.real !== undefined) teardownSlot(slotLayout(state.real.slot), state.dir);
+  releaseSlot(state);
 }
 
 function linkBinaries(bins: ClusterBinaries, paths: ClusterPaths): void {

@@ -264,6 +264,8 @@ async function main(): Promise<void> {
     );
     say(`talk to a peer: kubectl exec ${pod} -- peerctl status   (logs: kubectl logs ${pod})`);
     say('running; press Ctrl-C to stop everything');
+    // nothing else keeps this process alive now: wait for a signal
+    setInterval(() => undefined, 1 << 30);
   } catch (err) {
     if (process.stdout.isTTY) process.stdout.write('\n');
     say(`failed: ${err instanceof Error ? err.message : String(err)}`);

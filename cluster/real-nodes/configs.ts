@@ -121,7 +121,7 @@ export function kubeletConfigYaml({ node, slot, caFile, resolvConf }: KubeletCon
     clusterDomain: CLUSTER_DOMAIN,
     clusterDNS: [slot.hostIp],
     resolvConf,
-    podLogsDirectory: join(node.dir, 'pod-logs'),
+    podLogsDir: join(node.dir, 'pod-logs'),
     // the disk is shared with everything else on this machine: never evict or collect images
     imageGCHighThresholdPercent: 100,
     imageGCLowThresholdPercent: 99,

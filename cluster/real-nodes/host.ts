@@ -85,6 +85,15 @@ export function claimSlot(clusterDir: string, isAlive: (ownerDir: string) => boo
   throw new Error(`all ${MAX_SLOTS} real-node slots under ${RUN_ROOT} are in use`);
 }
 
+/** Whether the slot is (still) claimed by the cluster in `clusterDir`: a slot may be reused. */
+export function ownsSlot(slot: SlotLayout, clusterDir: string): boolean {
+  try {
+    return readFileSync(ownerFile(slot), 'utf8').trim() === clusterDir;
+  } catch {
+    return false;
+  }
+}
+
 /** Saves the machine-wide state the nodes change, once, while no slot is in use. */
 function rememberHostState(): void {
   if (!existsSync(SYSCTL_FILE)) {

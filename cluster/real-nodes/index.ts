@@ -19,7 +19,7 @@ import {
 import { createCgroupRoot, setUpNodeNetwork } from './host.js';
 import { nodeLayout, type NodeLayout, type SlotLayout } from './layout.js';
 
-export { claimSlot, setUpSlotNetwork, teardownNode, teardownSlot } from './host.js';
+export { claimSlot, ownsSlot, setUpSlotNetwork, teardownNode, teardownSlot } from './host.js';
 export {
   slotLayout,
   nodeLayout,
