@@ -324,7 +324,8 @@ Flags (each also read from PEERNET_<FLAG>, e.g. PEERNET_DATA_DIR; flags win):
   --key-file PATH            private key (peernet-peer keygen); without it a fresh identity
   --network NAME             network name: peers of different names never share a DHT (default "default")
   --mdns                     discover peers on the local network with mDNS
-  --swarm-key-file PATH      private network pre-shared key (/key/swarm/psk/1.0.0/ format)
+  --swarm-key-file PATH      private network: a kubo/go-libp2p swarm.key (/key/swarm/psk/1.0.0/),
+                             used as it is; without it the network is open
   --data-dir PATH            keep records across restarts (memory only without it)
   --log-level LEVEL          trace, debug, info, warn, error, fatal or silent (default info)
   --dht-profile NAME         tuned (default) or stock (kadDHT() defaults, for comparison)
@@ -334,4 +335,5 @@ Flags (each also read from PEERNET_<FLAG>, e.g. PEERNET_DATA_DIR; flags win):
   --drain-timeout DUR        how long a drain may take to hand records off (default 10s)
   --max-connections N        connection limit (default 300)
   --help                     this text
+  --version                  print the version
 `;

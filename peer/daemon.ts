@@ -1,16 +1,14 @@
 // The daemon: config in, a running peer out (libp2p node, records service, bootstrap, HTTP API),
 // with a graceful stop that drains first.
 import { mkdir, readFile } from 'node:fs/promises';
-import { peerIdFromString } from '@libp2p/peer-id';
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { MemoryDatastore, MountDatastore } from 'datastore-core';
 import { FsDatastore } from 'datastore-fs';
 import { Key, type Datastore } from 'interface-datastore';
 import type { Logger } from 'pino';
 import type { PeerId } from '@libp2p/interface';
 import { ConfigError, type PeerConfig } from './config.js';
-import { generateIdentity, readKeyFile, type Identity } from './identity.js';
-import { createPeerNode, dhtProtocol, type PeerNode } from './node/index.js';
+import { generateIdentity, parseSwarmKey, readKeyFile, type Identity } from './identity.js';
+import { createPeerNode, dhtProtocol, otherNetwork, type PeerNode } from './node/index.js';
 import { Bootstrapper } from './node/bootstrap.js';
 import { RecordsService, RECORD_PREFIX, newestRecordWins } from './dht/records.js';
 import { dhtInternals, observeRequests } from './dht/internals.js';
@@ -62,16 +60,6 @@ export async function loadIdentity(path: string | undefined, log: Logger): Promi
   }
 }
 
-/** Parses a `/key/swarm/psk/1.0.0/` swarm key file into its 32 key bytes. */
-export function parseSwarmKey(text: string): Uint8Array {
-  const [tag, codec, hex] = text.split(/\r?\n/).map((l) => l.trim());
-  if (tag !== '/key/swarm/psk/1.0.0/') throw new Error('first line must be /key/swarm/psk/1.0.0/');
-  if (codec !== '/base16/') throw new Error('second line must be /base16/');
-  if (hex == null || !/^[0-9a-fA-F]{64}$/.test(hex))
-    throw new Error('third line must be 64 hex digits');
-  return new Uint8Array(Buffer.from(hex, 'hex'));
-}
-
 export async function loadSwarmKey(path: string | undefined): Promise<Uint8Array | undefined> {
   if (path == null) return undefined;
   let text: string;
@@ -83,7 +71,10 @@ export async function loadSwarmKey(path: string | undefined): Promise<Uint8Array
   try {
     return parseSwarmKey(text);
   } catch (err) {
-    throw new ConfigError('--swarm-key-file', `${path}: ${(err as Error).message}`);
+    throw new ConfigError(
+      '--swarm-key-file',
+      `${path} is not a swarm key: ${(err as Error).message}`,
+    );
   }
 }
 
@@ -106,8 +97,8 @@ export async function openDatastore(dataDir: string | undefined): Promise<Datast
 }
 
 export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daemon> {
-  const identity = await loadIdentity(config.keyFile, log);
   const swarmKey = await loadSwarmKey(config.swarmKeyFile);
+  const identity = await loadIdentity(config.keyFile, log);
   const datastore = await openDatastore(config.dataDir);
   const node = await createPeerNode({
     privateKey: identity.privateKey,
@@ -130,6 +121,17 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
     connections: () => node.getConnections().length,
     recordsStored: () => svc.countRecords(),
     providerRecordsStored: () => svc.countProviderRecords(),
+  });
+  // Networks share no DHT (each has its own protocol), but a peer of another network can still
+  // connect, say through a bootstrap address of the wrong network: drop it once identify shows
+  // it, so it takes no connection slot and does not count as a neighbour for /readyz.
+  node.addEventListener('peer:identify', (evt) => {
+    const other = otherNetwork(evt.detail.protocols, config.network);
+    if (other === undefined) return;
+    log.debug({ peer: evt.detail.peerId.toString(), network: other }, 'closing: another network');
+    evt.detail.connection.close().catch((err: unknown) => {
+      evt.detail.connection.abort(err as Error);
+    });
   });
   node.addEventListener('connection:open', (evt) => {
     metrics.connectionsOpened.inc({ direction: evt.detail.direction });
@@ -197,7 +199,7 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
     get: (key) => svc.get(key),
     provide: async (key) => ({ ...(await svc.provide(key)) }),
     findProviders: (key) => svc.findProviders(key),
-    ping: (target) => pingTarget(node, target),
+    ping: (peer) => pingPeer(node, config.network, peer, log),
     drain: () => svc.drain(),
   };
 
@@ -258,40 +260,29 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
   return { node, records: svc, api: server, metrics, peerId: node.peerId.toString(), stop };
 }
 
-/** Pings a peer ID (known to the peer store) or a multiaddr; the round-trip time in ms. */
-export async function pingTarget(node: PeerNode, target: string): Promise<Record<string, unknown>> {
-  let dest: PeerId | Multiaddr;
-  if (target.startsWith('/')) {
-    try {
-      dest = multiaddr(target);
-    } catch (err) {
-      throw new InvalidTargetError(
-        `not a multiaddr: ${JSON.stringify(target)} (${(err as Error).message})`,
-      );
-    }
-  } else {
-    let id: PeerId;
-    try {
-      id = peerIdFromString(target);
-    } catch {
-      throw new InvalidTargetError(`not a peer ID or multiaddr: ${JSON.stringify(target)}`);
-    }
-    if (id.equals(node.peerId)) throw new InvalidTargetError('that is this peer');
-    const known =
-      node.getConnections(id).length > 0 ||
-      ((await node.peerStore.has(id)) && (await node.peerStore.get(id)).addresses.length > 0);
-    if (!known)
-      throw new UnknownPeerError(`unknown peer: ${target} (no connection and no known address)`);
-    dest = id;
-  }
+/**
+ * Pings a peer of this network: one that identify showed speaking this network's DHT protocol
+ * (the peer store keeps what identify learned; every peer in the routing table got there that
+ * way). It is reached over its connection or at the addresses it announced, never at an address
+ * the caller gives. A failure says no more than that: the caller learns nothing about ports.
+ */
+export async function pingPeer(
+  node: PeerNode,
+  network: string,
+  peer: PeerId,
+  log: Logger,
+): Promise<{ peerId: string; rttMs: number }> {
+  const id = peer.toString();
+  if (peer.equals(node.peerId)) throw new InvalidTargetError(`${id} is this peer`);
+  const known =
+    (await node.peerStore.has(peer)) &&
+    (await node.peerStore.get(peer)).protocols.includes(dhtProtocol(network));
+  if (!known) throw new UnknownPeerError(`not a known peer of network ${network}: ${id}`);
   try {
-    const rtt = await node.services.ping.ping(dest, { signal: AbortSignal.timeout(10_000) });
-    const peerId =
-      typeof (dest as PeerId).toMultihash === 'function'
-        ? dest.toString()
-        : (dest as Multiaddr).getComponents().find((c) => c.name === 'p2p')?.value;
-    return { target, peerId, rttMs: rtt };
+    const rttMs = await node.services.ping.ping(peer, { signal: AbortSignal.timeout(10_000) });
+    return { peerId: id, rttMs };
   } catch (err) {
-    throw new PingFailedError(`ping ${target} failed: ${(err as Error).message}`);
+    log.debug({ peer: id, err: (err as Error).message }, 'ping failed');
+    throw new PingFailedError(`ping ${id}: no answer`);
   }
 }

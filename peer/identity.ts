@@ -1,5 +1,9 @@
-// Peer identity: an Ed25519 key stored as the libp2p protobuf encoding, the format
-// `peernet-peer keygen` writes, `--key-file` reads, and the operator puts into its keys Secret.
+// The key files a peer reads and the operator writes (this is the one peer module the operator
+// imports, see Dockerfile.operator):
+// - the peer identity: an Ed25519 key stored as the libp2p protobuf encoding, the format
+//   `peernet-peer keygen` writes, `--key-file` reads, and the operator puts into its keys Secret;
+// - the swarm key of a private network: the `/key/swarm/psk/1.0.0/` file kubo, go-libp2p and
+//   @libp2p/pnet read, which `--swarm-key-file` reads and the operator puts into its swarm Secret.
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
@@ -45,4 +49,45 @@ export async function writeKeyFile(path: string, identity: Identity): Promise<vo
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, identity.bytes, { mode: 0o600 });
   await rename(tmp, path);
+}
+
+/** The first line of a swarm key file: pre-shared key, version 1. */
+export const SWARM_KEY_TAG = '/key/swarm/psk/1.0.0/';
+/** The only key encoding we read and write (what `ipfs-swarm-key-gen` and kubo write). */
+export const SWARM_KEY_CODEC = '/base16/';
+export const SWARM_KEY_BYTES = 32;
+
+export class InvalidSwarmKeyError extends Error {
+  override name = 'InvalidSwarmKeyError';
+}
+
+/** A swarm key file: the tag, the codec and the key as lower-case hex, a line each. */
+export function formatSwarmKey(key: Uint8Array): string {
+  if (key.byteLength !== SWARM_KEY_BYTES)
+    throw new InvalidSwarmKeyError(
+      `a swarm key is ${SWARM_KEY_BYTES} bytes, got ${key.byteLength}`,
+    );
+  return `${SWARM_KEY_TAG}\n${SWARM_KEY_CODEC}\n${Buffer.from(key).toString('hex')}\n`;
+}
+
+/**
+ * The 32 key bytes of a swarm key file. Three lines (`\r\n` or `\n`, surrounding blanks
+ * ignored), then nothing but blank lines; the hex digits may be upper or lower case.
+ */
+export function parseSwarmKey(text: string): Uint8Array {
+  const lines = text.split(/\r?\n/).map((l) => l.trim());
+  const [tag, codec, hex, ...rest] = lines;
+  if (tag !== SWARM_KEY_TAG)
+    throw new InvalidSwarmKeyError(`the first line must be ${SWARM_KEY_TAG}`);
+  if (codec !== SWARM_KEY_CODEC)
+    throw new InvalidSwarmKeyError(
+      `the second line must be ${SWARM_KEY_CODEC} (the only key encoding supported)`,
+    );
+  if (hex === undefined || !/^[0-9a-fA-F]{64}$/.test(hex))
+    throw new InvalidSwarmKeyError(
+      `the third line must be the ${SWARM_KEY_BYTES}-byte key as 64 hex digits`,
+    );
+  if (rest.some((l) => l !== ''))
+    throw new InvalidSwarmKeyError('unexpected text after the key (three lines expected)');
+  return new Uint8Array(Buffer.from(hex, 'hex'));
 }

@@ -46,6 +46,55 @@ export const SPEC_CASES: SpecCase[] = [
     },
   },
   {
+    name: 'private network with its own swarm key Secret',
+    spec: {
+      topology: { mode: 'spread' },
+      privateNetwork: true,
+      swarmKeySecret: { name: 'my-swarm.key' },
+    },
+  },
+  {
+    name: 'own swarm key Secret with another data key',
+    spec: {
+      topology: { mode: 'spread' },
+      privateNetwork: true,
+      swarmKeySecret: { name: 'keys', key: 'kubo_swarm.key' },
+    },
+  },
+  {
+    name: 'swarmKeySecret without privateNetwork',
+    spec: { topology: { mode: 'spread' }, swarmKeySecret: { name: 'keys' } },
+    refusedAt: 'spec.swarmKeySecret',
+  },
+  {
+    name: 'swarmKeySecret with privateNetwork false',
+    spec: { topology: { mode: 'spread' }, privateNetwork: false, swarmKeySecret: { name: 'k' } },
+    refusedAt: 'spec.swarmKeySecret',
+  },
+  {
+    name: 'swarmKeySecret with a bad Secret name',
+    spec: {
+      topology: { mode: 'spread' },
+      privateNetwork: true,
+      swarmKeySecret: { name: 'My_Key' },
+    },
+    refusedAt: 'spec.swarmKeySecret.name',
+  },
+  {
+    name: 'swarmKeySecret without a name',
+    spec: { topology: { mode: 'spread' }, privateNetwork: true, swarmKeySecret: { key: 'k' } },
+    refusedAt: 'spec.swarmKeySecret.name',
+  },
+  {
+    name: 'swarmKeySecret with a bad data key',
+    spec: {
+      topology: { mode: 'spread' },
+      privateNetwork: true,
+      swarmKeySecret: { name: 'k', key: 'a/b' },
+    },
+    refusedAt: 'spec.swarmKeySecret.key',
+  },
+  {
     name: 'disruption budget and network policy',
     spec: {
       topology: { mode: 'spread' },

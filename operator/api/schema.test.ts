@@ -52,6 +52,15 @@ describe('PeerNetwork schema', () => {
     );
   });
 
+  test('swarmKeySecret.key defaults to swarm.key', () => {
+    const spec = parseSpec({
+      topology: { mode: 'spread' },
+      privateNetwork: true,
+      swarmKeySecret: { name: 'mine' },
+    });
+    expect(spec.swarmKeySecret).toEqual({ name: 'mine', key: 'swarm.key' });
+  });
+
   test('an invalid spec throws InvalidSpecError naming the field', () => {
     let err: unknown;
     try {
@@ -154,5 +163,17 @@ describe('the CRD', () => {
       '.peersPerPod',
     ]);
     for (const r of rules) expect(r.message).toMatch(/^spec\.topology\./);
+  });
+
+  test('spec carries the swarmKeySecret rule, naming the field', () => {
+    const spec = (
+      version.schema.openAPIV3Schema.properties as Record<string, Record<string, unknown>>
+    ).spec!;
+    expect(spec['x-kubernetes-validations']).toEqual([
+      expect.objectContaining({
+        fieldPath: '.swarmKeySecret',
+        message: expect.stringMatching(/^spec\.swarmKeySecret .*privateNetwork: true/),
+      }),
+    ]);
   });
 });

@@ -85,6 +85,21 @@ export const TOPOLOGY_RULES: CelRule[] = [
   },
 ];
 
+/** CEL on spec: cross-field rules. */
+export const SPEC_RULES: CelRule[] = [
+  {
+    rule: '!has(self.swarmKeySecret) || (has(self.privateNetwork) && self.privateNetwork)',
+    message: 'spec.swarmKeySecret is only valid with privateNetwork: true',
+    fieldPath: '.swarmKeySecret',
+    reason: 'FieldValueForbidden',
+  },
+];
+
+/** The default data key of a user's swarm key Secret (kubo's file name). */
+export const DEFAULT_SWARM_KEY_SECRET_KEY = 'swarm.key';
+const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+const SECRET_DATA_KEY = '^[-._a-zA-Z0-9]+$';
+
 /** CEL on the root object (metadata.name becomes part of pod, Service and DNS names). */
 export const ROOT_RULES: CelRule[] = [
   {
@@ -213,10 +228,40 @@ export const specSchema = z
       .default('IfNotPresent')
       .meta({ description: 'Pull policy of the peer containers.' }),
     resources: resourcesSchema,
-    privateNetwork: z.boolean().default(false).meta({
-      description:
-        'When true the operator makes a pre-shared swarm key Secret <name>-swarm and every peer joins with it; peers without the key cannot connect.',
-    }),
+    privateNetwork: z
+      .boolean()
+      .default(false)
+      .meta({
+        description:
+          'When true every peer joins with a pre-shared swarm key (a kubo/go-libp2p swarm.key, /key/swarm/psk/1.0.0/), and peers without the key cannot connect. ' +
+          'The key is the one in swarmKeySecret when set, else one the operator makes once in a Secret <name>-swarm. ' +
+          'When false the network is open to any libp2p client that speaks its protocols.',
+      }),
+    swarmKeySecret: z
+      .object({
+        name: z
+          .string()
+          .min(1)
+          .max(253)
+          .regex(new RegExp(DNS_SUBDOMAIN))
+          .meta({ description: 'Name of a Secret in the network namespace.' }),
+        key: z
+          .string()
+          .min(1)
+          .max(253)
+          .regex(new RegExp(SECRET_DATA_KEY))
+          .default(DEFAULT_SWARM_KEY_SECRET_KEY)
+          .meta({
+            description: `The Secret's data key that holds the swarm key file (default ${DEFAULT_SWARM_KEY_SECRET_KEY}).`,
+          }),
+      })
+      .strict()
+      .optional()
+      .meta({
+        description:
+          'Only with privateNetwork: true. An existing Secret holding your own swarm key file (/key/swarm/psk/1.0.0/, /base16/, 64 hex digits), mounted into every peer instead of a key the operator makes; ' +
+          'kubo or go-libp2p nodes given the same file can connect. The operator does not own, change or delete it.',
+      }),
     podDisruptionBudget: z
       .object({
         enabled: z.boolean().default(true).meta({
@@ -251,7 +296,15 @@ export const specSchema = z
       .meta({ description: 'Tolerations added to every peer pod.' }),
   })
   .strict()
-  .meta({ description: 'The desired peer network.' });
+  .superRefine((s, ctx) => {
+    if (s.swarmKeySecret !== undefined && !s.privateNetwork) {
+      ctx.addIssue({ code: 'custom', path: ['swarmKeySecret'], message: SPEC_RULES[0]!.message });
+    }
+  })
+  .meta({
+    description: 'The desired peer network.',
+    'x-kubernetes-validations': SPEC_RULES,
+  });
 
 const conditionSchema = z
   .object({

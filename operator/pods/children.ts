@@ -1,6 +1,7 @@
 // Pure builders of the network's other children: bootstrap list, headless Service, bootstrap
 // ConfigMap and the key Secrets (the keys themselves are made by the reconciler and passed in).
 import type { V1ConfigMap, V1Secret, V1Service } from '@kubernetes/client-node';
+import { formatSwarmKey } from '../../peer/identity.js';
 import { resolveTopology, type PeerNetwork } from '../api/schema.js';
 import {
   API_BASE_PORT,
@@ -107,18 +108,22 @@ export function desiredKeysSecret(
   };
 }
 
-/** libp2p's pre-shared key file format (PSK v1), from 32 key bytes as hex. */
-export function swarmKeyText(hex: string): string {
-  return `/key/swarm/psk/1.0.0/\n/base16/\n${hex}\n`;
+/** A private network without spec.swarmKeySecret: the operator makes (and owns) its swarm key. */
+export function makesSwarmSecret(network: PeerNetwork): boolean {
+  return network.spec.privateNetwork && network.spec.swarmKeySecret === undefined;
 }
 
-export function desiredSwarmSecret(network: PeerNetwork, keyHex: string): V1Secret {
+/**
+ * The swarm Secret of a private network without spec.swarmKeySecret: `swarm.key`, the standard
+ * file (kubo and go-libp2p read it too) of `key`, 32 random bytes the reconciler draws once.
+ */
+export function desiredSwarmSecret(network: PeerNetwork, key: Uint8Array): V1Secret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     type: 'Opaque',
     metadata: meta(network, swarmSecretName(network.metadata.name)),
-    data: { [SWARM_FILE]: Buffer.from(swarmKeyText(keyHex)).toString('base64') },
+    data: { [SWARM_FILE]: Buffer.from(formatSwarmKey(key)).toString('base64') },
   };
 }
 

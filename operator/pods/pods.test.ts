@@ -1,4 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
+import { parseSwarmKey } from '../../peer/identity.js';
 import { resolveTopology } from '../api/schema.js';
 import {
   bootstrapAddrs,
@@ -8,6 +9,8 @@ import {
   desiredNetworkPolicy,
   desiredPodDisruptionBudget,
   desiredService,
+  desiredSwarmSecret,
+  makesSwarmSecret,
   needsApply,
 } from './children.js';
 import { ANNOTATION_SPEC_HASH, ordinalOf } from './names.js';
@@ -144,6 +147,58 @@ describe('desiredPod', () => {
     expect(pod.spec!.volumes!.map((v) => v.name)).toEqual(['keys', 'bootstrap', 'tmp', 'swarm']);
   });
 
+  test('the operator-made swarm Secret is mounted as before: same volume, same spec hash', () => {
+    const hash = (spec: unknown) =>
+      desiredPod(network(spec), 0, settings).metadata?.annotations?.[ANNOTATION_SPEC_HASH];
+    const pod = desiredPod(
+      network({ topology: { mode: 'spread' }, privateNetwork: true }),
+      0,
+      settings,
+    );
+    expect(pod.spec!.volumes!.find((v) => v.name === 'swarm')).toEqual({
+      name: 'swarm',
+      secret: { secretName: 'net-swarm', defaultMode: 0o440 },
+    });
+    // hashes of pods made by the operator before spec.swarmKeySecret existed: an upgrade of the
+    // operator must not roll them
+    expect(hash({ topology: { mode: 'spread' }, privateNetwork: true })).toBe('d870b6bcde19fa23');
+    expect(hash({ topology: { mode: 'spread' } })).toBe('660ffa571d62ef1f');
+    expect(hash({ replicas: 2, topology: { mode: 'colocated' }, privateNetwork: true })).toBe(
+      '790493c4edd65ce1',
+    );
+  });
+
+  test('spec.swarmKeySecret: the user Secret is mounted instead, its key as swarm.key', () => {
+    const spec = (key?: string) => ({
+      topology: { mode: 'colocated' },
+      privateNetwork: true,
+      swarmKeySecret: { name: 'my-swarm', ...(key ? { key } : {}) },
+    });
+    const pod = desiredPod(network(spec('kubo.key')), 0, settings);
+    expect(pod.spec!.volumes!.find((v) => v.name === 'swarm')).toEqual({
+      name: 'swarm',
+      secret: {
+        secretName: 'my-swarm',
+        items: [{ key: 'kubo.key', path: 'swarm.key' }],
+        defaultMode: 0o440,
+      },
+    });
+    for (const c of pod.spec!.containers) {
+      expect(c.args!.slice(-2)).toEqual(['--swarm-key-file', '/var/run/peernet/swarm/swarm.key']);
+      expect(c.volumeMounts).toContainEqual({
+        name: 'swarm',
+        mountPath: '/var/run/peernet/swarm',
+        readOnly: true,
+      });
+    }
+    const hash = (s: unknown) =>
+      desiredPod(network(s), 0, settings).metadata?.annotations?.[ANNOTATION_SPEC_HASH];
+    // another key means other pods: they roll
+    expect(hash(spec())).not.toBe(hash(spec('kubo.key')));
+    expect(hash(spec())).not.toBe(hash({ topology: { mode: 'colocated' }, privateNetwork: true }));
+    expect(hash(spec())).toBe(hash(spec('swarm.key')));
+  });
+
   test('restricted Pod Security, resources, image, read-only root with /tmp', () => {
     const pod = desiredPod(
       network({ topology: { mode: 'spread' }, resources: { limits: { memory: '1Gi' } } }),
@@ -237,6 +292,27 @@ describe('bootstrap and children', () => {
     expect(svc.metadata?.name).toBe('net-peers');
     expect(svc.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
     expect(svc.spec?.ports?.map((p) => p.port)).toEqual([4001, 4002]);
+  });
+
+  test('the swarm Secret holds swarm.key, the standard file of the key it is given', () => {
+    const key = crypto.getRandomValues(new Uint8Array(32));
+    const secret = desiredSwarmSecret(
+      network({ topology: { mode: 'spread' }, privateNetwork: true }),
+      key,
+    );
+    expect(secret.metadata?.name).toBe('net-swarm');
+    expect(Object.keys(secret.data ?? {})).toEqual(['swarm.key']);
+    const text = Buffer.from(secret.data!['swarm.key']!, 'base64').toString('utf8');
+    expect(text).toBe(`/key/swarm/psk/1.0.0/\n/base16/\n${Buffer.from(key).toString('hex')}\n`);
+    expect(parseSwarmKey(text)).toEqual(key);
+  });
+
+  test.each([
+    [{ topology: { mode: 'spread' } }, false],
+    [{ topology: { mode: 'spread' }, privateNetwork: true }, true],
+    [{ topology: { mode: 'spread' }, privateNetwork: true, swarmKeySecret: { name: 's' } }, false],
+  ])('makesSwarmSecret(%j) = %s', (spec, want) => {
+    expect(makesSwarmSecret(network(spec))).toBe(want);
   });
 
   test('the ConfigMap holds bootstrap.txt, one address a line', () => {

@@ -162,6 +162,29 @@ function container(
   };
 }
 
+/**
+ * The swarm key volume of a private network: the user's Secret (spec.swarmKeySecret), its key
+ * mounted as swarm.key, or else the one the operator makes. The second keeps the shape it always
+ * had, so pods made before swarmKeySecret existed keep their spec hash (no roll on upgrade).
+ */
+export function swarmVolume(network: PeerNetwork): V1Volume {
+  const own = network.spec.swarmKeySecret;
+  if (own === undefined) {
+    return {
+      name: 'swarm',
+      secret: { secretName: swarmSecretName(network.metadata.name), defaultMode: 0o440 },
+    };
+  }
+  return {
+    name: 'swarm',
+    secret: {
+      secretName: own.name,
+      items: [{ key: own.key, path: SWARM_FILE }],
+      defaultMode: 0o440,
+    },
+  };
+}
+
 /** The desired pod of one ordinal, with the spec-hash annotation of everything in it. */
 export function desiredPod(network: PeerNetwork, ordinal: number, settings: PodSettings): V1Pod {
   const topology = resolveTopology(network.spec.topology);
@@ -183,12 +206,7 @@ export function desiredPod(network: PeerNetwork, ordinal: number, settings: PodS
     { name: 'bootstrap', configMap: { name: bootstrapConfigMapName(name) } },
     { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
   ];
-  if (network.spec.privateNetwork) {
-    volumes.push({
-      name: 'swarm',
-      secret: { secretName: swarmSecretName(name), defaultMode: 0o440 },
-    });
-  }
+  if (network.spec.privateNetwork) volumes.push(swarmVolume(network));
   const spec: V1Pod['spec'] = {
     hostname: pod,
     subdomain: serviceName(name),

@@ -35,6 +35,7 @@ import {
   desiredPodDisruptionBudget,
   desiredService,
   desiredSwarmSecret,
+  makesSwarmSecret,
   needsApply,
 } from '../pods/children.js';
 import {
@@ -239,7 +240,8 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
       { r: RESOURCES.Secret, name: keysSecretName(name) },
       { r: RESOURCES.ConfigMap, name: bootstrapConfigMapName(name) },
     ];
-    if (network.spec.privateNetwork)
+    // a user's own swarm key Secret (spec.swarmKeySecret) is theirs: only ours are checked
+    if (makesSwarmSecret(network))
       mounted.push({ r: RESOURCES.Secret, name: swarmSecretName(name) });
     await Promise.all(
       mounted.map(async (m) => {
@@ -264,7 +266,7 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
         );
       if (secret.data?.[SWARM_FILE]) return; // never regenerate a swarm key
     }
-    await createOwned(desiredSwarmSecret(network, randomBytes(32).toString('hex')), uid);
+    await createOwned(desiredSwarmSecret(network, new Uint8Array(randomBytes(32))), uid);
     c.events.emit(
       target(network),
       'Normal',
@@ -486,7 +488,7 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
         // independent children, written together (each is a no-op when it is already right)
         const written = await Promise.allSettled([
           keys.write(),
-          spec.privateNetwork ? ensureSwarmKey(network) : Promise.resolve(),
+          makesSwarmSecret(network) ? ensureSwarmKey(network) : Promise.resolve(),
           applyIfNeeded(
             network,
             desiredService(network),

@@ -1,5 +1,6 @@
 // The HTTP API against real daemons started in this process on 127.0.0.1.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createServer, type Server } from 'node:net';
 import { pino } from 'pino';
 import { parseConfig } from '../config.js';
 import { startDaemon, type Daemon } from '../daemon.js';
@@ -95,16 +96,48 @@ describe('HTTP API', () => {
     );
   });
 
-  it('lists peers and pings by peer ID and by multiaddr', async () => {
+  it('lists peers and pings a peer of the network by peer ID', async () => {
     const peers = await call('GET', '/v1/peers');
     expect((peers.json?.peers as Array<{ peerId: string }>).map((p) => p.peerId)).toContain(
       b.peerId,
     );
     const byId = await call('POST', `/v1/ping/${b.peerId}`);
     expect(byId.status).toBe(200);
-    expect(typeof byId.json?.rttMs).toBe('number');
-    const ma = b.node.getMultiaddrs()[0]!.toString();
-    expect((await call('POST', `/v1/ping/${encodeURIComponent(ma)}`)).status).toBe(200);
+    expect(byId.json).toEqual({ peerId: b.peerId, rttMs: expect.any(Number) });
+  });
+
+  it('refuses a multiaddr with 400 before any dial, the same for open and closed ports', async () => {
+    // a TCP port that counts connections, and one that is closed
+    let accepted = 0;
+    const open: Server = createServer((sock) => {
+      accepted++;
+      sock.destroy();
+    });
+    await new Promise<void>((r) => open.listen(0, '127.0.0.1', r));
+    const openPort = (open.address() as { port: number }).port;
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const closedPort = (closed.address() as { port: number }).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    try {
+      const answers = [];
+      for (const port of [openPort, closedPort]) {
+        for (const target of [
+          `/ip4/127.0.0.1/tcp/${port}`,
+          `/ip4/127.0.0.1/tcp/${port}/p2p/${b.peerId}`,
+        ]) {
+          const r = await call('POST', `/v1/ping/${encodeURIComponent(target)}`);
+          answers.push({ status: r.status, body: r.text });
+        }
+      }
+      expect(answers[0]!.status).toBe(400);
+      expect(JSON.parse(answers[0]!.body)).toEqual({ error: expect.any(String) });
+      // one answer for all four: nothing about the address, let alone its port
+      expect(new Set(answers.map((x) => JSON.stringify(x))).size).toBe(1);
+      expect(accepted).toBe(0);
+    } finally {
+      await new Promise<void>((r) => open.close(() => r()));
+    }
   });
 
   const bad: Array<[string, string, string | Uint8Array | undefined, number]> = [
@@ -121,7 +154,9 @@ describe('HTTP API', () => {
     ['POST', '/v1/ping/not-a-peer', undefined, 400],
     ['POST', '/v1/ping/', undefined, 400],
     ['POST', `/v1/ping/${encodeURIComponent('/ip4/999.0.0.1/tcp/1')}`, undefined, 400],
+    ['POST', `/v1/ping/${encodeURIComponent('/dns4/example.org/tcp/4001')}`, undefined, 400],
     ['POST', '/v1/ping/12D3KooWKULL2meeS7gDGHdbbkJKxKFC6kL5S7PqFwD8PEpdL6qy', undefined, 404],
+    ['POST', '/v1/ping/12D3KooWKULL2meeS7gDGHdbbkJKxKFC6kL5S7PqFwD8PEpdL6qy/x', undefined, 400],
     ['GET', '/v1/providers/', undefined, 400],
     ['GET', '/nope', undefined, 404],
     ['GET', '/v1', undefined, 404],
@@ -180,4 +215,50 @@ describe('HTTP API', () => {
       (await call('GET', '/v1/records/greeting', undefined, `http://${b.api.address}`)).status,
     ).toBe(200);
   });
+});
+
+describe('POST /v1/ping/{peerId}: only peers of the network', () => {
+  let a: Daemon;
+  const addrOf = (d: Daemon): string => d.node.getMultiaddrs()[0]!.toString();
+  const ping = async (peerId: string) => {
+    const res = await fetch(`http://${a.api.address}/v1/ping/${peerId}`, { method: 'POST' });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+
+  beforeAll(async () => {
+    a = await start();
+  });
+  afterAll(async () => {
+    await a?.stop({ drain: false });
+  });
+
+  it('answers 404 for a peer that is not of this network, even when connected', async () => {
+    const other = await start(['--network', 'another', '--bootstrap', addrOf(a)]);
+    try {
+      // a knows of `other` (it connected, and identify told a its protocols) but drops it
+      const deadline = Date.now() + 10_000;
+      while (!(await a.node.peerStore.has(other.node.peerId))) {
+        if (Date.now() > deadline) throw new Error('the other peer never connected');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const r = await ping(other.peerId);
+      expect(r.status).toBe(404);
+      expect(r.json?.error).toEqual(expect.any(String));
+    } finally {
+      await other.stop({ drain: false });
+    }
+  });
+
+  it('answers 502 with no detail when a known peer does not answer', async () => {
+    const gone = await start(['--bootstrap', addrOf(a)]);
+    const deadline = Date.now() + 20_000;
+    while ((await ping(gone.peerId)).status !== 200) {
+      if (Date.now() > deadline) throw new Error('the peer never became pingable');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await gone.stop({ drain: false });
+    const r = await ping(gone.peerId);
+    expect(r.status).toBe(502);
+    expect(r.json).toEqual({ error: `ping ${gone.peerId}: no answer` });
+  }, 30_000);
 });

@@ -3,6 +3,8 @@
 // sends can crash the daemon.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { peerIdFromString } from '@libp2p/peer-id';
+import type { PeerId } from '@libp2p/interface';
 import type { Logger } from 'pino';
 import { MAX_VALUE_BYTES } from '../dht/keys.js';
 import type { PeerMetrics } from '../metrics.js';
@@ -17,7 +19,8 @@ export interface PeerApi {
   get(key: string): Promise<{ value: Uint8Array; timestamp: number; from: string } | undefined>;
   provide(key: string): Promise<Record<string, unknown>>;
   findProviders(key: string): Promise<unknown[]>;
-  ping(target: string): Promise<Record<string, unknown>>;
+  /** a peer of this network; UnknownPeerError for any other */
+  ping(peer: PeerId): Promise<{ peerId: string; rttMs: number }>;
   drain(): Promise<{ handedOff: number }>;
 }
 
@@ -37,7 +40,6 @@ const STATUS_BY_NAME: Record<string, number> = {
   InvalidKeyError: 400,
   InvalidValueError: 400,
   ValueTooLargeError: 413,
-  InvalidMultiaddrError: 400,
   InvalidTargetError: 400,
   UnknownPeerError: 404,
   DrainingError: 503,
@@ -140,6 +142,25 @@ function decodeParam(raw: string, what: string): string {
   }
 }
 
+/**
+ * The peer ID of `POST /v1/ping/{peerId}`. Anything else is refused before any dial, a multiaddr
+ * included: the API reaches only peers of its network, never an address a client names.
+ */
+function peerIdParam(raw: string): PeerId {
+  if (raw === '') throw new HttpError(400, 'give a peer ID: POST /v1/ping/{peerId}');
+  const s = decodeParam(raw, 'peer ID');
+  if (s.startsWith('/'))
+    throw new HttpError(
+      400,
+      'expected a peer ID, not an address: ping reaches only peers of the network',
+    );
+  try {
+    return peerIdFromString(s);
+  } catch {
+    throw new HttpError(400, `not a peer ID: ${JSON.stringify(s.slice(0, 100))}`);
+  }
+}
+
 function routes(api: PeerApi, metrics?: PeerMetrics): Route[] {
   const key = (p: string): string => {
     if (p === '') throw new HttpError(400, 'key is empty');
@@ -238,15 +259,10 @@ function routes(api: PeerApi, metrics?: PeerMetrics): Route[] {
     {
       path: '/v1/ping/',
       param: true,
-      name: '/v1/ping/{peer}',
+      name: '/v1/ping/{peerId}',
       methods: {
         POST: async (_q, res, p) => {
-          if (p === '')
-            throw new HttpError(
-              400,
-              'give a peer ID or multiaddr: POST /v1/ping/{peerIdOrMultiaddr}',
-            );
-          sendJson(res, 200, await api.ping(decodeParam(p, 'peer')));
+          sendJson(res, 200, await api.ping(peerIdParam(p)));
         },
       },
     },

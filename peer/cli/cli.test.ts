@@ -1,13 +1,15 @@
 // The two commands as users run them: the built files, in child processes.
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readKeyFile } from '../identity.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** package.json of the repository: this file runs from dist/peer/cli/. */
+const packageJson = join(here, '..', '..', '..', 'package.json');
 const peer = join(here, 'peernet-peer.js');
 const ctl = join(here, 'peerctl.js');
 
@@ -64,6 +66,37 @@ describe('peernet-peer', () => {
     expect(badKey.stderr).toMatch(/^peernet-peer: --key-file: /);
   });
 
+  it.each([
+    ['the wrong first line', '/key/swarm/psk/2.0.0/\n/base16/\n' + 'ab'.repeat(32) + '\n'],
+    ['a short key', '/key/swarm/psk/1.0.0/\n/base16/\n' + 'ab'.repeat(31) + '\n'],
+    ['a libp2p identity instead', 'CAESQ\n'],
+  ])('exits 2 with one line naming --swarm-key-file for a file with %s', async (_what, text) => {
+    const file = join(await mkdtemp(join(tmpdir(), 'peernet-cli-')), 'swarm.key');
+    await writeFile(file, text);
+    const r = run(peer, [
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      '--api',
+      '127.0.0.1:0',
+      '--swarm-key-file',
+      file,
+    ]);
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^peernet-peer: --swarm-key-file: .* is not a swarm key: /);
+  });
+
+  it('prints the package version for --version', async () => {
+    const { version } = JSON.parse(await readFile(packageJson, 'utf8')) as { version: string };
+    const r = run(peer, ['--version']);
+    expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({
+      code: 0,
+      stdout: `${version}\n`,
+      stderr: '',
+    });
+  });
+
   it('keygen writes a key and prints its peer ID', async () => {
     const out = join(await mkdtemp(join(tmpdir(), 'peernet-cli-')), 'p.key');
     const r = run(peer, ['keygen', '--out', out]);
@@ -88,5 +121,21 @@ describe('peerctl', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^peerctl: cannot reach/);
     expect(run(ctl, ['status'], { PEERNET_API: 'http://127.0.0.1:1' }).code).toBe(1);
+  });
+
+  it('prints the package version for --version', async () => {
+    const { version } = JSON.parse(await readFile(packageJson, 'utf8')) as { version: string };
+    const r = run(ctl, ['--version']);
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 0, stdout: `${version}\n` });
+  });
+
+  it('pings by peer ID only: an address is a usage error, never sent to the peer', () => {
+    // the API URL is unreachable: a request would exit 1 ("cannot reach"), not 2
+    const api = ['--api', 'http://127.0.0.1:1'];
+    const r = run(ctl, [...api, 'ping', '/ip4/127.0.0.1/tcp/4001']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^peerctl: ping: expected a peer ID/);
+    expect(run(ctl, [...api, 'ping']).code).toBe(2);
+    expect(run(ctl, ['--help']).stdout).toMatch(/ping PEERID /);
   });
 });

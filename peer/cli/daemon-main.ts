@@ -3,6 +3,7 @@ import { pino, type Logger } from 'pino';
 import { ConfigError, parseConfig, USAGE } from '../config.js';
 import { generateIdentity, writeKeyFile } from '../identity.js';
 import { startDaemon } from '../daemon.js';
+import { packageVersion } from './version.js';
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`peernet-peer: ${message}\n`);
@@ -36,6 +37,10 @@ async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'keygen') return keygen(argv.slice(1));
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (argv.includes('--version')) {
+    process.stdout.write(`${packageVersion()}\n`);
     return;
   }
   let config;

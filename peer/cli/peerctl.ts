@@ -1,24 +1,51 @@
 #!/usr/bin/env node
 // peerctl: a client of one peer's HTTP API.
 //   peerctl [--api URL] [--json] put KEY VALUE | get KEY | provide KEY | providers KEY
-//                                | peers | ping PEERID|MULTIADDR | status | drain
+//                                | peers | ping PEERID | status | drain
+//   peerctl --version
 // URL defaults to $PEERNET_API, else http://127.0.0.1:5001. `get` prints the value and exits 1
 // when it is not found; other failures exit 1 with the API's error on stderr; usage errors exit 2.
 
+import { readFileSync } from 'node:fs';
+
 const USAGE = `Usage: peerctl [--api URL] [--json] COMMAND
+       peerctl --version
 Commands:
   put KEY VALUE        store VALUE under KEY (VALUE "-" reads stdin)
   get KEY              print the value of KEY (exit 1 when not found)
   provide KEY          announce this peer as a provider of KEY
   providers KEY        list the providers of KEY
   peers                list connected peers
-  ping PEERID|MULTIADDR
+  ping PEERID          round-trip time to a peer of the network (by peer ID, never an address)
   status               peer ID, addresses, network, routing table, connections
   drain                hand records to other peers and stop taking writes
 Options:
   --api URL            the peer's API (default $PEERNET_API or http://127.0.0.1:5001)
   --json               print the API's JSON answer
+  --version            print the version
 `;
+
+/**
+ * `version` of the nearest package.json named `peernet` above this file. The same search as
+ * ./version.ts (the daemon's), repeated because peerctl.js ships alone in the peer image
+ * (Dockerfile.peer copies it without the other modules), so it imports nothing of ours.
+ */
+function packageVersion(): string {
+  for (let dir = new URL('.', import.meta.url); ;) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as {
+        name?: unknown;
+        version?: unknown;
+      };
+      if (pkg.name === 'peernet' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not here: look further up
+    }
+    const up = new URL('..', dir);
+    if (up.href === dir.href) return 'unknown';
+    dir = up;
+  }
+}
 
 class UsageError extends Error {
   override name = 'UsageError';
@@ -43,6 +70,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Options {
     } else if (a.startsWith('--api=')) api = a.slice(6);
     else if (a === '--json') json = true;
     else if (a === '--help' || a === '-h') args.unshift('help');
+    else if (a === '--version' && args.length === 0) args.unshift('version');
     else if (a.startsWith('--') && args.length === 0) throw new UsageError(`${a}: unknown option`);
     else args.push(a);
   }
@@ -168,12 +196,18 @@ async function run(o: Options): Promise<number> {
           out(`${p.peerId} ${p.addrs.join(' ')}`);
       return 0;
     }
+    case 'version':
+      out(packageVersion());
+      return 0;
     case 'ping': {
-      const [target] = need(rest, 1, 'ping PEERID|MULTIADDR');
-      const r = await call(o.api, 'POST', `/v1/ping/${enc(target!)}`);
+      const [peer] = need(rest, 1, 'ping PEERID');
+      // the API refuses anything but a peer ID (400); say so before asking it
+      if (peer!.startsWith('/'))
+        throw new UsageError('ping: expected a peer ID, not an address (see peerctl peers)');
+      const r = await call(o.api, 'POST', `/v1/ping/${enc(peer!)}`);
       if (r.status !== 200) return failed(r);
       if (o.json) printJson(r.json);
-      else out(`${str(r.json?.peerId ?? target)}: ${str(r.json?.rttMs)} ms`);
+      else out(`${str(r.json?.peerId ?? peer)}: ${str(r.json?.rttMs)} ms`);
       return 0;
     }
     case 'status': {

@@ -1,8 +1,9 @@
 // libp2p assembly: TCP, Noise, Yamux, identify, ping, Kademlia DHT in server mode on a
-// per-network protocol id, mDNS on request, and a pre-shared key on every connection that is
-// derived from the network name (and the swarm key, when one is given) so peers of different
-// networks or swarm keys cannot even complete a connection.
-import { createHmac, createHash } from 'node:crypto';
+// per-network protocol id, mDNS on request, and a pre-shared key on every connection only when a
+// swarm key is given (a private network). Networks are kept apart by their protocol ids and mDNS
+// service tags, not at the connection: without a swarm key the network is open to any libp2p
+// client that speaks its protocols (docs/adr/0003-peer-dht.md, decision 2).
+import { createHash } from 'node:crypto';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify } from '@libp2p/identify';
@@ -16,6 +17,7 @@ import type { Identify } from '@libp2p/identify';
 import type { ComponentLogger, Logger, PrivateKey } from '@libp2p/interface';
 import type { Datastore } from 'interface-datastore';
 import type { DhtProfile } from '../config.js';
+import { formatSwarmKey } from '../identity.js';
 import { NAMESPACE, selectRecord, validateRecord } from '../dht/keys.js';
 
 const SOCKET_IDLE_MS = 10 * 60_000;
@@ -27,7 +29,7 @@ export interface PeerNodeOptions {
   privateKey: PrivateKey;
   listen: string[];
   network: string;
-  /** the 32 key bytes of a `/key/swarm/psk/1.0.0/` file */
+  /** the 32 key bytes of a `/key/swarm/psk/1.0.0/` file; none: no connection protector */
   swarmKey?: Uint8Array;
   mdns: boolean;
   datastore: Datastore;
@@ -62,14 +64,29 @@ export function mdnsServiceTag(network: string): string {
   return `_peernet-${h}._udp.local`;
 }
 
+const DHT_PROTOCOL = /^\/peernet\/(.+)\/kad\/1\.0\.0$/;
+
 /**
- * The connection pre-shared key for a network, in the `/key/swarm/psk/1.0.0/` file format
- * @libp2p/pnet reads: HMAC-SHA256 over the network name, keyed by the swarm key when given.
+ * The peernet network a peer of another network belongs to, from the protocols it announced
+ * (identify): it speaks another network's DHT protocol and not ours. Undefined for a peer of this
+ * network and for any other libp2p client (those stay connected; they may speak our protocols).
  */
-export function connectionPsk(network: string, swarmKey?: Uint8Array): Uint8Array {
-  const key = swarmKey ?? Buffer.from('peernet: no swarm key');
-  const psk = createHmac('sha256', key).update(`peernet network ${network}`).digest('hex');
-  return new TextEncoder().encode(`/key/swarm/psk/1.0.0/\n/base16/\n${psk}`);
+export function otherNetwork(protocols: readonly string[], network: string): string | undefined {
+  if (protocols.includes(dhtProtocol(network))) return undefined;
+  for (const p of protocols) {
+    const m = DHT_PROTOCOL.exec(p);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/**
+ * The `@libp2p/pnet` protector for a swarm key: the key as it is, so kubo and go-libp2p nodes
+ * given the same swarm.key file connect. The file is written out again from the parsed bytes
+ * because @libp2p/pnet reads lower-case hex only.
+ */
+export function swarmProtector(swarmKey: Uint8Array) {
+  return preSharedKey({ psk: new TextEncoder().encode(formatSwarmKey(swarmKey)), timeout: 10_000 });
 }
 
 /**
@@ -126,10 +143,7 @@ export async function createPeerNode(opts: PeerNodeOptions): Promise<PeerNode> {
     // yamux's keep-alive pings every connection every 30 s and never acts on a missing answer:
     // it only kept idle connections from timing out (see connectionMonitor below)
     streamMuxers: [yamux({ enableKeepAlive: false })],
-    connectionProtector: preSharedKey({
-      psk: connectionPsk(opts.network, opts.swarmKey),
-      timeout: 10_000,
-    }),
+    ...(opts.swarmKey ? { connectionProtector: swarmProtector(opts.swarmKey) } : {}),
     // Pod and loopback addresses are how peers reach each other here: allow them all.
     connectionGater: {
       denyDialMultiaddr: () => false,

@@ -102,7 +102,16 @@ describe('HTTP API: bad input gets 4xx JSON and the peer keeps serving', () => {
       () => `/v1/ping/${encodeURIComponent('/ip4/999.1.1.1/tcp/x')}`,
       undefined,
     ],
-    ['POST', 'neither peer ID nor multiaddr', () => '/v1/ping/not-a-peer', undefined],
+    // ping takes a peer ID only, never an address to dial, even one of a peer of the network
+    ['POST', 'multiaddr of a peer', () => `/v1/ping/${encodeURIComponent(other.addr)}`, undefined],
+    [
+      'POST',
+      'multiaddr of a closed port',
+      () => `/v1/ping/${encodeURIComponent('/ip4/127.0.0.1/tcp/9')}`,
+      undefined,
+    ],
+    ['POST', 'not a peer ID', () => '/v1/ping/not-a-peer', undefined],
+    ['POST', 'peer ID with a path after it', () => `/v1/ping/${strangerId}/x`, undefined],
     ['POST', 'empty ping target', () => '/v1/ping/', undefined],
     ['GET', 'unknown route', () => '/v1/nothing-here', undefined],
     ['GET', 'unknown top-level route', () => '/index.html', undefined],
@@ -198,6 +207,7 @@ describe('flags: a bad value exits non-zero at once with one line naming the fla
   let group: PeerGroup;
   let garbageFile: string;
   let regularFile: string;
+  let shortSwarmKey: string;
 
   beforeAll(async () => {
     group = await PeerGroup.create('bad-flags');
@@ -206,6 +216,8 @@ describe('flags: a bad value exits non-zero at once with one line naming the fla
     await mkdir(group.dir, { recursive: true });
     await writeFile(garbageFile, 'this is not a key\n');
     await writeFile(regularFile, 'x');
+    shortSwarmKey = group.path('short.swarm');
+    await writeFile(shortSwarmKey, `/key/swarm/psk/1.0.0/\n/base16/\n${'ab'.repeat(31)}\n`);
   });
   afterAll(() => group?.stop());
 
@@ -223,6 +235,7 @@ describe('flags: a bad value exits non-zero at once with one line naming the fla
     ['--key-file', () => ['--key-file', `${garbageFile}.missing`]],
     ['--swarm-key-file', () => ['--swarm-key-file', garbageFile]],
     ['--swarm-key-file', () => ['--swarm-key-file', `${garbageFile}.missing`]],
+    ['--swarm-key-file', () => ['--swarm-key-file', shortSwarmKey]],
     ['--data-dir', () => ['--data-dir', `${regularFile}/sub`]],
     ['--log-level', () => ['--log-level', 'loud']],
     ['--dht-profile', () => ['--dht-profile', 'fast']],

@@ -1,5 +1,6 @@
 // The three demos of the original Rust program, with real peers in separate processes:
-// ping given only addresses, mDNS discovery with nothing else, and a DHT network of six peers.
+// ping (one peer given the other's address, then each pings the other by peer ID), mDNS discovery
+// with nothing else, and a DHT network of six peers.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import {
   PeerGroup,
@@ -14,7 +15,7 @@ jest.setTimeout(180_000);
 
 const uniq = (): string => Math.random().toString(36).slice(2, 8);
 
-describe('demo 1: two peers ping each other given only addresses', () => {
+describe('demo 1: two peers ping each other, one given the other’s address', () => {
   let group: PeerGroup;
   let a: PeerProcess;
   let b: PeerProcess;
@@ -22,35 +23,35 @@ describe('demo 1: two peers ping each other given only addresses', () => {
   beforeAll(async () => {
     group = await PeerGroup.create('demo-ping');
     const network = `test/ping-${uniq()}`;
-    // neither knows the other: no bootstrap, no mDNS
-    [a, b] = await Promise.all([
-      group.start({ name: 'a', network }),
-      group.start({ name: 'b', network }),
-    ]);
+    // b is given a's address (no mDNS); a learns of b when b connects
+    a = await group.start({ name: 'a', network });
+    b = await group.start({ name: 'b', network, bootstrap: [a.addr] });
   });
   afterAll(() => group?.stop());
 
-  test('POST /v1/ping with a multiaddr, both ways', async () => {
+  test('POST /v1/ping/{peerId}, both ways', async () => {
     for (const [from, to] of [
       [a, b],
       [b, a],
     ] as const) {
-      const r = await from.client.request('POST', `/v1/ping/${encodeURIComponent(to.addr)}`);
+      const r = await from.client.request('POST', `/v1/ping/${to.peerId}`);
       expect({ status: r.status, body: r.text, log: from.logPath }).toMatchObject({ status: 200 });
-      expect(JSON.parse(r.text)).toEqual(expect.any(Object));
+      expect(JSON.parse(r.text)).toEqual({ peerId: to.peerId, rttMs: expect.any(Number) });
     }
   });
 
-  test('POST /v1/ping with a peer ID once connected', async () => {
-    const r = await a.client.request('POST', `/v1/ping/${b.peerId}`);
-    expect({ status: r.status, body: r.text, log: a.logPath }).toMatchObject({ status: 200 });
+  test('POST /v1/ping with an address is refused: ping reaches peers of the network only', async () => {
+    const r = await a.client.request('POST', `/v1/ping/${encodeURIComponent(b.addr)}`);
+    expect({ status: r.status, body: r.text }).toMatchObject({ status: 400 });
   });
 
-  test('peerctl ping MULTIADDR and PEERID', async () => {
-    const byAddr = await peerctl(b, ['ping', a.addr]);
-    expect({ ...byAddr, log: b.logPath }).toMatchObject({ code: 0 });
-    const byId = await peerctl(a, ['ping', b.peerId]);
-    expect({ ...byId, log: a.logPath }).toMatchObject({ code: 0 });
+  test('peerctl ping PEERID, both ways; an address is a usage error', async () => {
+    const ab = await peerctl(a, ['ping', b.peerId]);
+    expect({ ...ab, log: a.logPath }).toMatchObject({ code: 0 });
+    expect(ab.stdout).toMatch(new RegExp(`^${b.peerId}: \\d+(\\.\\d+)? ms`));
+    const ba = await peerctl(b, ['ping', a.peerId]);
+    expect({ ...ba, log: b.logPath }).toMatchObject({ code: 0 });
+    expect((await peerctl(b, ['ping', a.addr])).code).toBe(2);
   });
 });
 
