@@ -17,46 +17,17 @@ TOOLS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubele
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
 
-# a built tool is a regular executable file (a folder of that name is not: see build_etcd)
-exe() { [ -f "$1" ] && [ -x "$1" ]; }
+TAG=build-binaries
+# shellcheck source=cluster/build-common.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/build-common.sh"
 have_all() { for t in "${TOOLS[@]}"; do exe "$OUT/$t" || return 1; done; [ -d "$OUT/kwok-stages" ]; }
 if have_all; then echo "$OUT"; exit 0; fi
 
-log() { echo "[build-binaries] $*" >&2; }
 mkdir -p "$OUT" "$CACHE_ROOT/work"
-
-# One build at a time per cache: a second run (another engineer, a test's global setup, CI)
-# waits for the first and then finds everything built.
-exec 9>"$CACHE_ROOT/build.lock"
-if ! flock -n 9; then
-  log "another build holds $CACHE_ROOT/build.lock; waiting for it"
-  flock 9
-fi
-if have_all; then log "built by the other run"; echo "$OUT"; exit 0; fi
-
-WORK="$(mktemp -d "$CACHE_ROOT/work/build.XXXXXX")"
-HEARTBEAT=""
-# The heartbeat subshell and its `sleep` child, by pid.
-stop_heartbeat() {
-  if [ -n "$HEARTBEAT" ]; then
-    kill $(pgrep -P "$HEARTBEAT") "$HEARTBEAT" 2>/dev/null || true
-    HEARTBEAT=""
-  fi
-}
-trap 'stop_heartbeat; rm -rf "$WORK"' EXIT
+take_lock build.lock
+start_work build
 start=$(date +%s)
-log "building into $OUT (from empty Go caches: 8-20 minutes on 2 cores; later runs reuse it)"
-
-# A Go build is silent for minutes: say every minute that it is still going.
-heartbeat() {
-  local what="$1" t0; t0=$(date +%s)
-  ( while sleep 60; do log "... still building $what ($(( $(date +%s) - t0 ))s)"; done ) &
-  HEARTBEAT=$!
-}
-done_step() {
-  stop_heartbeat
-  log "$1 done in $(( $(date +%s) - $2 ))s"
-}
+log "building into $OUT (from empty Go caches: 20-45 minutes on 2 cores; later runs reuse it)"
 
 minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
 staging_v="v0.${K8S_VERSION#v1.}"

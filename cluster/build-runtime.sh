@@ -21,42 +21,19 @@ TOOLS=(containerd containerd-shim-runc-v2 ctr coredns pause)
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false"
 
-exe() { [ -f "$1" ] && [ -x "$1" ]; }
+TAG=build-runtime
+# shellcheck source=cluster/build-common.sh
+. "$HERE/build-common.sh"
 have_all() { for t in "${TOOLS[@]}"; do exe "$OUT/$t" || return 1; done; }
 if have_all; then echo "$OUT"; exit 0; fi
 
-log() { echo "[build-runtime] $*" >&2; }
 mkdir -p "$OUT" "$CACHE_ROOT/work"
-
 # Its own lock: it may run next to build-binaries.sh, but only once per cache.
-exec 9>"$CACHE_ROOT/runtime-build.lock"
-if ! flock -n 9; then
-  log "another build holds $CACHE_ROOT/runtime-build.lock; waiting for it"
-  flock 9
-fi
-if have_all; then log "built by the other run"; echo "$OUT"; exit 0; fi
-
-WORK="$(mktemp -d "$CACHE_ROOT/work/runtime.XXXXXX")"
-HEARTBEAT=""
-stop_heartbeat() {
-  if [ -n "$HEARTBEAT" ]; then
-    kill $(pgrep -P "$HEARTBEAT") "$HEARTBEAT" 2>/dev/null || true
-    HEARTBEAT=""
-  fi
-}
-trap 'stop_heartbeat; rm -rf "$WORK"' EXIT
+take_lock runtime-build.lock
+start_work runtime
 start=$(date +%s)
 log "building into $OUT (from empty Go caches: 10-25 minutes on 2 cores; later runs reuse it)"
 
-heartbeat() {
-  local what="$1" t0; t0=$(date +%s)
-  ( while sleep 60; do log "... still building $what ($(( $(date +%s) - t0 ))s)"; done ) &
-  HEARTBEAT=$!
-}
-done_step() {
-  stop_heartbeat
-  log "$1 done in $(( $(date +%s) - $2 ))s"
-}
 # A binary that does not even print its version is not moved into the cache.
 install_checked() {
   local name="$1"; shift
