@@ -1,15 +1,15 @@
-// e2e-spread: the whole stack at 30 peers. A private local control plane, local nodes running
-// real peers (root needed), the operator as a process; times `kubectl apply` of a spread
-// PeerNetwork (Preferred, pinned to the local nodes) until every peer is DHT-ready, then record
-// PUT/GET latency through the peers' HTTP APIs on their pod addresses. Figures are printed, never
-// asserted.
+// e2e-spread: the whole stack at 30 peers, as users run it. A private local control plane with
+// real nodes (kubelet + containerd running the images built from our Dockerfiles; root needed),
+// the operator installed with `helm install` of charts/peernet-operator; times `kubectl apply` of
+// a spread PeerNetwork (Preferred, pinned to the real nodes) until every peer is DHT-ready, then
+// records PUT/GET latency through the peers' HTTP APIs on their pod addresses. Figures are
+// printed, never asserted.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
-import { startCluster, type Cluster } from '../cluster/index.js';
-import { startLocalNodes, type LocalNodes } from '../localnode/index.js';
-import { startOperatorProcess, type OperatorProcess } from '../test/helpers/cluster-operator.js';
+import { buildImages } from '../cluster/images/index.js';
+import { nodeKindLabel, startCluster, type Cluster } from '../cluster/index.js';
+import { installChart } from '../test/helpers/chart.js';
 import type { BenchContext, Benchmark } from './benchmark.js';
 import { mapLimit, percentile, table } from './stats.js';
 
@@ -29,7 +29,7 @@ interface Status {
 }
 
 const usage = `  --peers N          pods of the spread network, one peer each (default 30)
-  --nodes N          local nodes (default 5)
+  --nodes N          real nodes (default 3)
   --ops N            PUTs, then as many GETs from a peer on another node (default 200)
   --concurrency N    operations in flight (default 4)
   --timeout S        give up waiting for DHT-ready after this (default 600)`;
@@ -53,7 +53,7 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
     strict: true,
     options: {
       peers: { type: 'string', default: '30' },
-      nodes: { type: 'string', default: '5' },
+      nodes: { type: 'string', default: '3' },
       ops: { type: 'string', default: '200' },
       concurrency: { type: 'string', default: '4' },
       timeout: { type: 'string', default: '600' },
@@ -63,33 +63,31 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
   const nodeCount = Number(values.nodes);
   const ops = Number(values.ops);
   if (process.getuid?.() !== 0) {
-    ctx.print('e2e-spread: skipped, the local node runtime needs root');
+    ctx.print('e2e-spread: skipped, real nodes need root');
     return;
   }
   const dir = '.test-output/bench-e2e';
   mkdirSync(dir, { recursive: true });
   let cluster: Cluster | undefined;
-  let nodes: LocalNodes | undefined;
-  let operator: OperatorProcess | undefined;
   try {
-    ctx.progress('e2e-spread: starting a control plane');
-    cluster = await startCluster({ dir: `${dir}/cluster`, nodes: 0 });
-    const crd = await cluster.kubectl(['apply', '--server-side', '-f', 'crds']);
-    if (crd.code !== 0) throw new Error(`kubectl apply -f crds: ${crd.stderr}`);
-    await cluster.kubectl(['wait', '--for=condition=Established', 'crd/peernetworks.peernet.io']);
-    nodes = await startLocalNodes({
-      kubeconfig: cluster.kubeconfig,
-      nodes: nodeCount,
-      stateDir: `${dir}/localnode`,
-      logger: pino({ level: 'warn' }, pino.destination(`${dir}/localnode.log`)),
-    });
-    operator = startOperatorProcess({
-      kubeconfig: cluster.kubeconfig,
-      identity: 'bench',
-      namespaces: 'default',
-      leaderElect: false,
-      logDir: dir,
-      env: { PEERNET_OPERATOR_LOG_LEVEL: 'info' },
+    ctx.progress('e2e-spread: building the images (cached: seconds when unchanged)');
+    const images = await buildImages({ onProgress: (l) => ctx.progress(`  ${l}`) });
+    ctx.progress(`e2e-spread: starting a control plane with ${nodeCount} real nodes`);
+    cluster = await startCluster(
+      {
+        dir: `${dir}/cluster`,
+        nodes: 0,
+        realNodes: nodeCount,
+        images: [images.peer.archive, images.operator.archive],
+      },
+      { onProgress: (l) => ctx.progress(`  ${l}`) },
+    );
+    ctx.progress('e2e-spread: helm install of charts/peernet-operator');
+    await installChart(cluster, {
+      release: 'peernet',
+      namespace: 'peernet-system',
+      createNamespace: true,
+      set: ['logLevel=info'],
     });
     const manifest = `apiVersion: peernet.io/v1alpha1
 kind: PeerNetwork
@@ -99,10 +97,10 @@ spec:
   topology:
     mode: spread
     spreadPolicy: Preferred
-    nodeSelector: {peernet.io/node-kind: local}
+    nodeSelector: {${nodeKindLabel}: real}
 `;
     ctx.progress(
-      `e2e-spread: kubectl apply of a ${peers}-peer spread network on ${nodeCount} local nodes`,
+      `e2e-spread: kubectl apply of a ${peers}-peer spread network on ${nodeCount} real nodes`,
     );
     const t0 = performance.now();
     const applied = await cluster.kubectl(['apply', '-f', '-'], { input: manifest });
@@ -185,7 +183,7 @@ spec:
       ];
     };
     ctx.print(
-      `e2e-spread: ${peers} peers (spread, Preferred) on ${nodeCount} local nodes [${[...perNode.entries()].map(([n, c]) => `${n}:${c}`).join(' ')}]`,
+      `e2e-spread: ${peers} peers (spread, Preferred) on ${nodeCount} real nodes [${[...perNode.entries()].map(([n, c]) => `${n}:${c}`).join(' ')}]`,
     );
     ctx.print(
       `  kubectl apply -> PeerNetwork phase Ready:     ${((readyPhaseMs ?? allReadyMs) / 1000).toFixed(1)} s`,
@@ -201,8 +199,6 @@ spec:
       ctx.print(`  ${line}`);
   } finally {
     ctx.progress('e2e-spread: cleaning up');
-    await operator?.stop(10_000).catch(() => undefined);
-    await nodes?.stop().catch(() => undefined);
     await cluster?.stop().catch(() => undefined);
   }
 }
@@ -210,7 +206,7 @@ spec:
 export const e2eSpread: Benchmark = {
   name: 'e2e-spread',
   description:
-    'kubectl apply of a 30-peer spread network on local nodes -> every peer DHT-ready; PUT/GET p50/p99 through the stack',
+    'kubectl apply of a 30-peer spread network on real nodes (operator from its chart) -> every peer DHT-ready; PUT/GET p50/p99 through the stack',
   usage,
   run,
 };

@@ -1,8 +1,13 @@
-// Churn and scale down through the operator: records stay readable.
+// Churn and scale down through the operator on real nodes: pods deleted with kubectl come back
+// with the same peer IDs (identity kept across pod deletion) and rejoin; records stay readable
+// throughout, also those held by the peers a scale down removes (handoff).
 import { describe, expect, test } from '@jest/globals';
-import { getRecord, putRecord, useLocalStack, waitUntil, type PeerStatusEntry } from './stack.js';
+import { getRecord, putRecord, useRealStack, waitUntil, type PeerStatusEntry } from './stack.js';
 
-const stack = useLocalStack('e2e-churn', 3);
+const stack = useRealStack('e2e-churn');
+// Both tests start from this network (apply is idempotent), so either runs alone.
+const churnNetwork = (): string =>
+  stack.network('churn', { replicas: 6, mode: 'spread', spreadPolicy: 'Preferred' });
 
 async function putMany(
   peers: PeerStatusEntry[],
@@ -53,11 +58,9 @@ async function unreadable(
   return missing;
 }
 
-describe('churn and scale on local nodes', () => {
+describe('churn and scale on real nodes', () => {
   test('delete a third of the pods: same peer IDs come back, rejoin, records readable throughout', async () => {
-    await stack.apply(
-      stack.network('churn', { replicas: 6, mode: 'spread', spreadPolicy: 'Preferred' }),
-    );
+    await stack.apply(churnNetwork());
     const before = await stack.waitReady('churn', 6);
     const peers = before.peers ?? [];
     const ids = new Map(peers.map((p) => [p.name, p.peerId]));
@@ -66,6 +69,17 @@ describe('churn and scale on local nodes', () => {
 
     const victims = [peers[1], peers[4]].map((p) => (p as PeerStatusEntry).pod);
     const survivors = peers.filter((p) => !victims.includes(p.pod));
+    const oldUids = new Set(
+      (
+        await stack.t.kubectlOk([
+          'get',
+          'pods',
+          ...victims,
+          '-o',
+          'jsonpath={.items[*].metadata.uid}',
+        ])
+      ).split(' '),
+    );
     await stack.t.kubectlOk(['delete', 'pod', ...victims, '--wait=false']);
 
     // Read everything from the survivors while the deleted pods go and come back.
@@ -77,22 +91,19 @@ describe('churn and scale on local nodes', () => {
         rounds++;
         const s = await stack.status('churn');
         const back = (s.peers ?? []).filter((p) => victims.includes(p.pod));
-        const uids = await stack.t.kubectlOk([
-          'get',
-          'pods',
-          ...victims,
-          '-o',
-          'jsonpath={.items[*].status.phase}',
-        ]);
+        const pods = JSON.parse(
+          await stack.t.kubectlOk(['get', 'pods', ...victims, '-o', 'json']),
+        ) as { items: Array<{ metadata: { uid: string }; status: { phase?: string } }> };
         return (
           s.phase === 'Ready' &&
           s.readyPeers === 6 &&
           back.length === 2 &&
           back.every((p) => p.ready === true) &&
-          uids.split(' ').every((x) => x === 'Running')
+          pods.items.length === 2 &&
+          pods.items.every((p) => p.status.phase === 'Running' && !oldUids.has(p.metadata.uid))
         );
       },
-      180_000,
+      240_000,
       'the deleted pods back and the network Ready',
       500,
     );
@@ -105,9 +116,10 @@ describe('churn and scale on local nodes', () => {
     for (const p of returned) expect(p.routingTable).toBeGreaterThan(0);
     // The returned peers read every record too.
     expect(await unreadable(returned, records)).toEqual([]);
-  }, 300_000);
+  }, 420_000);
 
   test('scale 6 -> 3: records held by the removed peers are still readable', async () => {
+    await stack.apply(churnNetwork());
     const before = await stack.waitReady('churn', 6);
     const records = await putMany(before.peers ?? [], 'scale', 24);
     await stack.t.kubectlOk(['scale', 'peernetwork/churn', '--replicas=3']);
@@ -116,7 +128,15 @@ describe('churn and scale on local nodes', () => {
     expect(remaining.map((p) => p.pod).sort()).toEqual(['churn-0', 'churn-1', 'churn-2']);
     await waitUntil(
       async () => {
-        const pods = await stack.t.kubectlOk(['get', 'pods', '-o', 'name']);
+        // (the operator's pod lives in this namespace too)
+        const pods = await stack.t.kubectlOk([
+          'get',
+          'pods',
+          '-l',
+          'app.kubernetes.io/instance=churn',
+          '-o',
+          'name',
+        ]);
         return (
           pods
             .trim()
@@ -124,9 +144,9 @@ describe('churn and scale on local nodes', () => {
             .filter((l) => l !== '').length === 3
         );
       },
-      120_000,
+      180_000,
       'three pods left',
     );
     expect(await unreadable(remaining, records)).toEqual([]);
-  }, 300_000);
+  }, 420_000);
 });
