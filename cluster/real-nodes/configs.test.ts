@@ -61,9 +61,10 @@ describe('containerd', () => {
   });
   it('uses runc with cgroupfs, like the kubelet', () => {
     expect(toml).toContain('SystemdCgroup = false');
-    expect(
-      parse(kubeletConfigYaml({ node, slot, caFile: '/ca', resolvConf: '/r' })).cgroupDriver,
-    ).toBe('cgroupfs');
+    const kubelet = parse(kubeletConfigYaml({ node, slot, caFile: '/ca', resolvConf: '/r' })) as {
+      cgroupDriver: string;
+    };
+    expect(kubelet.cgroupDriver).toBe('cgroupfs');
   });
 });
 
