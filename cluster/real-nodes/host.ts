@@ -10,6 +10,7 @@ import {
   readFileSync,
   rmSync,
   rmdirSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -55,12 +56,17 @@ function ownerFile(slot: SlotLayout): string {
   return join(slot.runDir, 'owner');
 }
 
+/** A claim is made by mkdir and its owner written right after: older than this, it was left. */
+const HALF_CLAIM_MS = 60_000;
+
 /**
  * Claims a free slot for the cluster in `clusterDir` (mkdir is the atomic claim). A slot whose
- * owner is dead (`isAlive` says so) is torn down and taken.
+ * owner is dead (`isAlive` says so), or that was left without an owner (a start or a teardown
+ * killed halfway), is torn down and taken.
  */
 export function claimSlot(clusterDir: string, isAlive: (ownerDir: string) => boolean): SlotLayout {
   mkdirSync(RUN_ROOT, { recursive: true });
+  const busy: string[] = [];
   for (let s = 1; s <= MAX_SLOTS; s++) {
     const slot = slotLayout(s);
     if (existsSync(slot.runDir)) {
@@ -70,19 +76,43 @@ export function claimSlot(clusterDir: string, isAlive: (ownerDir: string) => boo
       } catch {
         // a claim without an owner yet, or half removed
       }
-      if (owner === clusterDir || (owner !== '' && !isAlive(owner))) teardownSlot(slot, owner);
-      else continue;
+      const left = owner === '' && Date.now() - ageBase(slot.runDir) > HALF_CLAIM_MS;
+      if (owner === clusterDir || left || (owner !== '' && !isAlive(owner))) {
+        try {
+          teardownSlot(slot, owner);
+        } catch (err) {
+          busy.push(`c${s}: left by ${owner || 'a halted start'}, not removable: ${String(err)}`);
+          continue;
+        }
+      } else {
+        busy.push(`c${s}: ${owner === '' ? 'being claimed' : `in use by ${owner}`}`);
+        continue;
+      }
     }
     try {
       mkdirSync(slot.runDir);
-    } catch {
-      continue; // another start took it meanwhile
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new Error(`cannot claim a real-node slot: ${String(err)}`);
+      busy.push(`c${s}: taken by another start meanwhile`);
+      continue;
     }
     writeFileSync(ownerFile(slot), clusterDir + '\n');
     rememberHostState();
     return slot;
   }
-  throw new Error(`all ${MAX_SLOTS} real-node slots under ${RUN_ROOT} are in use`);
+  throw new Error(
+    `all ${MAX_SLOTS} real-node slots under ${RUN_ROOT} are in use (${busy.slice(0, 3).join('; ')}${busy.length > 3 ? '; …' : ''})`,
+  );
+}
+
+/** When a slot folder was last changed (0 if it is gone). */
+function ageBase(dir: string): number {
+  try {
+    return statSync(dir).mtimeMs;
+  } catch {
+    return 0;
+  }
 }
 
 /** Whether the slot is (still) claimed by the cluster in `clusterDir`: a slot may be reused. */
@@ -315,6 +345,8 @@ export function teardownSlot(slot: SlotLayout, ownerDir: string): void {
   for (const i of slotNodeIndices(slot)) teardownNode(slot, nodeLayout(slot, owner, i, []));
   sh('ip', ['link', 'del', slot.bridge], true);
   if (ownerDir !== '') rmSync(join(ownerDir, 'nodes'), { recursive: true, force: true });
+  // whatever a killed node left mounted under the slot would make the removal fail halfway
+  unmountUnder([slot.runDir]);
   rmSync(slot.runDir, { recursive: true, force: true });
   restoreHostState();
 }
