@@ -40,8 +40,44 @@ describe('parseConfig', () => {
       republishInterval: 300_000,
       drainTimeout: 10_000,
       maxConnections: 300,
+      // sized from the 512 MiB budget of a peer without a cgroup memory limit
+      quotas: {
+        records: 32_768,
+        recordBytes: 128 * 1024 * 1024,
+        providerRecords: 65_536,
+        providersPerKey: 100,
+      },
+      memory: { bytes: 512 * 1024 * 1024, source: 'default' },
+      maxClockSkew: 300_000,
       libp2pDebug: false,
     });
+  });
+
+  it('sizes the quota defaults from the memory limit it is given, and flags win', () => {
+    const memory = { bytes: 256 * 1024 * 1024, source: 'cgroup' as const };
+    expect(parseConfig([], {}, { memory }).quotas).toEqual({
+      records: 16_384,
+      recordBytes: 64 * 1024 * 1024,
+      providerRecords: 32_768,
+      providersPerKey: 100,
+    });
+    const set = parseConfig(
+      ['--max-records', '10', '--max-record-bytes', '2MiB'],
+      { PEERNET_MAX_PROVIDER_RECORDS: '50', PEERNET_MAX_PROVIDERS_PER_KEY: '5' },
+      { memory },
+    );
+    expect(set.quotas).toEqual({
+      records: 10,
+      recordBytes: 2 * 1024 * 1024,
+      providerRecords: 50,
+      providersPerKey: 5,
+    });
+  });
+
+  it('defaults --write-quorum to 3, or to --replication when that is smaller', () => {
+    expect(parseConfig([]).writeQuorum).toBe(3);
+    expect(parseConfig(['--replication', '2']).writeQuorum).toBe(2);
+    expect(parseConfig(['--replication', '3', '--write-quorum', '3']).writeQuorum).toBe(3);
   });
 
   // every flag: [argv, the field it sets, the value expected]
@@ -84,6 +120,29 @@ describe('parseConfig', () => {
     [['--republish-interval', '30'], 'republishInterval', 30_000],
     [['--drain-timeout', '0'], 'drainTimeout', 0],
     [['--max-connections', '50'], 'maxConnections', 50],
+    [['--max-records', '1000'], 'quotas', expect.objectContaining({ records: 1000 })],
+    [
+      ['--max-record-bytes', '64MiB'],
+      'quotas',
+      expect.objectContaining({ recordBytes: 64 * 1024 * 1024 }),
+    ],
+    [
+      ['--max-record-bytes', '1Gi'],
+      'quotas',
+      expect.objectContaining({ recordBytes: 1024 * 1024 * 1024 }),
+    ],
+    [
+      ['--max-record-bytes', '2097152'],
+      'quotas',
+      expect.objectContaining({ recordBytes: 2 * 1024 * 1024 }),
+    ],
+    [
+      ['--max-provider-records', '500'],
+      'quotas',
+      expect.objectContaining({ providerRecords: 500 }),
+    ],
+    [['--max-providers-per-key', '7'], 'quotas', expect.objectContaining({ providersPerKey: 7 })],
+    [['--max-clock-skew', '30s'], 'maxClockSkew', 30_000],
     [['--api=127.0.0.1:7000'], 'api', { host: '127.0.0.1', port: 7000 }],
   ];
   it.each(cases)('%j sets %s', (argv, field, want) => {
@@ -152,6 +211,29 @@ describe('parseConfig', () => {
     [['--republish-interval', '10ms'], '--republish-interval'],
     [['--drain-timeout', '-1'], '--drain-timeout'],
     [['--max-connections', '1.5'], '--max-connections'],
+    // accepted before, and could never work
+    [['--write-quorum', '50', '--replication', '3'], '--write-quorum'],
+    [{ PEERNET_WRITE_QUORUM: '5', PEERNET_REPLICATION: '4' }, '--write-quorum'],
+    [['--listen', '/ip4/127.0.0.1/udp/4001/quic-v1'], '--listen'],
+    [['--listen', '/ip4/127.0.0.1/tcp/4001/ws'], '--listen'],
+    [['--listen', `/ip4/127.0.0.1/tcp/4001/p2p/${PEER}`], '--listen'],
+    [['--bootstrap', `/ip4/10.0.0.1/udp/4001/quic-v1/p2p/${PEER}`], '--bootstrap'],
+    [['--bootstrap', `/ip4/10.0.0.1/tcp/4001/ws/p2p/${PEER}`], '--bootstrap'],
+    [['--bootstrap', `/p2p/${PEER}`], '--bootstrap'],
+    // Node's timers overflow past ~24.8 days and fire at once; kad-dht forgets after 48 h
+    [['--republish-interval', '13h'], '--republish-interval'],
+    [['--republish-interval', '99999999999h'], '--republish-interval'],
+    [['--drain-timeout', '30d'], '--drain-timeout'],
+    [['--drain-timeout', '2h'], '--drain-timeout'],
+    [['--max-records', '0'], '--max-records'],
+    [['--max-record-bytes', '1KiB'], '--max-record-bytes'],
+    [['--max-record-bytes', 'lots'], '--max-record-bytes'],
+    [['--max-record-bytes', '10XB'], '--max-record-bytes'],
+    [['--max-provider-records', '-1'], '--max-provider-records'],
+    [['--max-providers-per-key', '0'], '--max-providers-per-key'],
+    [['--max-clock-skew', '0'], '--max-clock-skew'],
+    [['--max-clock-skew', '2d'], '--max-clock-skew'],
+    [{ PEERNET_MAX_CLOCK_SKEW: '25h' }, '--max-clock-skew'],
     [{ PEERNET_API: 'nope' }, '--api'],
     [['--no-such-flag'], '--no-such-flag'],
   ];

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { z } from 'zod';
+import { defaultQuotas, DEFAULT_MEMORY_BYTES, type MemoryBudget, type Quotas } from './quotas.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -56,6 +57,15 @@ export interface PeerConfig {
   drainTimeout: number;
   /** connection manager limit. @default 300 */
   maxConnections: number;
+  /** what this peer holds for the network; defaults from `memory` (see quotas.ts) */
+  quotas: Quotas;
+  /** the memory budget the quota defaults were sized from */
+  memory: MemoryBudget;
+  /**
+   * how far ahead of this peer's clock a record's timestamp may be; later ones are refused.
+   * @default 300_000
+   */
+  maxClockSkew: number;
   /** libp2p's own debug logs, on when the `DEBUG` env var names any (js-libp2p's convention) */
   libp2pDebug: boolean;
 }
@@ -78,6 +88,11 @@ const FLAGS = {
   'republish-interval': { type: 'string' },
   'drain-timeout': { type: 'string' },
   'max-connections': { type: 'string' },
+  'max-records': { type: 'string' },
+  'max-record-bytes': { type: 'string' },
+  'max-provider-records': { type: 'string' },
+  'max-providers-per-key': { type: 'string' },
+  'max-clock-skew': { type: 'string' },
 } as const;
 export type FlagName = keyof typeof FLAGS;
 export const FLAG_NAMES = Object.keys(FLAGS) as FlagName[];
@@ -152,7 +167,18 @@ function parseBool(flag: string, value: string): boolean {
 
 const got = (v: unknown): string => `got ${JSON.stringify(v)}`;
 
-function multiaddrSchema(requirePeerId: boolean) {
+/** Transports this peer has: TCP over IP or DNS. Anything else is accepted by libp2p and never works. */
+const HOST_PROTOCOLS = ['ip4', 'ip6', 'dns', 'dns4', 'dns6'];
+const TCP_LISTEN =
+  'a TCP address /ip4/<ip>/tcp/<port> or /ip6/<ip>/tcp/<port> (this peer speaks TCP only)';
+const TCP_DIAL =
+  'a TCP address /ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>/p2p/<peerId> or /dnsaddr/<host>/p2p/<peerId> (this peer speaks TCP only)';
+
+/**
+ * `listen`: an address to listen on (IP and TCP port); `dial`: a peer to dial (host, TCP port
+ * and `/p2p/<peerId>`, or a `/dnsaddr/` name with the peer ID).
+ */
+function multiaddrSchema(kind: 'listen' | 'dial') {
   return z.string().transform((s, ctx) => {
     let ma: Multiaddr;
     try {
@@ -161,21 +187,33 @@ function multiaddrSchema(requirePeerId: boolean) {
       ctx.addIssue({ code: 'custom', message: `expected a multiaddr, ${got(s)}` });
       return z.NEVER;
     }
-    if (requirePeerId) {
-      const id = ma.getComponents().find((c) => c.name === 'p2p')?.value;
-      if (id == null) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected a multiaddr ending in /p2p/<peerId>, ${got(s)}`,
-        });
+    const names = ma.getComponents().map((c) => c.name);
+    if (kind === 'listen') {
+      if (names.length !== 2 || !['ip4', 'ip6'].includes(names[0]!) || names[1] !== 'tcp') {
+        ctx.addIssue({ code: 'custom', message: `expected ${TCP_LISTEN}, ${got(s)}` });
         return z.NEVER;
       }
-      try {
-        peerIdFromString(id);
-      } catch {
-        ctx.addIssue({ code: 'custom', message: `not a valid peer ID in ${JSON.stringify(s)}` });
-        return z.NEVER;
-      }
+      return ma.toString();
+    }
+    const id = ma.getComponents().find((c) => c.name === 'p2p')?.value;
+    if (id == null) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a multiaddr ending in /p2p/<peerId>, ${got(s)}`,
+      });
+      return z.NEVER;
+    }
+    try {
+      peerIdFromString(id);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `not a valid peer ID in ${JSON.stringify(s)}` });
+      return z.NEVER;
+    }
+    const tcp = names.length === 3 && HOST_PROTOCOLS.includes(names[0]!) && names[1] === 'tcp';
+    const dnsaddr = names.length === 2 && names[0] === 'dnsaddr';
+    if ((!tcp && !dnsaddr) || names.at(-1) !== 'p2p') {
+      ctx.addIssue({ code: 'custom', message: `expected ${TCP_DIAL}, ${got(s)}` });
+      return z.NEVER;
     }
     return ma.toString();
   });
@@ -198,7 +236,21 @@ const apiSchema = z.string().transform((s, ctx) => {
   return a;
 });
 
-function durationSchema(min: number) {
+/** Longest duration any flag takes: Node's timers overflow past ~24.8 days (then fire at once). */
+const DAY = 86_400_000;
+
+function formatMs(ms: number): string {
+  for (const [unit, n] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
+    if (ms >= n && ms % n === 0) return `${ms / n}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+function durationSchema(min: number, max: number) {
   return z.string().transform((s, ctx) => {
     const m = /^(\d+)(ms|s|m|h)?$/.exec(s.trim());
     if (m == null) {
@@ -210,8 +262,11 @@ function durationSchema(min: number) {
     }
     const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] ?? 1000;
     const ms = Number(m[1]) * unit;
-    if (ms < min) {
-      ctx.addIssue({ code: 'custom', message: `must be at least ${min}ms, ${got(s)}` });
+    if (ms < min || ms > max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration from ${formatMs(min)} to ${formatMs(max)}, ${got(s)}`,
+      });
       return z.NEVER;
     }
     return ms;
@@ -229,6 +284,34 @@ function intSchema(min: number, max: number) {
   });
 }
 
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  B: 1,
+  KiB: 1024,
+  Ki: 1024,
+  MiB: 1024 ** 2,
+  Mi: 1024 ** 2,
+  GiB: 1024 ** 3,
+  Gi: 1024 ** 3,
+};
+
+/** A byte count: `1048576`, `512KiB`, `64MiB`, `2GiB` (or Kubernetes' `Ki`, `Mi`, `Gi`). */
+function sizeSchema(min: number, max: number) {
+  return z.string().transform((s, ctx) => {
+    const m = /^(\d+)\s*([A-Za-z]*)$/.exec(s.trim());
+    const unit = m == null ? undefined : SIZE_UNITS[m[2] ?? ''];
+    const bytes = m == null || unit == null ? NaN : Number(m[1]) * unit;
+    if (!Number.isSafeInteger(bytes) || bytes < min || bytes > max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a size from ${min / 1024 ** 2}MiB to ${max / 1024 ** 4}TiB such as 64MiB or 1GiB, ${got(s)}`,
+      });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+}
+
 const pathSchema = z.string().min(1, 'expected a path, got ""');
 
 function oneOf<T extends string>(values: readonly T[]) {
@@ -242,33 +325,69 @@ function oneOf<T extends string>(values: readonly T[]) {
   });
 }
 
-const schema = z.object({
-  listen: z.array(multiaddrSchema(false)).min(1).default(['/ip4/0.0.0.0/tcp/4001']),
-  api: apiSchema.default({ host: '127.0.0.1', port: 5001 }),
-  bootstrap: z.array(multiaddrSchema(true)).default([]),
-  'bootstrap-file': pathSchema.optional(),
-  'key-file': pathSchema.optional(),
-  network: z
-    .string()
-    .refine((s) => NETWORK_NAME.test(s), {
-      error: (issue) =>
-        `expected lower-case letters, digits and . _ / - (1-128 chars, starting and ending alphanumeric), ${got(issue.input)}`,
-    })
-    .default('default'),
-  mdns: z.boolean().default(false),
-  'swarm-key-file': pathSchema.optional(),
-  'data-dir': pathSchema.optional(),
-  'log-level': oneOf(LOG_LEVELS).default('info'),
-  'dht-profile': oneOf(DHT_PROFILES).default('tuned'),
-  replication: intSchema(1, 100).default(20),
-  'write-quorum': intSchema(1, 100).default(3),
-  'republish-interval': durationSchema(1000).default(300_000),
-  'drain-timeout': durationSchema(0).default(10_000),
-  'max-connections': intSchema(1, 100_000).default(300),
-});
+/**
+ * kad-dht forgets records and provider records nobody refreshed for 48 h; a record is re-put
+ * within one to two intervals, a provider record re-announced every interval.
+ */
+const MAX_REPUBLISH_MS = 12 * 3_600_000;
+/** a record must fit: the largest value, its key and framing */
+const MIN_RECORD_BYTES = 1024 ** 2;
+const DEFAULT_WRITE_QUORUM = 3;
+
+const schema = z
+  .object({
+    listen: z.array(multiaddrSchema('listen')).min(1).default(['/ip4/0.0.0.0/tcp/4001']),
+    api: apiSchema.default({ host: '127.0.0.1', port: 5001 }),
+    bootstrap: z.array(multiaddrSchema('dial')).default([]),
+    'bootstrap-file': pathSchema.optional(),
+    'key-file': pathSchema.optional(),
+    network: z
+      .string()
+      .refine((s) => NETWORK_NAME.test(s), {
+        error: (issue) =>
+          `expected lower-case letters, digits and . _ / - (1-128 chars, starting and ending alphanumeric), ${got(issue.input)}`,
+      })
+      .default('default'),
+    mdns: z.boolean().default(false),
+    'swarm-key-file': pathSchema.optional(),
+    'data-dir': pathSchema.optional(),
+    'log-level': oneOf(LOG_LEVELS).default('info'),
+    'dht-profile': oneOf(DHT_PROFILES).default('tuned'),
+    replication: intSchema(1, 100).default(20),
+    // default: 3, or --replication when that is smaller
+    'write-quorum': intSchema(1, 100).optional(),
+    'republish-interval': durationSchema(1000, MAX_REPUBLISH_MS).default(300_000),
+    'drain-timeout': durationSchema(0, 3_600_000).default(10_000),
+    'max-connections': intSchema(1, 100_000).default(300),
+    // quotas: defaults from the memory budget (parseConfig)
+    'max-records': intSchema(1, 1_000_000_000).optional(),
+    'max-record-bytes': sizeSchema(MIN_RECORD_BYTES, 1024 ** 4).optional(),
+    'max-provider-records': intSchema(1, 1_000_000_000).optional(),
+    'max-providers-per-key': intSchema(1, 1_000_000).optional(),
+    'max-clock-skew': durationSchema(1000, DAY).default(300_000),
+  })
+  .superRefine((v, ctx) => {
+    const quorum = v['write-quorum'];
+    if (quorum !== undefined && quorum > v.replication) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['write-quorum'],
+        message: `${quorum} is more than --replication ${v.replication}: a PUT would wait for more copies than it makes`,
+      });
+    }
+  });
+
+export interface ParseOptions {
+  /** the memory budget quota defaults are sized from (readMemoryLimit()); default 512 MiB */
+  memory?: MemoryBudget;
+}
 
 /** Parses flags (argv without node and script) and `PEERNET_*` env. Throws ConfigError. */
-export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = {}): PeerConfig {
+export function parseConfig(
+  argv: string[],
+  env: NodeJS.ProcessEnv = {},
+  opts: ParseOptions = {},
+): PeerConfig {
   const raw = collect(argv, env);
   const result = schema.safeParse(raw);
   if (!result.success) {
@@ -277,6 +396,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = {}): PeerCo
     throw new ConfigError(`--${flag}`, issue?.message ?? 'invalid value');
   }
   const v = result.data;
+  const memory = opts.memory ?? { bytes: DEFAULT_MEMORY_BYTES, source: 'default' };
+  const quotas = defaultQuotas(memory.bytes);
   return {
     listen: v.listen,
     api: v.api,
@@ -290,10 +411,18 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = {}): PeerCo
     logLevel: v['log-level'],
     dhtProfile: v['dht-profile'],
     replication: v.replication,
-    writeQuorum: v['write-quorum'],
+    writeQuorum: v['write-quorum'] ?? Math.min(DEFAULT_WRITE_QUORUM, v.replication),
     republishInterval: v['republish-interval'],
     drainTimeout: v['drain-timeout'],
     maxConnections: v['max-connections'],
+    quotas: {
+      records: v['max-records'] ?? quotas.records,
+      recordBytes: v['max-record-bytes'] ?? quotas.recordBytes,
+      providerRecords: v['max-provider-records'] ?? quotas.providerRecords,
+      providersPerKey: v['max-providers-per-key'] ?? quotas.providersPerKey,
+    },
+    memory,
+    maxClockSkew: v['max-clock-skew'],
     libp2pDebug: (env.DEBUG ?? '') !== '',
   };
 }
@@ -302,7 +431,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = {}): PeerCo
 export function parseBootstrapLines(text: string): { addrs: string[]; bad: string[] } {
   const addrs: string[] = [];
   const bad: string[] = [];
-  const one = multiaddrSchema(true);
+  const one = multiaddrSchema('dial');
   for (const line of text.split(/\r?\n/)) {
     const s = line.replace(/#.*/, '').trim();
     if (s === '') continue;
@@ -330,10 +459,16 @@ Flags (each also read from PEERNET_<FLAG>, e.g. PEERNET_DATA_DIR; flags win):
   --log-level LEVEL          trace, debug, info, warn, error, fatal or silent (default info)
   --dht-profile NAME         tuned (default) or stock (kadDHT() defaults, for comparison)
   --replication N            copies of each record on the closest peers (default 20)
-  --write-quorum N           a PUT answers once N of them confirmed (default 3)
+  --write-quorum N           a PUT answers once N of them confirmed (default 3, at most --replication)
   --republish-interval DUR   how often held records are re-put (default 5m)
   --drain-timeout DUR        how long a drain may take to hand records off (default 10s)
   --max-connections N        connection limit (default 300)
+  --max-records N            records this peer holds at most (default: memory limit / 16 KiB)
+  --max-record-bytes SIZE    bytes of records it holds at most, e.g. 64MiB (default: memory limit / 4)
+  --max-provider-records N   provider records it holds at most (default: memory limit / 8 KiB)
+  --max-providers-per-key N  provider records of one key at most (default 100)
+                             (memory limit: the cgroup's memory.max, else 512 MiB)
+  --max-clock-skew DUR       refuse records dated further ahead of this clock (default 5m)
   --help                     this text
   --version                  print the version
 `;

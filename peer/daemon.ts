@@ -1,16 +1,18 @@
 // The daemon: config in, a running peer out (libp2p node, records service, bootstrap, HTTP API),
 // with a graceful stop that drains first.
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { MemoryDatastore, MountDatastore } from 'datastore-core';
 import { FsDatastore } from 'datastore-fs';
-import { Key, type Datastore } from 'interface-datastore';
+import { Key } from 'interface-datastore';
 import type { Logger } from 'pino';
 import type { PeerId } from '@libp2p/interface';
 import { ConfigError, type PeerConfig } from './config.js';
 import { generateIdentity, parseSwarmKey, readKeyFile, type Identity } from './identity.js';
 import { createPeerNode, dhtProtocol, otherNetwork, type PeerNode } from './node/index.js';
 import { Bootstrapper } from './node/bootstrap.js';
-import { RecordsService, RECORD_PREFIX, newestRecordWins } from './dht/records.js';
+import { RecordsService } from './dht/records.js';
+import { RECORD_PREFIX, RecordStore, type RecordStoreOptions } from './dht/store.js';
 import { dhtInternals, observeRequests } from './dht/internals.js';
 import { TableFiller } from './dht/table-filler.js';
 import { startApiServer, type ApiServer, type PeerApi } from './api/server.js';
@@ -29,6 +31,8 @@ export class PingFailedError extends Error {
 export interface Daemon {
   node: PeerNode;
   records: RecordsService;
+  /** the datastore: its counters, quotas and guards */
+  store: RecordStore;
   api: ApiServer;
   metrics: PeerMetrics;
   peerId: string;
@@ -78,50 +82,149 @@ export async function loadSwarmKey(path: string | undefined): Promise<Uint8Array
   }
 }
 
-/** Memory only, or records and provider records on disk under `--data-dir`. */
-export async function openDatastore(dataDir: string | undefined): Promise<Datastore> {
-  if (dataDir == null) return newestRecordWins(new MemoryDatastore());
+/**
+ * `mkdir -p` by hand: Node's recursive mkdir loops forever, at 100 % CPU, under /proc (where
+ * mkdir answers ENOENT), so each missing directory is made on its own.
+ */
+async function makeDirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let p = resolve(dir); ;) {
+    try {
+      if (!(await stat(p)).isDirectory()) throw new Error(`${p} is not a directory`);
+      break;
+    } catch (err) {
+      const parent = dirname(p);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || parent === p) throw err;
+      missing.unshift(p);
+      p = parent;
+    }
+  }
+  for (const d of missing) {
+    await mkdir(d).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+}
+
+/** Throws unless a file can be written, read back and removed in `dir`. */
+async function probeWritable(dir: string): Promise<void> {
+  const probe = join(dir, `.peernet-probe-${process.pid}`);
+  await writeFile(probe, 'peernet');
   try {
-    await mkdir(dataDir, { recursive: true });
+    if ((await readFile(probe, 'utf8')) !== 'peernet')
+      throw new Error('a file written reads back wrong');
+  } finally {
+    await rm(probe, { force: true });
+  }
+}
+
+/**
+ * The store of records and provider records: in memory, or records on disk under `--data-dir`
+ * (which must be a directory this peer can write: checked here, at start). Either way behind the
+ * RecordStore, which counts what is held and refuses what is older or over a quota.
+ */
+export async function openDatastore(
+  dataDir: string | undefined,
+  opts: RecordStoreOptions,
+): Promise<RecordStore> {
+  if (dataDir == null) {
+    const store = new RecordStore(new MemoryDatastore(), opts);
+    await store.open();
+    return store;
+  }
+  try {
+    await makeDirs(dataDir);
+    await probeWritable(dataDir);
     const fs = new FsDatastore(dataDir);
     await fs.open();
-    return newestRecordWins(
+    const store = new RecordStore(
       new MountDatastore([
         { prefix: new Key(RECORD_PREFIX), datastore: fs },
         { prefix: new Key('/'), datastore: new MemoryDatastore() },
       ]),
+      opts,
     );
+    await store.open();
+    return store;
   } catch (err) {
-    throw new ConfigError('--data-dir', `cannot use ${dataDir}: ${(err as Error).message}`);
+    const why = (err as Error).message.split('\n')[0];
+    throw new ConfigError('--data-dir', `cannot use ${dataDir}: ${why}`);
   }
+}
+
+/**
+ * `--bootstrap-file` must be a file this peer can read. One that does not exist yet is waited
+ * for (the bootstrapper polls it); a directory or an unreadable file never works.
+ */
+export async function checkBootstrapFile(path: string | undefined): Promise<void> {
+  if (path == null) return;
+  try {
+    if (!(await stat(path)).isFile()) throw new Error('not a regular file');
+    await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new ConfigError('--bootstrap-file', `cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * libp2p's error when a listen address cannot be bound names each address and its reason over
+ * several lines: one line, naming the flag, for the first of them.
+ */
+export function listenError(err: Error, listen: string[]): ConfigError {
+  const m = /^\s+(\/\S+): (?:[A-Za-z]*Error: )?(.+)$/m.exec(err.message);
+  const reason =
+    m == null ? `cannot listen on ${listen.join(', ')}` : `cannot listen on ${m[1]}: ${m[2]}`;
+  return new ConfigError('--listen', reason);
 }
 
 export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daemon> {
   const swarmKey = await loadSwarmKey(config.swarmKeyFile);
   const identity = await loadIdentity(config.keyFile, log);
-  const datastore = await openDatastore(config.dataDir);
-  const node = await createPeerNode({
-    privateKey: identity.privateKey,
-    listen: config.listen,
-    network: config.network,
-    swarmKey,
-    mdns: config.mdns,
-    datastore,
-    dhtProfile: config.dhtProfile,
-    maxConnections: config.maxConnections,
-    libp2pDebug: config.libp2pDebug,
+  await checkBootstrapFile(config.bootstrapFile);
+  const metrics = createMetrics({
+    routingTableSize: () => svc.routingTableSize,
+    connections: () => node.getConnections().length,
+    stored: () => datastore.counts(),
+    quotas: config.quotas,
   });
+  const datastore = await openDatastore(config.dataDir, {
+    quotas: config.quotas,
+    maxClockSkew: config.maxClockSkew,
+    onRefused: (reason) => metrics.refused.inc({ reason }),
+  });
+  log.info(
+    { quotas: config.quotas, memory: config.memory, held: datastore.counts() },
+    'record quotas',
+  );
+  let node: PeerNode;
+  try {
+    node = await createPeerNode({
+      privateKey: identity.privateKey,
+      listen: config.listen,
+      network: config.network,
+      swarmKey,
+      mdns: config.mdns,
+      datastore,
+      dhtProfile: config.dhtProfile,
+      maxConnections: config.maxConnections,
+      libp2pDebug: config.libp2pDebug,
+      records: {
+        maxClockSkew: config.maxClockSkew,
+        onFuture: () => metrics.refused.inc({ reason: 'future' }),
+      },
+    });
+  } catch (err) {
+    if ((err as Error).name === 'UnsupportedListenAddressesError') {
+      throw listenError(err as Error, config.listen);
+    }
+    throw err;
+  }
   const bootstrap = new Bootstrapper(
     node,
     { addrs: config.bootstrap, file: config.bootstrapFile },
     log.child({ component: 'bootstrap' }),
   );
-  const metrics = createMetrics({
-    routingTableSize: () => svc.routingTableSize,
-    connections: () => node.getConnections().length,
-    recordsStored: () => svc.countRecords(),
-    providerRecordsStored: () => svc.countProviderRecords(),
-  });
   // Networks share no DHT (each has its own protocol), but a peer of another network can still
   // connect, say through a bootstrap address of the wrong network: drop it once identify shows
   // it, so it takes no connection slot and does not count as a neighbour for /readyz.
@@ -148,6 +251,7 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
       writeQuorum: config.writeQuorum,
       republishInterval: config.republishInterval,
       drainTimeout: config.drainTimeout,
+      maxClockSkew: config.maxClockSkew,
     },
     log.child({ component: 'records' }),
     metrics,
@@ -173,18 +277,24 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
 
   const api: PeerApi = {
     ready,
-    status: async () => ({
-      peerId: node.peerId.toString(),
-      addrs: node.getMultiaddrs().map(String),
-      network: config.network,
-      protocol: dhtProtocol(config.network),
-      dhtProfile: config.dhtProfile,
-      routingTable: svc.routingTableSize,
-      connections: node.getConnections().length,
-      records: await svc.countRecords(),
-      ready: ready(),
-      draining: svc.draining,
-    }),
+    status: () => {
+      const held = svc.counts();
+      return Promise.resolve({
+        peerId: node.peerId.toString(),
+        addrs: node.getMultiaddrs().map(String),
+        network: config.network,
+        protocol: dhtProtocol(config.network),
+        dhtProfile: config.dhtProfile,
+        routingTable: svc.routingTableSize,
+        connections: node.getConnections().length,
+        records: held.records,
+        recordBytes: held.recordBytes,
+        providerRecords: held.providerRecords,
+        quotas: config.quotas,
+        ready: ready(),
+        draining: svc.draining,
+      });
+    },
     peers: () => {
       const byPeer = new Map<string, { peerId: string; addrs: string[] }>();
       for (const c of node.getConnections()) {
@@ -257,7 +367,15 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
     return stopping;
   };
 
-  return { node, records: svc, api: server, metrics, peerId: node.peerId.toString(), stop };
+  return {
+    node,
+    records: svc,
+    store: datastore,
+    api: server,
+    metrics,
+    peerId: node.peerId.toString(),
+    stop,
+  };
 }
 
 /**

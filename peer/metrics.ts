@@ -1,14 +1,18 @@
 // Prometheus figures of one peer, on a registry of its own (several peers may share a process in
-// tests). Gauges are read when scraped, so nothing has to be kept in step by hand.
+// tests). Gauges are read when scraped, so nothing has to be kept in step by hand; what the store
+// holds comes from its counters, never from a walk of it.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { QuotaName, Quotas } from './quotas.js';
+import type { RefusalReason, StoreCounts } from './dht/store.js';
 
 export type DhtOperation = 'put' | 'get' | 'provide' | 'find_providers';
 
 export interface MetricSources {
   routingTableSize(): number;
   connections(): number;
-  recordsStored(): Promise<number>;
-  providerRecordsStored(): Promise<number>;
+  /** what the store holds (its counters) */
+  stored(): StoreCounts;
+  quotas: Quotas;
 }
 
 export interface PeerMetrics {
@@ -25,7 +29,19 @@ export interface PeerMetrics {
   connectionsOpened: Counter<'direction'>;
   /** DHT requests other peers sent this one, by message type */
   dhtRequestsReceived: Counter<'type'>;
+  /** records and provider records this peer refused to keep, by reason */
+  refused: Counter<'reason'>;
 }
+
+/** the values of the `reason` label of peernet_records_refused_total */
+export const REFUSAL_REASONS: readonly RefusalReason[] = [
+  'max-records',
+  'max-record-bytes',
+  'max-provider-records',
+  'max-providers-per-key',
+  'stale',
+  'future',
+];
 
 export interface MetricsOptions {
   /** also export the process figures (CPU, RSS, event loop lag). @default true */
@@ -55,18 +71,46 @@ export function createMetrics(sources: MetricSources, opts: MetricsOptions = {})
     name: 'peernet_records_stored',
     help: "Value records held in this peer's store",
     registers: [registry],
-    async collect() {
-      this.set(await sources.recordsStored());
+    collect() {
+      this.set(sources.stored().records);
+    },
+  });
+  new Gauge({
+    name: 'peernet_record_bytes_stored',
+    help: "Bytes of the value records held in this peer's store",
+    registers: [registry],
+    collect() {
+      this.set(sources.stored().recordBytes);
     },
   });
   new Gauge({
     name: 'peernet_provider_records_stored',
     help: "Provider records held in this peer's store",
     registers: [registry],
-    async collect() {
-      this.set(await sources.providerRecordsStored());
+    collect() {
+      this.set(sources.stored().providerRecords);
     },
   });
+  const quota = new Gauge({
+    name: 'peernet_quota',
+    help: 'What this peer holds at most, by quota (its flag without --)',
+    labelNames: ['quota'],
+    registers: [registry],
+  });
+  const limits: Record<QuotaName, number> = {
+    'max-records': sources.quotas.records,
+    'max-record-bytes': sources.quotas.recordBytes,
+    'max-provider-records': sources.quotas.providerRecords,
+    'max-providers-per-key': sources.quotas.providersPerKey,
+  };
+  for (const [name, value] of Object.entries(limits)) quota.set({ quota: name }, value);
+  const refused = new Counter({
+    name: 'peernet_records_refused_total',
+    help: 'Records and provider records this peer refused to keep, by reason (a quota, stale, future)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const reason of REFUSAL_REASONS) refused.inc({ reason }, 0);
   const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
   return {
     registry,
@@ -118,5 +162,6 @@ export function createMetrics(sources: MetricSources, opts: MetricsOptions = {})
       labelNames: ['type'],
       registers: [registry],
     }),
+    refused,
   };
 }

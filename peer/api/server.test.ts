@@ -1,10 +1,14 @@
 // The HTTP API against real daemons started in this process on 127.0.0.1.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { Libp2pRecord } from '@libp2p/record';
+import { Key } from 'interface-datastore';
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string';
 import { createServer, type Server } from 'node:net';
 import { pino } from 'pino';
 import { parseConfig } from '../config.js';
 import { startDaemon, type Daemon } from '../daemon.js';
-import { MAX_VALUE_BYTES } from '../dht/keys.js';
+import { MAX_VALUE_BYTES, recordKey, sealValue } from '../dht/keys.js';
+import { RECORD_PREFIX } from '../dht/store.js';
 
 const log = pino({ level: 'silent' });
 
@@ -261,4 +265,107 @@ describe('POST /v1/ping/{peerId}: only peers of the network', () => {
     expect(r.status).toBe(502);
     expect(r.json).toEqual({ error: `ping ${gone.peerId}: no answer` });
   }, 30_000);
+});
+
+describe('quotas, counters and superseded writes', () => {
+  const stops: Daemon[] = [];
+  afterAll(async () => {
+    for (const d of stops.reverse()) await d.stop({ drain: false });
+  });
+  const daemon = async (extra: string[] = []): Promise<Daemon> => {
+    const d = await start(extra);
+    stops.push(d);
+    return d;
+  };
+  const http = async (d: Daemon, method: string, path: string, body?: string) => {
+    const res = await fetch(`http://${d.api.address}${path}`, { method, body });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+
+  it('answers 507 naming the quota once the peer holds --max-records records', async () => {
+    const d = await daemon(['--max-records', '3', '--max-provider-records', '2']);
+    for (let i = 0; i < 3; i++)
+      expect((await http(d, 'PUT', `/v1/records/q${i}`, 'v')).status).toBe(200);
+    const over = await http(d, 'PUT', '/v1/records/q3', 'v');
+    expect(over).toEqual({
+      status: 507,
+      json: { error: expect.stringContaining('--max-records') },
+    });
+    // an overwrite of a held record still fits
+    expect((await http(d, 'PUT', '/v1/records/q0', 'w')).status).toBe(200);
+    expect((await http(d, 'POST', '/v1/providers/p0')).status).toBe(200);
+    expect((await http(d, 'POST', '/v1/providers/p1')).status).toBe(200);
+    const providers = await http(d, 'POST', '/v1/providers/p2');
+    expect(providers).toEqual({
+      status: 507,
+      json: { error: expect.stringContaining('--max-provider-records') },
+    });
+    expect((await http(d, 'GET', '/v1/status')).json).toMatchObject({
+      records: 3,
+      providerRecords: 2,
+      quotas: { records: 3, providerRecords: 2 },
+    });
+  });
+
+  it('serves /v1/status and /metrics from counters, without walking the store', async () => {
+    const d = await daemon();
+    for (let i = 0; i < 20; i++) await http(d, 'PUT', `/v1/records/c${i}`, 'x'.repeat(100));
+    const query = jest.spyOn(d.store, 'query');
+    const queryKeys = jest.spyOn(d.store, 'queryKeys');
+    const st = await http(d, 'GET', '/v1/status');
+    const metrics = await (await fetch(`http://${d.api.address}/metrics`)).text();
+    expect(query).not.toHaveBeenCalled();
+    expect(queryKeys).not.toHaveBeenCalled();
+    expect(st.json).toMatchObject({ records: 20, recordBytes: d.store.counts().recordBytes });
+    expect(d.store.counts().recordBytes).toBeGreaterThan(20 * 100);
+    expect(metrics).toMatch(/^peernet_records_stored 20$/m);
+    expect(metrics).toMatch(
+      new RegExp(`^peernet_record_bytes_stored ${d.store.counts().recordBytes}$`, 'm'),
+    );
+  });
+
+  it('a PUT that meets a newer value on the peers it reaches answers superseded: true', async () => {
+    const a = await daemon();
+    const b = await daemon(['--bootstrap', a.node.getMultiaddrs()[0]!.toString()]);
+    const deadline = Date.now() + 20_000;
+    while (a.records.routingTableSize === 0 || b.records.routingTableSize === 0) {
+      if (Date.now() > deadline) throw new Error('peers did not find each other');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // b holds a value written a minute ahead of now (a writer whose clock is ahead, within the
+    // skew); a does not know it yet
+    const dhtKey = recordKey('raced');
+    const newer = sealValue(new TextEncoder().encode('newer'), Date.now() + 60_000);
+    await b.store.put(
+      new Key(`${RECORD_PREFIX}/${uint8ArrayToString(dhtKey, 'base32')}`, false),
+      new Libp2pRecord(dhtKey, newer, new Date()).serialize(),
+    );
+    const put = await http(a, 'PUT', '/v1/records/raced', 'older');
+    expect(put).toEqual({
+      status: 200,
+      json: { key: 'raced', replicas: 1, stored: 0, superseded: true },
+    });
+    // a learnt the newer value from b
+    const got = await fetch(`http://${a.api.address}/v1/records/raced`);
+    expect({ text: await got.text(), from: got.headers.get('x-peernet-from') }).toEqual({
+      text: 'newer',
+      from: 'local',
+    });
+    // a PUT with nothing newer around answers as before, without the flag
+    expect((await http(a, 'PUT', '/v1/records/calm', 'v')).json).toEqual({
+      key: 'calm',
+      replicas: 1,
+      stored: 1,
+    });
+  });
+
+  it('two PUTs in a row through one peer: the second wins, even within one millisecond', async () => {
+    const d = await daemon();
+    // "b" then "a": same millisecond, smaller bytes; the writer's clock alone would keep "b"
+    const results = [];
+    for (const v of ['b', 'a', 'b', 'a'])
+      results.push((await http(d, 'PUT', '/v1/records/same-ms', v)).json);
+    expect(results.every((r) => r.superseded === undefined)).toBe(true);
+    expect(await (await fetch(`http://${d.api.address}/v1/records/same-ms`)).text()).toBe('a');
+  });
 });

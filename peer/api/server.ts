@@ -35,8 +35,10 @@ export class HttpError extends Error {
   }
 }
 
-/** Error names (see peer/dht/keys.ts, records.ts, daemon.ts) and the status each maps to. */
+/** Error names (see peer/dht/keys.ts, store.ts, records.ts, daemon.ts) and the status each maps to. */
 const STATUS_BY_NAME: Record<string, number> = {
+  // 507 Insufficient Storage: the peer is at a quota (the error names it), not the request's fault
+  QuotaExceededError: 507,
   InvalidKeyError: 400,
   InvalidValueError: 400,
   ValueTooLargeError: 413,
@@ -291,7 +293,7 @@ export function createApiHandler(opts: Omit<ApiServerOptions, 'host' | 'port'>) 
       await handler(req, res, route.param ? path.slice(route.path.length) : '');
     } catch (err) {
       const status = statusOf(err);
-      if (status >= 500 && status !== 503) {
+      if (status >= 500 && status !== 503 && status !== 507) {
         opts.log.error({ err: (err as Error).message, method, path }, 'request failed');
       }
       if (res.headersSent) res.destroy();

@@ -1,7 +1,8 @@
 // The two commands as users run them: the built files, in child processes.
 import { describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,6 +110,91 @@ describe('peernet-peer', () => {
     const r = run(peer, ['--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('--bootstrap-file');
+  });
+});
+
+/** Runs peernet-peer to its exit without blocking this process (a server here must answer). */
+function runAsync(args: string[]) {
+  return new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [peer, ...args], {
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+/** exit 2, one line on stderr, naming the flag */
+function expectFlagError(r: { code: number | null; stderr: string }, flag: string): void {
+  const lines = r.stderr.trim().split('\n');
+  expect({ code: r.code, lines: lines.length, first: lines[0] }).toEqual({
+    code: 2,
+    lines: 1,
+    first: expect.stringMatching(new RegExp(`^peernet-peer: ${flag}: `)) as unknown,
+  });
+}
+
+describe('peernet-peer: values that are accepted and cannot work exit 2 naming the flag', () => {
+  const base = ['--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0'];
+
+  it('--listen on a port that is taken (was: exit 1 and a stack trace)', async () => {
+    const busy: Server = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const r = await runAsync(['--listen', `/ip4/127.0.0.1/tcp/${port}`, '--api', '127.0.0.1:0']);
+      expectFlagError(r, '--listen');
+      expect(r.stderr).toContain('EADDRINUSE');
+      // the API port taken: the same for --api
+      expectFlagError(
+        await runAsync(['--listen', '/ip4/127.0.0.1/tcp/0', '--api', `127.0.0.1:${port}`]),
+        '--api',
+      );
+    } finally {
+      await new Promise<void>((r) => busy.close(() => r()));
+    }
+  });
+
+  it.each([
+    ['under /proc (was: 100 % CPU forever)', '/proc/peernet-test/data'],
+    ['/proc itself', '/proc'],
+    ['under /sys', '/sys/peernet-test'],
+    ['under a file', '/etc/hostname/data'],
+  ])('--data-dir %s', (_what, dir) => {
+    expectFlagError(run(peer, [...base, '--data-dir', dir]), '--data-dir');
+  });
+
+  it('--data-dir in a directory this user cannot write', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'peernet-cli-'));
+    await chmod(dir, 0o500);
+    // root writes anywhere: there the /proc and /sys cases above stand for it
+    if (process.getuid?.() === 0) return;
+    expectFlagError(run(peer, [...base, '--data-dir', join(dir, 'data')]), '--data-dir');
+  });
+
+  it('--bootstrap-file that is a directory', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'peernet-cli-'));
+    await mkdir(join(dir, 'bootstrap.txt'));
+    expectFlagError(
+      run(peer, [...base, '--bootstrap-file', join(dir, 'bootstrap.txt')]),
+      '--bootstrap-file',
+    );
+  });
+
+  it.each([
+    [['--write-quorum', '50', '--replication', '3'], '--write-quorum'],
+    [['--listen', '/ip4/127.0.0.1/udp/4001/quic-v1'], '--listen'],
+    [['--republish-interval', '100h'], '--republish-interval'],
+    [['--max-record-bytes', '10'], '--max-record-bytes'],
+    [['--max-clock-skew', '0'], '--max-clock-skew'],
+  ])('%j', (args, flag) => {
+    expectFlagError(run(peer, [...base, ...args]), flag);
   });
 });
 

@@ -3,6 +3,7 @@ import { pino, type Logger } from 'pino';
 import { ConfigError, parseConfig, USAGE } from '../config.js';
 import { generateIdentity, writeKeyFile } from '../identity.js';
 import { startDaemon } from '../daemon.js';
+import { readMemoryLimit } from '../quotas.js';
 import { packageVersion } from './version.js';
 
 function fail(message: string, code = 2): never {
@@ -45,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
   }
   let config;
   try {
-    config = parseConfig(argv, process.env);
+    config = parseConfig(argv, process.env, { memory: readMemoryLimit() });
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     throw err;

@@ -150,8 +150,11 @@ async function run(o: Options): Promise<number> {
       const r = await call(o.api, 'PUT', `/v1/records/${enc(key!)}`, body);
       if (r.status !== 200) return failed(r);
       if (o.json) printJson(r.json);
-      else
-        out(`stored ${key} on ${str(r.json?.stored ?? 0)} of ${str(r.json?.replicas ?? 0)} peers`);
+      else {
+        const stored = `stored ${key} on ${str(r.json?.stored ?? 0)} of ${str(r.json?.replicas ?? 0)} peers`;
+        // the PUT went through, but another value of the key is newer and stays current
+        out(r.json?.superseded === true ? `${stored}; superseded: a newer value exists` : stored);
+      }
       return 0;
     }
     case 'get': {

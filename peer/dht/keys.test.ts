@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import {
+  checkClock,
+  recordValidator,
   MAX_KEY_BYTES,
   MAX_VALUE_BYTES,
   openValue,
@@ -84,6 +86,31 @@ describe('record envelope', () => {
     expect(nameOf(() => validateRecord(recordKey('bad\nkey'), sealValue(v, 1)))).toBe(
       'InvalidRecordError',
     );
+  });
+
+  it('refuses a timestamp further ahead of the clock than the skew (FutureRecordError)', () => {
+    const now = 1_700_000_000_000;
+    const opts = { maxClockSkew: 300_000, now: () => now };
+    expect(nameOf(() => checkClock(sealValue(v, now + 300_000), opts))).toBeUndefined();
+    expect(nameOf(() => checkClock(sealValue(v, now - 86_400_000), opts))).toBeUndefined();
+    expect(nameOf(() => checkClock(sealValue(v, now + 300_001), opts))).toBe('FutureRecordError');
+    // a record dated 100 years ahead would otherwise win every later write
+    const century = now + 100 * 365 * 86_400_000;
+    expect(nameOf(() => checkClock(sealValue(v, century), opts))).toBe('FutureRecordError');
+  });
+
+  it('gives kad-dht a validator that refuses malformed and future-dated records', async () => {
+    const now = Date.now();
+    let future = 0;
+    const validate = recordValidator({ maxClockSkew: 60_000, onFuture: () => future++ });
+    await expect(validate(recordKey('k'), sealValue(v, now))).resolves.toBeUndefined();
+    await expect(validate(recordKey('k'), sealValue(v, now + 3_600_000))).rejects.toMatchObject({
+      name: 'FutureRecordError',
+    });
+    await expect(validate(recordKey('k'), v)).rejects.toMatchObject({
+      name: 'InvalidRecordError',
+    });
+    expect(future).toBe(1);
   });
 
   it('selects the newest record, and never a malformed one', () => {

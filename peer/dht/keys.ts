@@ -28,6 +28,10 @@ export class ValueTooLargeError extends Error {
 export class InvalidRecordError extends Error {
   override name = 'InvalidRecordError';
 }
+/** A record dated further ahead of this peer's clock than the skew allows. */
+export class FutureRecordError extends Error {
+  override name = 'FutureRecordError';
+}
 
 // Control characters (C0, DEL, C1) and the Unicode line/paragraph separators.
 // eslint-disable-next-line no-control-regex
@@ -112,6 +116,51 @@ export function validateRecord(dhtKey: Uint8Array, sealed: Uint8Array): void {
   } catch (err) {
     throw new InvalidRecordError((err as Error).message);
   }
+}
+
+/** How far ahead of this peer's clock a record may be dated. */
+export interface ClockCheck {
+  /** ms. @default 300_000 */
+  maxClockSkew?: number;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+/**
+ * Throws FutureRecordError when the writer's timestamp is further ahead of this peer's clock
+ * than the skew allows. Newest wins by the writer's clock, so without this bound one record
+ * dated years ahead would win over every later write, for good.
+ */
+export function checkClock(sealed: Uint8Array, opts: ClockCheck = {}): void {
+  const skew = opts.maxClockSkew ?? 300_000;
+  const now = (opts.now ?? Date.now)();
+  const { timestamp } = openValue(sealed);
+  if (timestamp > now + skew) {
+    throw new FutureRecordError(
+      `record dated ${timestamp - now} ms ahead of this peer's clock (at most ${skew} ms)`,
+    );
+  }
+}
+
+/**
+ * kad-dht validator for `/peernet/` records: validateRecord, and a timestamp no further ahead
+ * than the clock skew. kad-dht runs it on every PUT_VALUE another peer sends and on the records
+ * it reads, and refuses the record (the PUT_VALUE fails) when it throws.
+ */
+export function recordValidator(
+  opts: ClockCheck & { onFuture?: () => void } = {},
+): (dhtKey: Uint8Array, sealed: Uint8Array) => Promise<void> {
+  return (dhtKey, sealed) =>
+    new Promise<void>((resolve) => {
+      validateRecord(dhtKey, sealed);
+      try {
+        checkClock(sealed, opts);
+      } catch (err) {
+        opts.onFuture?.();
+        throw err;
+      }
+      resolve();
+    });
 }
 
 /** Orders two sealed values: newer timestamp wins, then larger bytes, so every peer agrees. */

@@ -10,7 +10,7 @@ import { MessageType } from '@libp2p/kad-dht';
 import { Libp2pRecord } from '@libp2p/record';
 import { lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
-import { Key, type Datastore } from 'interface-datastore';
+import { Key } from 'interface-datastore';
 import { CID } from 'multiformats/cid';
 import * as Digest from 'multiformats/hashes/digest';
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals';
@@ -32,6 +32,7 @@ import {
   type DhtRequest,
 } from './internals.js';
 import {
+  checkClock,
   openValue,
   providerCid,
   recordKey,
@@ -39,13 +40,13 @@ import {
   userKeyOf,
   compareSealed,
   validateKey,
+  validateRecord,
   validateValue,
 } from './keys.js';
 import { kadId, lookup } from './lookup.js';
+import { PROVIDER_PREFIX, RECORD_PREFIX, type RecordStore, type StoreCounts } from './store.js';
 
-/** Where kad-dht keeps records and provider records in the datastore (its defaults). */
-export const RECORD_PREFIX = '/dht/record';
-export const PROVIDER_PREFIX = '/dht/provider';
+export { PROVIDER_PREFIX, RECORD_PREFIX };
 /**
  * A lookup asks the closest peers it holds a connection to first, one at a time: the next only
  * when the one asked has not answered within this long (hedged requests). A request on an open
@@ -90,6 +91,8 @@ export interface RecordsOptions {
    * the background. @default 3
    */
   writeQuorum?: number;
+  /** records dated further ahead of this peer's clock are refused, ms. @default 300_000 */
+  maxClockSkew?: number;
 }
 
 export interface PutResult {
@@ -97,7 +100,21 @@ export interface PutResult {
   replicas: number;
   /** peers that confirmed */
   stored: number;
+  /**
+   * a newer value of the key was already there (here, or on a peer asked before the answer):
+   * this PUT's value is not the current one
+   */
+  superseded?: true;
 }
+
+/** What replicate() learnt by the time it answered. */
+interface ReplicateResult extends PutResult {
+  /** peers that refused the copy (rather than not answering): they may hold a newer value */
+  refused: PeerId[];
+}
+
+/** How one PUT_VALUE to one peer went. */
+type CopyOutcome = 'stored' | 'refused' | 'failed';
 
 export interface GetResult {
   value: Uint8Array;
@@ -206,6 +223,7 @@ export class RecordsService {
   private readonly republishInterval: number;
   private readonly drainTimeout: number;
   private readonly writeQuorum: number;
+  private readonly maxClockSkew: number;
   /** CIDs this peer provides, with when it last announced them */
   private readonly provided = new Map<string, { cid: CID; at: number }>();
   private republishTimer?: NodeJS.Timeout;
@@ -215,7 +233,7 @@ export class RecordsService {
 
   constructor(
     private readonly node: PeerNode,
-    private readonly datastore: Datastore,
+    private readonly datastore: RecordStore,
     private readonly opts: RecordsOptions,
     private readonly log: Logger,
     private readonly metrics?: PeerMetrics,
@@ -227,6 +245,7 @@ export class RecordsService {
     this.republishInterval = opts.republishInterval ?? 300_000;
     this.drainTimeout = opts.drainTimeout ?? 10_000;
     this.writeQuorum = opts.writeQuorum ?? 3;
+    this.maxClockSkew = opts.maxClockSkew ?? 300_000;
   }
 
   get routingTableSize(): number {
@@ -260,20 +279,35 @@ export class RecordsService {
     if (this.draining) throw new DrainingError('this peer is draining and takes no writes');
     return this.timed('put', async () => {
       const dhtKey = recordKey(key);
-      const sealed = sealValue(value, Date.now());
+      const sealed = sealValue(value, this.stamp(await this.readLocal(dhtKey)));
+      const superseded: PutResult = { replicas: 0, stored: 0, superseded: true };
       if (this.opts.profile === 'stock') {
         let stored = 0;
         let replicas = 0;
-        for await (const e of this.node.services.dht.put(dhtKey, sealed, {
-          signal: this.opSignal(),
-        })) {
-          if (e.name === 'PEER_RESPONSE' && e.messageType === MessageType.PUT_VALUE) stored++;
-          if (e.name === 'SEND_QUERY' && e.messageType === MessageType.PUT_VALUE) replicas++;
+        try {
+          for await (const e of this.node.services.dht.put(dhtKey, sealed, {
+            signal: this.opSignal(),
+          })) {
+            if (e.name === 'PEER_RESPONSE' && e.messageType === MessageType.PUT_VALUE) stored++;
+            if (e.name === 'SEND_QUERY' && e.messageType === MessageType.PUT_VALUE) replicas++;
+          }
+        } catch (err) {
+          if ((err as Error).name === 'StaleRecordError') return superseded;
+          throw err;
         }
         return { replicas, stored };
       }
-      await this.storeLocal(dhtKey, sealed);
-      return this.replicate(dhtKey, sealed, this.stopController.signal, this.writeQuorum, true);
+      try {
+        await this.storeLocal(dhtKey, sealed);
+      } catch (err) {
+        if ((err as Error).name === 'StaleRecordError') return superseded;
+        throw err; // a quota: QuotaExceededError
+      }
+      const signal = this.stopController.signal;
+      const r = await this.replicate(dhtKey, sealed, signal, this.writeQuorum, true);
+      const newer =
+        r.refused.length > 0 && (await this.adoptNewer(dhtKey, sealed, r.refused, signal));
+      return { replicas: r.replicas, stored: r.stored, ...(newer ? { superseded: true } : {}) };
     });
   }
 
@@ -318,13 +352,12 @@ export class RecordsService {
             true,
           );
           let result: { sealed: Uint8Array; from: string } | undefined;
-          if (res.record != null && uint8ArrayEquals(res.record.key, dhtKey)) {
-            try {
-              openValue(res.record.value);
-              result = { sealed: res.record.value, from: peer.toString() };
-            } catch {
-              // a malformed record is as good as none
-            }
+          if (
+            res.record != null &&
+            uint8ArrayEquals(res.record.key, dhtKey) &&
+            this.usable(res.record.value)
+          ) {
+            result = { sealed: res.record.value, from: peer.toString() };
           }
           return { closer: res.closer, result };
         },
@@ -353,8 +386,8 @@ export class RecordsService {
     if (this.draining) throw new DrainingError('this peer is draining and takes no writes');
     return this.timed('provide', async () => {
       const cid = await providerCid(key);
-      this.provided.set(cid.toString(), { cid, at: Date.now() });
       if (this.opts.profile === 'stock') {
+        this.provided.set(cid.toString(), { cid, at: Date.now() });
         let stored = 0;
         let replicas = 0;
         for await (const e of this.node.services.dht.provide(cid, { signal: this.opSignal() })) {
@@ -363,6 +396,9 @@ export class RecordsService {
         }
         return { replicas, stored };
       }
+      // stored here first: a quota refuses it before anything is announced
+      await this.dht.providers.addProvider(cid, this.node.peerId);
+      this.provided.set(cid.toString(), { cid, at: Date.now() });
       return this.announce(cid);
     });
   }
@@ -471,16 +507,9 @@ export class RecordsService {
     return { handedOff };
   }
 
-  async countRecords(): Promise<number> {
-    let n = 0;
-    for await (const _ of this.datastore.queryKeys({ prefix: RECORD_PREFIX })) n++;
-    return n;
-  }
-
-  async countProviderRecords(): Promise<number> {
-    let n = 0;
-    for await (const _ of this.datastore.queryKeys({ prefix: PROVIDER_PREFIX })) n++;
-    return n;
+  /** What this peer holds: counters kept by the store, no walk of it. */
+  counts(): StoreCounts {
+    return this.datastore.counts();
   }
 
   // --- replication ------------------------------------------------------------------------
@@ -504,7 +533,7 @@ export class RecordsService {
     signal?: AbortSignal,
     quorum = Infinity,
     forward = false,
-  ): Promise<PutResult> {
+  ): Promise<ReplicateResult> {
     // peers with an open connection first: the first wave should need no dial
     const peers = connectedFirst(
       this.closest(await kadId(dhtKey), this.replication),
@@ -516,13 +545,15 @@ export class RecordsService {
     let settled = 0;
     let stored = 0;
     let answered = false;
-    return new Promise<PutResult>((resolve) => {
+    const refused: PeerId[] = [];
+    return new Promise<ReplicateResult>((resolve) => {
       const sendUpTo = (n: number): void => {
         while (sent < Math.min(n, peers.length)) {
           const peer = peers[sent++]!;
-          void this.putCopy(peer, dhtKey, record, sealed, signal)
-            .then((ok) => {
-              if (ok) stored++;
+          void this.putCopy(peer, dhtKey, record, signal)
+            .then((outcome) => {
+              if (outcome === 'stored') stored++;
+              else if (outcome === 'refused' && !answered) refused.push(peer);
             })
             .finally(() => {
               settled++;
@@ -539,7 +570,7 @@ export class RecordsService {
       };
       const answer = (): void => {
         answered = true;
-        resolve({ replicas: peers.length, stored });
+        resolve({ replicas: peers.length, stored, refused });
         if (!forward || peers.length === 0) return sendUpTo(peers.length);
         // The rest of the copies: the closest peer asked places them on the closest peers it
         // knows (a sample of them when this peer is far from the key); the writer sends them
@@ -558,29 +589,60 @@ export class RecordsService {
     });
   }
 
-  /** PUT_VALUE of `record` (serialized) to `peer`: true when it answered holding `sealed`. */
+  /**
+   * PUT_VALUE of `record` (serialized) to `peer`. A peer that will not keep it (it holds a newer
+   * value, the record is dated too far ahead, a quota is reached) resets the stream, as
+   * go-libp2p-kad-dht does: `refused`. A peer that cannot be reached or does not answer in
+   * time: `failed`.
+   */
   private async putCopy(
     peer: PeerId,
     dhtKey: Uint8Array,
     record: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<CopyOutcome> {
+    try {
+      await this.request(peer, { type: MessageType.PUT_VALUE, key: dhtKey, record }, signal);
+      return 'stored';
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name === 'AbortError' || name === 'TimeoutError') return 'failed';
+      return this.connected(peer) ? 'refused' : 'failed';
+    }
+  }
+
+  /**
+   * Asks (up to 3 of) the peers that refused `sealed` for their value of the key; stores the
+   * newest that is newer than `sealed`. True when there was one: `sealed` is not current.
+   */
+  private async adoptNewer(
+    dhtKey: Uint8Array,
     sealed: Uint8Array,
+    peers: PeerId[],
     signal?: AbortSignal,
   ): Promise<boolean> {
-    try {
-      const res = await this.request(
-        peer,
-        { type: MessageType.PUT_VALUE, key: dhtKey, record },
-        signal,
-      );
-      return res.record != null && uint8ArrayEquals(res.record.value, sealed);
-    } catch {
-      return false;
+    const answers = await Promise.allSettled(
+      peers
+        .slice(0, 3)
+        .map((peer) =>
+          this.request(peer, { type: MessageType.GET_VALUE, key: dhtKey }, signal, true),
+        ),
+    );
+    let newest: Uint8Array | undefined;
+    for (const a of answers) {
+      const rec = a.status === 'fulfilled' ? a.value.record : undefined;
+      if (rec == null || !uint8ArrayEquals(rec.key, dhtKey) || !this.usable(rec.value)) continue;
+      if (compareSealed(rec.value, newest ?? sealed) > 0) newest = rec.value;
     }
+    if (newest == null) return false;
+    await this.storeLocal(dhtKey, newest).catch((err: unknown) => {
+      this.log.debug({ err: (err as Error).message }, 'could not keep the newer value');
+    });
+    return true;
   }
 
   /** ADD_PROVIDER (ourselves) to the closest known peers. */
   private async announce(cid: CID, signal?: AbortSignal): Promise<PutResult> {
-    await this.dht.providers.addProvider(cid, this.node.peerId);
     const addrs = this.node.getMultiaddrs().map((m) => m.decapsulateCode(421).bytes);
     const msg: DhtMessage = {
       type: MessageType.ADD_PROVIDER,
@@ -634,6 +696,13 @@ export class RecordsService {
       jobs.push(async () => {
         if (signal.aborted || this.draining) return;
         const r = await this.replicate(held.record.key, held.record.value, signal);
+        // a holder that missed an update learns it from the peers that refused the old value
+        if (
+          r.refused.length > 0 &&
+          (await this.adoptNewer(held.record.key, held.record.value, r.refused, signal))
+        ) {
+          return;
+        }
         if (r.stored > 0 || r.replicas === 0) {
           await this.storeLocal(held.record.key, held.record.value);
         }
@@ -645,6 +714,7 @@ export class RecordsService {
       if (now - entry.at < this.republishInterval) continue;
       jobs.push(async () => {
         if (signal.aborted || this.draining) return;
+        await this.dht.providers.addProvider(entry.cid, this.node.peerId);
         await this.announce(entry.cid, signal);
         entry.at = Date.now();
       });
@@ -667,20 +737,25 @@ export class RecordsService {
   private async onHandoff(stream: Stream, from: PeerId): Promise<void> {
     await serveJson(stream, AbortSignal.timeout(10_000), 4 * 1024 * 1024, async (body) => {
       let accepted = 0;
+      let refused = 0;
       for (const p of (body as { providers?: HandoffProvider[] }).providers ?? []) {
         try {
           const cid = CID.parse(p.cid);
           const peer = peerIdFromString(p.peer);
-          await this.dht.providers.addProvider(cid, peer);
+          await this.dht.providers.addProvider(cid, peer); // a quota refuses it here
           const addrs = p.addrs.map((a) => multiaddr(a));
           if (addrs.length > 0) await this.node.peerStore.merge(peer, { multiaddrs: addrs });
           accepted++;
         } catch {
-          // skip the malformed entry, keep the rest
+          // malformed or over a quota: skip it, keep the rest
+          refused++;
         }
       }
-      this.log.debug({ from: from.toString(), accepted }, 'took provider records on handoff');
-      return { accepted };
+      this.log.debug(
+        { from: from.toString(), accepted, refused },
+        'took provider records on handoff',
+      );
+      return { accepted, refused };
     }).catch(() => {});
   }
 
@@ -720,21 +795,23 @@ export class RecordsService {
       if (typeof req.record !== 'string' || !Array.isArray(req.have)) {
         throw new Error('a replicate request needs record and have');
       }
+      if (this.draining) throw new DrainingError('this peer is draining');
       const bytes = uint8ArrayFromString(req.record, 'base64');
       const record = Libp2pRecord.deserialize(bytes);
-      if (userKeyOf(record.key) == null) throw new Error('not a peernet record key');
-      openValue(record.value); // throws when it is not a sealed value
+      validateRecord(record.key, record.value); // throws when it is not one of our records
+      this.checkClock(record.value);
+      // this peer keeps the record as a PUT_VALUE would, or refuses it (a newer value is held,
+      // a quota is reached) and forwards nothing: the writer then sends the copies itself
+      await this.storeLocal(record.key, record.value);
       const have = new Set(req.have.slice(0, this.replication * 2).map(String));
       have.add(from.toString());
-      const targets = this.draining
-        ? []
-        : this.closest(await kadId(record.key), this.replication).filter(
-            (p) => !have.has(p.toString()),
-          );
-      const copies = await Promise.all(
-        targets.map((peer) => this.putCopy(peer, record.key, bytes, record.value, signal)),
+      const targets = this.closest(await kadId(record.key), this.replication).filter(
+        (p) => !have.has(p.toString()),
       );
-      const stored = copies.filter(Boolean).length;
+      const copies = await Promise.all(
+        targets.map((peer) => this.putCopy(peer, record.key, bytes, signal)),
+      );
+      const stored = copies.filter((c) => c === 'stored').length;
       this.metrics?.forwarded.inc(stored);
       return { sent: targets.length, stored };
     }).catch((err: unknown) =>
@@ -749,13 +826,45 @@ export class RecordsService {
     await this.datastore.put(dsRecordKey(dhtKey), rec.serialize());
   }
 
+  /** Our record of `dhtKey` in the local store; undefined when none, malformed, or dated too far ahead. */
   private async readLocal(dhtKey: Uint8Array): Promise<Libp2pRecord | undefined> {
     try {
       const rec = Libp2pRecord.deserialize(await this.datastore.get(dsRecordKey(dhtKey)));
-      openValue(rec.value);
-      return rec;
+      return this.usable(rec.value) ? rec : undefined;
     } catch {
       return undefined;
+    }
+  }
+
+  /**
+   * The timestamp of a new PUT: this peer's clock, or one past the value it holds when that is
+   * dated later (a write within the same millisecond, or one from a peer whose clock is ahead):
+   * a PUT this peer takes after another replaces it, unless that takes a date beyond the skew.
+   */
+  private stamp(local: Libp2pRecord | undefined): number {
+    const now = Date.now();
+    if (local == null) return now;
+    const next = openValue(local.value).timestamp + 1;
+    return next > now && next <= now + this.maxClockSkew ? next : now;
+  }
+
+  /** A sealed value this peer would take: well-formed, not dated beyond the skew. */
+  private usable(sealed: Uint8Array): boolean {
+    try {
+      this.checkClock(sealed);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private checkClock(sealed: Uint8Array): void {
+    try {
+      checkClock(sealed, { maxClockSkew: this.maxClockSkew });
+    } catch (err) {
+      if ((err as Error).name === 'FutureRecordError')
+        this.metrics?.refused.inc({ reason: 'future' });
+      throw err;
     }
   }
 
@@ -880,36 +989,4 @@ async function runLimited(jobs: Array<() => Promise<void>>, limit: number): Prom
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
-}
-
-/**
- * A datastore that never lets an older `/peernet/` record replace a newer one, whoever writes it
- * (a PUT_VALUE from a peer that missed an update, a republish racing a PUT).
- */
-export function newestRecordWins(inner: Datastore): Datastore {
-  const put = async (
-    key: Key,
-    value: Uint8Array,
-    options?: { signal?: AbortSignal },
-  ): Promise<Key> => {
-    if (key.toString().startsWith(`${RECORD_PREFIX}/`)) {
-      try {
-        const incoming = Libp2pRecord.deserialize(value);
-        if (userKeyOf(incoming.key) != null) {
-          const existing = Libp2pRecord.deserialize(await inner.get(key, options));
-          if (compareSealed(existing.value, incoming.value) > 0) return key;
-        }
-      } catch {
-        // nothing stored yet, or not ours: store as asked
-      }
-    }
-    return inner.put(key, value, options);
-  };
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'put') return put;
-      const v: unknown = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
 }

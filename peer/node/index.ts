@@ -18,7 +18,7 @@ import type { ComponentLogger, Logger, PrivateKey } from '@libp2p/interface';
 import type { Datastore } from 'interface-datastore';
 import type { DhtProfile } from '../config.js';
 import { formatSwarmKey } from '../identity.js';
-import { NAMESPACE, selectRecord, validateRecord } from '../dht/keys.js';
+import { NAMESPACE, recordValidator, selectRecord, type ClockCheck } from '../dht/keys.js';
 
 const SOCKET_IDLE_MS = 10 * 60_000;
 
@@ -38,6 +38,13 @@ export interface PeerNodeOptions {
   maxConnections?: number;
   /** libp2p's `debug` loggers (DEBUG=libp2p:*); off: a logger that does nothing. @default false */
   libp2pDebug?: boolean;
+  /** records dated further ahead of the clock are refused (see keys.ts) */
+  records?: RecordChecks;
+}
+
+export interface RecordChecks extends ClockCheck {
+  /** told of each record refused for its date */
+  onFuture?: () => void;
 }
 
 /**
@@ -94,12 +101,16 @@ export function swarmProtector(swarmKey: Uint8Array) {
  * all (server mode, our protocol, private addresses, our record namespace); `tuned` is what we
  * run: see docs/adr/0003-peer-dht.md for each figure.
  */
-export function dhtInit(profile: DhtProfile, network: string): KadDHTInit {
+export function dhtInit(
+  profile: DhtProfile,
+  network: string,
+  records: RecordChecks = {},
+): KadDHTInit {
   const base: KadDHTInit = {
     protocol: dhtProtocol(network),
     clientMode: false,
     peerInfoMapper: passthroughMapper,
-    validators: { [NAMESPACE]: validateRecord },
+    validators: { [NAMESPACE]: recordValidator(records) },
     selectors: { [NAMESPACE]: selectRecord },
   };
   if (profile === 'stock') return base;
@@ -170,7 +181,7 @@ export async function createPeerNode(opts: PeerNodeOptions): Promise<PeerNode> {
       // outbound stream, `POST /v1/ping` racing a monitor ping fails with "Too many outbound
       // protocol streams".
       ping: ping({ maxOutboundStreams: 8, maxInboundStreams: 8 }),
-      dht: kadDHT(dhtInit(opts.dhtProfile, opts.network)),
+      dht: kadDHT(dhtInit(opts.dhtProfile, opts.network, opts.records)),
     },
   });
 }
