@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
 import { ensureBinaries } from '../cluster/binaries.js';
+import { parseSettings } from './settings.js';
 
 const chart = fileURLToPath(new URL('../../charts/peernet-operator', import.meta.url));
 let helm = '';
@@ -12,7 +13,10 @@ interface Doc {
   kind: string;
   metadata: { name: string; namespace?: string };
   rules?: { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[];
-  spec?: { replicas?: number; template?: { spec: PodSpec } };
+  spec?: {
+    replicas?: number;
+    template?: { metadata: { labels: Record<string, string> }; spec: PodSpec };
+  };
 }
 interface PodSpec {
   securityContext: Record<string, unknown>;
@@ -71,7 +75,7 @@ describe('charts/peernet-operator', () => {
     expect(r.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
   });
 
-  test('installs a ServiceAccount, least-privilege RBAC and the Deployment', async () => {
+  test('installs a ServiceAccount, RBAC of only the verbs the operator sends, and the Deployment', async () => {
     const docs = await template();
     expect(docs.map((d) => d.kind).sort()).toEqual(
       [
@@ -92,16 +96,18 @@ describe('charts/peernet-operator', () => {
         .filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource))
         .flatMap((r) => r.verbs)
         .sort();
+    // each verb is one the operator's client sends (docs/reference/operator.md#rbac)
     expect(verbs('peernet.io', 'peernetworks')).toEqual(['get', 'list', 'watch']);
     expect(verbs('peernet.io', 'peernetworks/status')).toEqual(['update']);
-    expect(verbs('', 'pods')).toEqual(['create', 'delete', 'get', 'list', 'watch']);
+    expect(verbs('', 'pods')).toEqual(['create', 'delete', 'list', 'watch']);
     expect(verbs('', 'secrets')).toEqual(['create', 'get', 'list', 'update', 'watch']);
     expect(verbs('', 'configmaps')).toEqual(['create', 'get', 'list', 'patch', 'watch']);
-    expect(verbs('', 'events')).toEqual(['create', 'patch']);
-    expect(verbs('', 'nodes')).toEqual(['get', 'list', 'watch']);
-    const sixVerbs = ['create', 'delete', 'get', 'list', 'patch', 'watch'];
-    expect(verbs('policy', 'poddisruptionbudgets')).toEqual(sixVerbs);
-    expect(verbs('networking.k8s.io', 'networkpolicies')).toEqual(sixVerbs);
+    expect(verbs('', 'services')).toEqual(['create', 'list', 'patch', 'watch']);
+    expect(verbs('', 'events')).toEqual(['create']);
+    expect(verbs('', 'nodes')).toEqual(['list', 'watch']);
+    const fiveVerbs = ['create', 'delete', 'list', 'patch', 'watch'];
+    expect(verbs('policy', 'poddisruptionbudgets')).toEqual(fiveVerbs);
+    expect(verbs('networking.k8s.io', 'networkpolicies')).toEqual(fiveVerbs);
     // nothing else: every rule is one of the above
     expect(new Set(rules.flatMap((r) => r.resources))).toEqual(
       new Set([
@@ -166,8 +172,78 @@ describe('charts/peernet-operator', () => {
     expect(roles.map((r) => r.metadata.namespace).sort()).toEqual(['team-a', 'team-b']);
     const cr = docs.find((d) => d.kind === 'ClusterRole')!;
     expect(cr.rules!.map((r) => r.resources)).toEqual([['nodes']]);
-    const none = await template('watchNamespaces={team-a}', 'watchNodes=false');
-    expect(none.some((d) => d.kind === 'ClusterRole')).toBe(false);
+  });
+
+  test('a namespaced install (watchNamespaces, watchNodes=false): Roles only, nothing cluster-wide', async () => {
+    const docs = await template('watchNamespaces={team-a,team-b}', 'watchNodes=false');
+    expect(docs.map((d) => d.kind).sort()).toEqual(
+      [
+        'Deployment',
+        'Role',
+        'Role',
+        'Role',
+        'RoleBinding',
+        'RoleBinding',
+        'RoleBinding',
+        'ServiceAccount',
+      ].sort(),
+    );
+    const where = (kind: string) =>
+      docs
+        .filter((d) => d.kind === kind)
+        .map((d) => `${d.metadata.namespace}/${d.metadata.name}`)
+        .sort();
+    expect(where('Role')).toEqual([
+      'peernet-system/pn-peernet-operator-leader-election',
+      'team-a/pn-peernet-operator',
+      'team-b/pn-peernet-operator',
+    ]);
+    expect(where('RoleBinding')).toEqual(where('Role'));
+    // the operator is told the same: it watches those namespaces and no Nodes
+    const args = docs.find((d) => d.kind === 'Deployment')!.spec!.template!.spec.containers[0]!
+      .args;
+    const settings = parseSettings(args, { POD_NAMESPACE: 'peernet-system', POD_NAME: 'p' });
+    expect(settings.namespaces).toEqual(['team-a', 'team-b']);
+    expect(settings.watchNodes).toBe(false);
+  });
+
+  test("NetworkPolicies on by default, admitting the API from this release's operator pods", async () => {
+    const dep = (await template()).find((d) => d.kind === 'Deployment')!;
+    const args = dep.spec!.template!.spec.containers[0]!.args;
+    // the operator takes every argument the chart gives it
+    const s = parseSettings(args, { POD_NAMESPACE: 'peernet-system', POD_NAME: 'p' });
+    expect(s.networkPolicy).toBe(true);
+    expect(s.networkPolicyOperatorNamespace).toBe('peernet-system');
+    // the selector the policies use picks the chart's own operator pods
+    expect(dep.spec!.template!.metadata.labels).toMatchObject(s.networkPolicyOperatorLabels);
+    expect(s.networkPolicyOperatorLabels).toEqual({
+      'app.kubernetes.io/name': 'peernet-operator',
+      'app.kubernetes.io/instance': 'pn',
+    });
+    expect(s.networkPolicyMetricsNamespace).toBe('');
+    expect(s.networkPolicyApiCidrs).toEqual([]);
+
+    const set = await template(
+      'networkPolicy.metrics.namespace=monitoring',
+      'networkPolicy.metrics.podLabels.app=prometheus',
+      'networkPolicy.apiCIDRs={10.0.0.0/24,fd00::/64}',
+      'reconcileTimeoutMs=2500',
+    );
+    const s2 = parseSettings(
+      set.find((d) => d.kind === 'Deployment')!.spec!.template!.spec.containers[0]!.args,
+      {},
+    );
+    expect(s2.networkPolicyMetricsNamespace).toBe('monitoring');
+    expect(s2.networkPolicyMetricsLabels).toEqual({ app: 'prometheus' });
+    expect(s2.networkPolicyApiCidrs).toEqual(['10.0.0.0/24', 'fd00::/64']);
+    expect(s2.reconcileTimeoutMs).toBe(2500);
+
+    const off = await template('networkPolicy.enabled=false');
+    const s3 = parseSettings(
+      off.find((d) => d.kind === 'Deployment')!.spec!.template!.spec.containers[0]!.args,
+      {},
+    );
+    expect(s3.networkPolicy).toBe(false);
   });
 
   test('bad values are refused by values.schema.json; two replicas need leader election', async () => {

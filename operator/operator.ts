@@ -17,6 +17,8 @@ import { createWorkQueue, type WorkQueue } from './reconcile/queue.js';
 import { createReconciler } from './reconcile/reconciler.js';
 import { isPodReady } from './pods/plan.js';
 import type { Settings } from './settings.js';
+// the one version helper of the repository (Dockerfile.operator copies it beside the operator)
+import { packageVersion } from '../peer/cli/version.js';
 
 export interface OperatorComponents {
   /** how to reach the API server (./kube/config.ts: loadKubeAccess, kubeAccessFromClientNode) */
@@ -95,13 +97,41 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
       progressingRequeueMs: settings.progressingRequeueSeconds * 1000,
       readyResyncMs: settings.readyResyncSeconds * 1000,
       statusIntervalMs: settings.statusIntervalMs,
+      reconcileTimeoutMs: settings.reconcileTimeoutMs,
+      networkPolicy: {
+        byDefault: settings.networkPolicy,
+        ...(settings.networkPolicyOperatorNamespace
+          ? {
+              operator: {
+                namespace: settings.networkPolicyOperatorNamespace,
+                podLabels: settings.networkPolicyOperatorLabels,
+              },
+            }
+          : {}),
+        ...(settings.networkPolicyMetricsNamespace
+          ? {
+              metrics: {
+                namespace: settings.networkPolicyMetricsNamespace,
+                podLabels: settings.networkPolicyMetricsLabels,
+              },
+            }
+          : {}),
+        apiCidrs: settings.networkPolicyApiCidrs,
+      },
     },
   );
 
   collectDefaultMetrics({ register: registry, prefix: 'peernet_operator_' });
+  const version = packageVersion();
+  new Gauge({
+    name: 'peernet_operator_build_info',
+    help: 'Always 1; the version label names the running build',
+    labelNames: ['version'],
+    registers: [registry],
+  }).set({ version }, 1);
   const reconcileTotal = new Counter({
     name: 'peernet_operator_reconcile_total',
-    help: 'Reconciles by result',
+    help: 'Reconciles by result (deadline: stopped at --reconcile-timeout-ms, retried with backoff)',
     labelNames: ['result'],
     registers: [registry],
   });
@@ -206,12 +236,15 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
         const e = err as Error;
         log.warn({ network: key, err: e.message, errName: e.name, retryInMs }, 'reconcile failed');
       },
+      onBackoff: (key, reason, retryInMs) => {
+        log.warn({ network: key, reason, retryInMs }, 'reconcile stopped short');
+      },
     });
     queue.start(async (key) => {
       const end = reconcileDuration.startTimer();
       try {
         const r = await reconciler.reconcile(key);
-        reconcileTotal.inc({ result: 'success' });
+        reconcileTotal.inc({ result: r.deadline ? 'deadline' : 'success' });
         return r;
       } catch (err) {
         reconcileTotal.inc({ result: 'error' });
@@ -267,6 +300,7 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
     synced: () => informers.synced(),
     port: () => (server.address() as AddressInfo | null)?.port ?? 0,
     async start() {
+      log.info({ version }, 'peernet-operator starting');
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(Number(portText), host || undefined, () => resolve());

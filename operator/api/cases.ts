@@ -186,4 +186,160 @@ export const SPEC_CASES: SpecCase[] = [
     old: { topology: { mode: 'sameNode' } },
     spec: { topology: { mode: 'sameNode', nodeSelector: { a: 'b' } } },
   },
+  // image references: the grammar of the container runtimes, nothing a shell would act on
+  {
+    name: 'image with registry port, tag and digest',
+    spec: {
+      topology: { mode: 'spread' },
+      image: `localhost:5000/peernet/peer_x.y:0.1.0-rc.1@sha256:${'ab'.repeat(32)}`,
+    },
+  },
+  {
+    name: 'image by digest on docker.io',
+    spec: {
+      topology: { mode: 'spread' },
+      image: `docker.io/peernet/peer@sha256:${'0'.repeat(64)}`,
+    },
+  },
+  {
+    name: 'image with a shell command after it',
+    spec: { topology: { mode: 'spread' }, image: 'peernet/peer:0.1.0; rm -rf /' },
+    refusedAt: 'spec.image',
+  },
+  {
+    name: 'image with a command substitution',
+    spec: { topology: { mode: 'spread' }, image: 'peernet/peer:$(id)' },
+    refusedAt: 'spec.image',
+  },
+  {
+    name: 'image with backticks',
+    spec: { topology: { mode: 'spread' }, image: 'peernet/`id`' },
+    refusedAt: 'spec.image',
+  },
+  {
+    name: 'image with a pipe',
+    spec: { topology: { mode: 'spread' }, image: 'peernet/peer|sh' },
+    refusedAt: 'spec.image',
+  },
+  {
+    name: 'image with an upper case repository',
+    spec: { topology: { mode: 'spread' }, image: 'Peernet/Peer:1' },
+    refusedAt: 'spec.image',
+  },
+  // nodeSelector: keys and values as in any label
+  {
+    name: 'nodeSelector with prefixed, plain and empty-valued labels',
+    spec: {
+      topology: {
+        mode: 'sameNode',
+        nodeSelector: {
+          'kubernetes.io/hostname': 'node-1',
+          'peernet.io/node-kind': 'kwok',
+          disk_type: 'SSD.fast',
+          spare: '',
+        },
+      },
+    },
+  },
+  {
+    name: 'nodeSelector key with a space',
+    spec: { topology: { mode: 'spread', nodeSelector: { 'node kind': 'x' } } },
+    refusedAt: 'spec.topology.nodeSelector',
+  },
+  {
+    name: 'nodeSelector key with two slashes',
+    spec: { topology: { mode: 'spread', nodeSelector: { 'a.io/b/c': 'x' } } },
+    refusedAt: 'spec.topology.nodeSelector',
+  },
+  {
+    name: 'nodeSelector key starting with a dash',
+    spec: { topology: { mode: 'spread', nodeSelector: { '-kind': 'x' } } },
+    refusedAt: 'spec.topology.nodeSelector',
+  },
+  {
+    name: 'nodeSelector key with an upper case prefix',
+    spec: { topology: { mode: 'spread', nodeSelector: { 'Peernet.io/kind': 'x' } } },
+    refusedAt: 'spec.topology.nodeSelector',
+  },
+  {
+    name: 'nodeSelector key name over 63 characters',
+    spec: { topology: { mode: 'spread', nodeSelector: { [`a.io/${'n'.repeat(64)}`]: 'x' } } },
+    refusedAt: 'spec.topology.nodeSelector',
+  },
+  {
+    name: 'nodeSelector key prefix over 253 characters',
+    spec: {
+      topology: {
+        mode: 'spread',
+        nodeSelector: { [`${Array.from({ length: 5 }, () => 'p'.repeat(60)).join('.')}/k`]: 'x' },
+      },
+    },
+    refusedAt: 'spec.topology.nodeSelector',
+  },
+  {
+    name: 'nodeSelector value with a space',
+    spec: { topology: { mode: 'spread', nodeSelector: { kind: 'a b' } } },
+    refusedAt: 'spec.topology.nodeSelector.kind',
+  },
+  {
+    name: 'topologyKey that is no label key',
+    spec: { topology: { mode: 'spread', topologyKey: 'zone name' } },
+    refusedAt: 'spec.topology.topologyKey',
+  },
+  // resources: a request above its limit
+  {
+    name: 'requests equal to limits in other units',
+    spec: {
+      topology: { mode: 'spread' },
+      resources: {
+        requests: { cpu: '1', memory: '1Gi' },
+        limits: { cpu: '1000m', memory: '1024Mi' },
+      },
+    },
+  },
+  {
+    name: 'cpu request above the default limit',
+    spec: { topology: { mode: 'spread' }, resources: { requests: { cpu: '2' } } },
+    refusedAt: 'spec.resources.requests.cpu',
+  },
+  {
+    name: 'memory request above its limit',
+    spec: {
+      topology: { mode: 'spread' },
+      resources: { requests: { memory: '1G' }, limits: { memory: '900Mi' } },
+    },
+    refusedAt: 'spec.resources.requests.memory',
+  },
+  // one-node networks fit one node; spread goes to the replicas cap
+  { name: 'spread at 1000 pods', spec: { replicas: 1000, topology: { mode: 'spread' } } },
+  { name: 'sameNode at 110 pods', spec: { replicas: 110, topology: { mode: 'sameNode' } } },
+  {
+    name: 'sameNode over 110 pods',
+    spec: { replicas: 111, topology: { mode: 'sameNode' } },
+    refusedAt: 'spec.replicas',
+  },
+  {
+    name: 'colocated at 110 pods of 2 peers',
+    spec: { replicas: 110, topology: { mode: 'colocated' } },
+  },
+  {
+    name: 'colocated over 110 pods',
+    spec: { replicas: 111, topology: { mode: 'colocated', peersPerPod: 1 } },
+    refusedAt: 'spec.replicas',
+  },
+  {
+    name: 'colocated at 256 peers',
+    spec: { replicas: 16, topology: { mode: 'colocated', peersPerPod: 16 } },
+  },
+  {
+    name: 'colocated over 256 peers',
+    spec: { replicas: 17, topology: { mode: 'colocated', peersPerPod: 16 } },
+    refusedAt: 'spec.replicas',
+  },
+  {
+    name: 'colocated scaled over 256 peers',
+    old: { replicas: 16, topology: { mode: 'colocated', peersPerPod: 16 } },
+    spec: { replicas: 20, topology: { mode: 'colocated', peersPerPod: 16 } },
+    refusedAt: 'spec.replicas',
+  },
 ];

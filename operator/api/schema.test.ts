@@ -3,10 +3,12 @@ import { describe, expect, test } from '@jest/globals';
 import { parse } from 'yaml';
 import { buildCrd } from './crd.js';
 import { SPEC_CASES } from './cases.js';
+import { IMAGE_PATTERN, isLabelKey, isLabelValue } from './labels.js';
 import {
   InvalidSpecError,
   checkName,
   checkUpdate,
+  compareQuantities,
   parseSpec,
   resolveTopology,
   specSchema,
@@ -165,15 +167,110 @@ describe('the CRD', () => {
     for (const r of rules) expect(r.message).toMatch(/^spec\.topology\./);
   });
 
-  test('spec carries the swarmKeySecret rule, naming the field', () => {
-    const spec = (
-      version.schema.openAPIV3Schema.properties as Record<string, Record<string, unknown>>
-    ).spec!;
-    expect(spec['x-kubernetes-validations']).toEqual([
+  const specProps = () =>
+    (version.schema.openAPIV3Schema.properties as Record<string, Record<string, unknown>>).spec!;
+
+  test('spec carries the swarmKeySecret rule and the one-node size caps, naming the field', () => {
+    expect(specProps()['x-kubernetes-validations']).toEqual([
       expect.objectContaining({
         fieldPath: '.swarmKeySecret',
         message: expect.stringMatching(/^spec\.swarmKeySecret .*privateNetwork: true/),
       }),
+      expect.objectContaining({
+        fieldPath: '.replicas',
+        message: expect.stringMatching(/^spec\.replicas must be at most 110 with mode sameNode/),
+      }),
+      expect.objectContaining({
+        fieldPath: '.replicas',
+        message: expect.stringMatching(/^spec\.replicas must be at most 110 with mode colocated/),
+      }),
+      expect.objectContaining({
+        fieldPath: '.replicas',
+        message: expect.stringMatching(/^spec\.replicas x spec\.topology\.peersPerPod .* 256/),
+      }),
     ]);
+  });
+
+  test('resources: requests <= limits with CEL quantity(), naming the request', () => {
+    const resources = (specProps().properties as Record<string, Record<string, unknown>>)
+      .resources!;
+    const rules = resources['x-kubernetes-validations'] as { rule: string; fieldPath: string }[];
+    expect(rules.map((r) => r.fieldPath)).toEqual(['.requests.cpu', '.requests.memory']);
+    for (const r of rules) expect(r.rule).toMatch(/quantity\(self\.requests\.\w+\)\.compareTo/);
+  });
+
+  test('image and nodeSelector: a pattern, and CEL over the keys of a bounded map', () => {
+    const props = specProps().properties as Record<string, Record<string, unknown>>;
+    expect(props.image!.pattern).toBe(new RegExp(IMAGE_PATTERN).source);
+    const topology = props.topology!.properties as Record<string, Record<string, unknown>>;
+    const ns = topology.nodeSelector!;
+    expect(ns.maxProperties).toBe(32);
+    expect(ns['x-kubernetes-validations']).toEqual([
+      expect.objectContaining({
+        message: expect.stringMatching(/^spec\.topology\.nodeSelector keys/),
+      }),
+    ]);
+    expect((ns.additionalProperties as Record<string, unknown>).pattern).toBeDefined();
+  });
+});
+
+describe('quantities, labels and images as the API server reads them', () => {
+  test.each([
+    ['50m', '500m', -1],
+    ['1', '1000m', 0],
+    ['1Gi', '1024Mi', 0],
+    ['1G', '900Mi', 1],
+    ['0.5', '500m', 0],
+    ['1e3', '1k', 0],
+    ['1E', '1P', 1],
+    ['.5Ki', '512', 0],
+    ['2', '1999m', 1],
+  ])('%s vs %s: %d', (a, b, want) => {
+    expect(compareQuantities(a, b)).toBe(want);
+  });
+
+  test.each([
+    ['kubernetes.io/hostname', true],
+    ['topology.kubernetes.io/zone', true],
+    ['a', true],
+    ['A_b.c-D', true],
+    ['x/' + 'n'.repeat(63), true],
+    ['x/' + 'n'.repeat(64), false],
+    ['', false],
+    ['/name', false],
+    ['a/b/c', false],
+    ['UPPER.io/name', false],
+    ['name-', false],
+    ['has space', false],
+  ])('label key %j: %s', (k, ok) => {
+    expect(isLabelKey(k)).toBe(ok);
+  });
+
+  test.each([
+    ['', true],
+    ['v1.2_x-y', true],
+    ['-v', false],
+    ['v'.repeat(64), false],
+  ])('label value %j: %s', (v, ok) => {
+    expect(isLabelValue(v)).toBe(ok);
+  });
+
+  test.each([
+    ['peernet/peer:0.1.0', true],
+    ['docker.io/peernet/peer:0.1.0', true],
+    ['localhost:5000/peer', true],
+    ['registry.example.com:443/team/peer__x.y-z:v1_2', true],
+    [`peer@sha256:${'f'.repeat(64)}`, true],
+    ['peer:0.1.0 --privileged', false],
+    ['peer;reboot', false],
+    ['peer&&x', false],
+    ["peer'x'", false],
+    ['peer"x"', false],
+    ['peer>x', false],
+    ['peer\nx', false],
+    ['peer:', false],
+    ['/peer', false],
+  ])('image %j: %s', (image, ok) => {
+    expect(new RegExp(IMAGE_PATTERN).test(image)).toBe(ok);
   });
 });

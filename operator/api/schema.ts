@@ -4,6 +4,15 @@
 // and as zod refinements here (the operator and unit tests use them); ./schema.test.ts checks the
 // two agree on one table of objects.
 import { z } from 'zod';
+import {
+  IMAGE_PATTERN,
+  LABEL_KEYS_CEL,
+  LABEL_KEY_PATTERN,
+  LABEL_VALUE_PATTERN,
+  MAX_LABEL_KEY,
+  MAX_LABEL_PREFIX,
+  isLabelKey,
+} from './labels.js';
 
 export const GROUP = 'peernet.io';
 export const VERSION = 'v1alpha1';
@@ -24,6 +33,15 @@ export const DEFAULT_PEERS_PER_POD_COLOCATED = 2;
 export const DEFAULT_TOPOLOGY_KEY = 'kubernetes.io/hostname';
 export const MAX_REPLICAS = 1000;
 export const MAX_PEERS_PER_POD = 16;
+/**
+ * Networks that live on one node (sameNode, colocated) are capped to what one node can run: the
+ * kubelet's default maxPods is 110, and a peer needs ~70 MiB of memory of its own (PSS; ADR
+ * 0003), so 256 peers already ask ~18 GiB of one node (16 GiB at the default request of 64Mi).
+ * The caps also keep the bootstrap ConfigMap and the status well under their size limits (see
+ * ../pods/size.test.ts).
+ */
+export const MAX_ONE_NODE_PODS = 110;
+export const MAX_COLOCATED_PEERS = 256;
 /** Pod names are `<network>-<ordinal>` (ordinal up to 4 digits) and the Service `<network>-peers`. */
 export const MAX_NAME_LENGTH = 57;
 export const NAME_PATTERN = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
@@ -42,13 +60,23 @@ const QUANTITY =
 const quantity = (what: string, def: string) =>
   z
     .string()
+    .max(64)
     .regex(QUANTITY)
     .default(def)
     .meta({
       description: `${what} as a Kubernetes quantity string (quote it in YAML, e.g. "${def}").`,
     });
 
-const labelMap = z.record(z.string().min(1).max(316), z.string().max(63));
+const NODE_SELECTOR_KEYS_MESSAGE = `spec.topology.nodeSelector keys must be label keys: an optional DNS subdomain prefix of at most ${MAX_LABEL_PREFIX} characters and '/', then a name of at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`;
+export const NODE_SELECTOR_RULES: CelRule[] = [
+  { rule: LABEL_KEYS_CEL, message: NODE_SELECTOR_KEYS_MESSAGE },
+];
+const labelMap = z
+  .record(z.string(), z.string().max(63).regex(new RegExp(LABEL_VALUE_PATTERN)))
+  .superRefine((m, ctx) => {
+    if (!Object.keys(m).every(isLabelKey))
+      ctx.addIssue({ code: 'custom', message: NODE_SELECTOR_KEYS_MESSAGE });
+  });
 
 /** CEL on spec.topology: the cross-field rules and the immutable fields. */
 export const TOPOLOGY_RULES: CelRule[] = [
@@ -85,7 +113,10 @@ export const TOPOLOGY_RULES: CelRule[] = [
   },
 ];
 
-/** CEL on spec: cross-field rules. */
+const REPLICAS_CEL = '(has(self.replicas) ? self.replicas : 1)';
+const PEERS_PER_POD_CEL = `(has(self.topology.peersPerPod) ? self.topology.peersPerPod : ${DEFAULT_PEERS_PER_POD_COLOCATED})`;
+
+/** CEL on spec: cross-field rules, and the size caps of networks that live on one node. */
 export const SPEC_RULES: CelRule[] = [
   {
     rule: '!has(self.swarmKeySecret) || (has(self.privateNetwork) && self.privateNetwork)',
@@ -93,7 +124,32 @@ export const SPEC_RULES: CelRule[] = [
     fieldPath: '.swarmKeySecret',
     reason: 'FieldValueForbidden',
   },
+  {
+    rule: `self.topology.mode != 'sameNode' || ${REPLICAS_CEL} <= ${MAX_ONE_NODE_PODS}`,
+    message: `spec.replicas must be at most ${MAX_ONE_NODE_PODS} with mode sameNode (every pod runs on one node)`,
+    fieldPath: '.replicas',
+  },
+  {
+    rule: `self.topology.mode != 'colocated' || ${REPLICAS_CEL} <= ${MAX_ONE_NODE_PODS}`,
+    message: `spec.replicas must be at most ${MAX_ONE_NODE_PODS} with mode colocated (every pod runs on one node)`,
+    fieldPath: '.replicas',
+  },
+  {
+    rule: `self.topology.mode != 'colocated' || ${REPLICAS_CEL} * ${PEERS_PER_POD_CEL} <= ${MAX_COLOCATED_PEERS}`,
+    message: `spec.replicas x spec.topology.peersPerPod must be at most ${MAX_COLOCATED_PEERS} with mode colocated (every peer runs on one node)`,
+    fieldPath: '.replicas',
+  },
 ];
+
+/** CEL on spec.resources: a request above its limit is refused (as the API server refuses the pod). */
+export const RESOURCES_RULES: CelRule[] = (['cpu', 'memory'] as const).map((r) => ({
+  rule:
+    `!has(self.requests) || !has(self.limits) || !has(self.requests.${r}) || !has(self.limits.${r}) || ` +
+    `!isQuantity(self.requests.${r}) || !isQuantity(self.limits.${r}) || ` +
+    `quantity(self.requests.${r}).compareTo(quantity(self.limits.${r})) <= 0`,
+  message: `spec.resources.requests.${r} must not be more than spec.resources.limits.${r}`,
+  fieldPath: `.requests.${r}`,
+}));
 
 /** The default data key of a user's swarm key Secret (kubo's file name). */
 export const DEFAULT_SWARM_KEY_SECRET_KEY = 'swarm.key';
@@ -136,14 +192,17 @@ export const topologySchema = z
     topologyKey: z
       .string()
       .min(1)
-      .max(316)
+      .max(MAX_LABEL_KEY)
+      .regex(new RegExp(LABEL_KEY_PATTERN))
       .optional()
       .meta({
-        description: `Only with mode spread: the node label whose values are the domains pods are spread over. Default ${DEFAULT_TOPOLOGY_KEY}.`,
+        description: `Only with mode spread: the node label (a label key) whose values are the domains pods are spread over. Default ${DEFAULT_TOPOLOGY_KEY}.`,
       }),
     nodeSelector: labelMap.optional().meta({
       description:
-        'Node labels a node must have to run this network pods (every mode). With sameNode it picks the node the network lands on.',
+        'Node labels a node must have to run this network pods (every mode; at most 32 labels, keys and values as in any label). With sameNode it picks the node the network lands on.',
+      maxProperties: 32,
+      'x-kubernetes-validations': NODE_SELECTOR_RULES,
     }),
   })
   .strict()
@@ -179,8 +238,19 @@ export const resourcesSchema = z
     limits: resourceList('Limits', '500m', '256Mi'),
   })
   .strict()
+  .superRefine((r, ctx) => {
+    RESOURCES_RULES.forEach((rule, i) => {
+      const kind = i === 0 ? 'cpu' : 'memory';
+      const [req, lim] = [r.requests[kind], r.limits[kind]];
+      if (QUANTITY.test(req) && QUANTITY.test(lim) && compareQuantities(req, lim) > 0)
+        ctx.addIssue({ code: 'custom', path: ['requests', kind], message: rule.message });
+    });
+  })
   .prefault({})
-  .meta({ description: 'Compute resources of each peer container.' });
+  .meta({
+    description: 'Compute resources of each peer container; each request at most its limit.',
+    'x-kubernetes-validations': RESOURCES_RULES,
+  });
 
 export const tolerationSchema = z
   .object({
@@ -219,9 +289,9 @@ export const specSchema = z
         description: `Number of pods (0..${MAX_REPLICAS}). Total peers = replicas x peersPerPod. The scale subresource points here.`,
       }),
     topology: topologySchema,
-    image: z.string().min(1).max(512).optional().meta({
+    image: z.string().min(1).max(512).regex(new RegExp(IMAGE_PATTERN)).optional().meta({
       description:
-        'Peer container image; defaults to the operator setting peerImage. The image entrypoint must be peernet-peer.',
+        'Peer container image reference ([registry[:port]/]path[:tag][@digest]); defaults to the operator setting peerImage. The image entrypoint must be peernet-peer.',
     }),
     imagePullPolicy: z
       .enum(['Always', 'IfNotPresent', 'Never'])
@@ -278,16 +348,17 @@ export const specSchema = z
       }),
     networkPolicy: z
       .object({
-        enabled: z
-          .boolean()
-          .default(true)
-          .meta({ description: 'Make the NetworkPolicy (default true when the object is set).' }),
+        enabled: z.boolean().default(true).meta({
+          description:
+            'Make the NetworkPolicy (default true when the object is set). false: no NetworkPolicy for this network, whatever the operator default.',
+        }),
       })
       .strict()
       .optional()
       .meta({
         description:
-          'When set, the operator keeps a NetworkPolicy <name> that admits libp2p traffic to the peers only from pods of this network; the peer HTTP API ports stay open (probes, the operator).',
+          'The NetworkPolicy <name> the operator keeps: libp2p ports (and mDNS with colocated) only from pods of this network; the peer HTTP API ports (status, drain, records, /metrics) only from the operator pods and the sources its settings name. ' +
+          'When unset, the operator setting --network-policy decides (default on).',
       }),
     tolerations: z
       .array(tolerationSchema)
@@ -299,6 +370,15 @@ export const specSchema = z
   .superRefine((s, ctx) => {
     if (s.swarmKeySecret !== undefined && !s.privateNetwork) {
       ctx.addIssue({ code: 'custom', path: ['swarmKeySecret'], message: SPEC_RULES[0]!.message });
+    }
+    const { mode } = s.topology;
+    const onePod = (rule: CelRule) =>
+      ctx.addIssue({ code: 'custom', path: ['replicas'], message: rule.message });
+    if (mode === 'sameNode' && s.replicas > MAX_ONE_NODE_PODS) onePod(SPEC_RULES[1]!);
+    if (mode === 'colocated') {
+      if (s.replicas > MAX_ONE_NODE_PODS) onePod(SPEC_RULES[2]!);
+      const perPod = s.topology.peersPerPod ?? DEFAULT_PEERS_PER_POD_COLOCATED;
+      if (s.replicas * perPod > MAX_COLOCATED_PEERS) onePod(SPEC_RULES[3]!);
     }
   })
   .meta({
@@ -347,6 +427,10 @@ const peerStatusSchema = z
       .int()
       .optional()
       .meta({ description: 'Open libp2p connections, when the peer API answered.' }),
+    draining: z.boolean().optional().meta({
+      description:
+        'True when the peer said it was drained (POST /v1/drain): it takes no writes and is not ready. The operator recreates its pod unless the pod is being removed.',
+    }),
   })
   .meta({ description: 'One peer of the network.' });
 export type PeerStatus = z.infer<typeof peerStatusSchema>;
@@ -388,6 +472,10 @@ export const statusSchema = z
       .array(z.string())
       .optional()
       .meta({ description: 'The bootstrap multiaddrs handed to the peers.' }),
+    unansweredPeers: z.array(z.string()).optional().meta({
+      description:
+        'Ready peers that did not answer GET /v1/status within its timeout or the reconcile deadline, in the last reconcile (at most 100 names).',
+    }),
     conditions: z
       .array(conditionSchema)
       .optional()
@@ -447,6 +535,38 @@ export function resolveTopology(t: PeerNetworkSpec['topology']): ResolvedTopolog
     topologyKey: t.topologyKey ?? DEFAULT_TOPOLOGY_KEY,
     nodeSelector: t.nodeSelector ?? {},
   };
+}
+
+/**
+ * A Kubernetes quantity as an exact fraction [numerator, denominator], for comparisons
+ * (CEL's quantity() on the API server's side). The string must match QUANTITY.
+ */
+export function quantityValue(q: string): [bigint, bigint] {
+  const m = /^[+]?([0-9]*)(?:\.([0-9]*))?(.*)$/.exec(q)!;
+  const whole = m[1] ?? '';
+  const frac = m[2] ?? '';
+  const suffix = m[3] ?? '';
+  let num = BigInt(`${whole}${frac}` || '0');
+  let den = 10n ** BigInt(frac.length);
+  const binary: Record<string, number> = { Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 };
+  const decimal: Record<string, number> = { m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+  if (suffix in binary) {
+    num *= 2n ** BigInt(binary[suffix]!);
+  } else {
+    const exp = suffix in decimal ? decimal[suffix]! : Number(suffix.slice(1));
+    if (exp >= 0) num *= 10n ** BigInt(exp);
+    else den *= 10n ** BigInt(-exp);
+  }
+  return [num, den];
+}
+
+/** -1, 0 or 1 as quantity a is less than, equal to or more than b. */
+export function compareQuantities(a: string, b: string): number {
+  const [an, ad] = quantityValue(a);
+  const [bn, bd] = quantityValue(b);
+  const l = an * bd;
+  const r = bn * ad;
+  return l < r ? -1 : l > r ? 1 : 0;
 }
 
 export class InvalidSpecError extends Error {

@@ -194,6 +194,28 @@ export function desiredPodDisruptionBudget(network: PeerNetwork): PodDisruptionB
   };
 }
 
+/** Where the API ports of the peers are reached from, and whether networks get a policy at all. */
+export interface NetworkPolicySettings {
+  /** a policy for networks whose spec.networkPolicy is not set (the operator's --network-policy) */
+  byDefault: boolean;
+  /** the operator's own pods, which ask the peers for their status and drain them */
+  operator?: { namespace: string; podLabels: Readonly<Record<string, string>> };
+  /** the metrics scraper (the peers serve /metrics on their API ports); empty labels: every pod */
+  metrics?: { namespace: string; podLabels: Readonly<Record<string, string>> };
+  /** addresses admitted to the API ports too (the control plane's pod proxy for kubectl peernet) */
+  apiCidrs?: readonly string[];
+}
+
+export const MDNS_PORT = 5353;
+
+type PolicyPeer =
+  | { podSelector: { matchLabels: Record<string, string> } }
+  | {
+      namespaceSelector: { matchLabels: Record<string, string> };
+      podSelector: { matchLabels?: Record<string, string> };
+    }
+  | { ipBlock: { cidr: string } };
+
 export interface NetworkPolicy {
   apiVersion: 'networking.k8s.io/v1';
   kind: 'NetworkPolicy';
@@ -201,33 +223,54 @@ export interface NetworkPolicy {
   spec: {
     podSelector: { matchLabels: Record<string, string> };
     policyTypes: ['Ingress'];
-    ingress: {
-      from?: { podSelector: { matchLabels: Record<string, string> } }[];
-      ports: { protocol: 'TCP'; port: number }[];
-    }[];
+    ingress: { from: PolicyPeer[]; ports: { protocol: 'TCP' | 'UDP'; port: number }[] }[];
   };
 }
 
-/** libp2p ports only from this network's pods; the HTTP API ports from anywhere (probes, operator). */
-export function desiredNetworkPolicy(network: PeerNetwork): NetworkPolicy | undefined {
-  if (!network.spec.networkPolicy?.enabled) return undefined;
-  const { peersPerPod } = resolveTopology(network.spec.topology);
+/** spec.networkPolicy.enabled when the spec says, else the operator's default. */
+export const wantsNetworkPolicy = (network: PeerNetwork, byDefault: boolean): boolean =>
+  network.spec.networkPolicy?.enabled ?? byDefault;
+
+/** Pods of a namespace (by its immutable kubernetes.io/metadata.name label) with these labels. */
+const podsIn = (namespace: string, labels: Readonly<Record<string, string>>): PolicyPeer => ({
+  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
+  // an empty selector, not an empty matchLabels (which the API server would not store back)
+  podSelector: Object.keys(labels).length > 0 ? { matchLabels: { ...labels } } : {},
+});
+
+/**
+ * Ingress to the peer pods: the libp2p ports (and mDNS, with colocated) only from this network's
+ * pods; the HTTP API ports (status, drain, records, /metrics) only from the operator's pods, the
+ * metrics scraper and the CIDRs named in the settings. With none of those the API ports admit
+ * nothing (the kubelet's probes come from the node, which NetworkPolicy implementations admit).
+ */
+export function desiredNetworkPolicy(
+  network: PeerNetwork,
+  settings: NetworkPolicySettings,
+): NetworkPolicy | undefined {
+  if (!wantsNetworkPolicy(network, settings.byDefault)) return undefined;
+  const { mode, peersPerPod } = resolveTopology(network.spec.topology);
   const ports = (base: number) =>
     Array.from({ length: peersPerPod }, (_, i) => ({ protocol: 'TCP' as const, port: base + i }));
+  const own = selectorFor(network.metadata.name);
+  const ingress: NetworkPolicy['spec']['ingress'] = [
+    {
+      from: [{ podSelector: { matchLabels: own } }],
+      ports: [
+        ...ports(P2P_BASE_PORT),
+        ...(mode === 'colocated' ? [{ protocol: 'UDP' as const, port: MDNS_PORT }] : []),
+      ],
+    },
+  ];
+  const api: PolicyPeer[] = [];
+  if (settings.operator) api.push(podsIn(settings.operator.namespace, settings.operator.podLabels));
+  if (settings.metrics) api.push(podsIn(settings.metrics.namespace, settings.metrics.podLabels));
+  for (const cidr of settings.apiCidrs ?? []) api.push({ ipBlock: { cidr } });
+  if (api.length > 0) ingress.push({ from: api, ports: ports(API_BASE_PORT) });
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
     metadata: meta(network, network.metadata.name),
-    spec: {
-      podSelector: { matchLabels: selectorFor(network.metadata.name) },
-      policyTypes: ['Ingress'],
-      ingress: [
-        {
-          from: [{ podSelector: { matchLabels: selectorFor(network.metadata.name) } }],
-          ports: ports(P2P_BASE_PORT),
-        },
-        { ports: ports(API_BASE_PORT) },
-      ],
-    },
+    spec: { podSelector: { matchLabels: own }, policyTypes: ['Ingress'], ingress },
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
-import { plan } from './plan.js';
+import { containerRuns, drainedPods, plan } from './plan.js';
 import { desiredPods } from './pods.js';
 import { network, observed, type PodState } from './testdata.js';
 
@@ -109,5 +109,109 @@ describe('plan', () => {
       const p = plan({ network: 'net', desired: desiredNew, actual });
       expect(p.delete.map((d) => d.pod.metadata?.name)).toEqual(['net-1']);
     });
+  });
+});
+
+describe('drainedPods: which drained peers to restore', () => {
+  const spec = { replicas: 3, topology: { mode: 'colocated', peersPerPod: 2 } };
+  // uids as observed() makes them: uid-<pod>
+  const drained = (...peers: [string, string][]) =>
+    new Map(peers.map(([peer, pod]) => [peer, { pod, uid: `uid-${pod}` }]));
+  const decide = (
+    states: (PodState | null)[],
+    d: Map<string, { pod: string; uid: string }>,
+    replicas = 3,
+    deleting?: Set<string>,
+  ) =>
+    drainedPods({
+      network: 'net',
+      replicas,
+      actual: actualOf({ ...spec, replicas: states.length }, states),
+      drained: d,
+      ...(deleting ? { deleting } : {}),
+    }).map((x) => [x.pod.metadata?.name, x.reason, x.drain]);
+
+  test.each([
+    ['nothing drained: nothing to do', [{}, {}, {}], drained(), 3, undefined, []],
+    [
+      'a drained peer of a kept pod: its pod is recreated (not drained again)',
+      [{}, { ready: false }, {}],
+      drained(['net-1-0', 'net-1']),
+      3,
+      undefined,
+      [['net-1', 'Drained', false]],
+    ],
+    [
+      'two peers of one pod: one recreation; pods in ordinal order',
+      [{ ready: false }, {}, { ready: false }],
+      drained(['net-2-1', 'net-2'], ['net-0-0', 'net-0'], ['net-2-0', 'net-2']),
+      3,
+      undefined,
+      [
+        ['net-0', 'Drained', false],
+        ['net-2', 'Drained', false],
+      ],
+    ],
+    [
+      'a pod being scaled away was drained on purpose: left alone',
+      [{}, {}, {}, { ready: false }],
+      drained(['net-3-0', 'net-3']),
+      3,
+      undefined,
+      [],
+    ],
+    [
+      'a terminating pod drains itself on SIGTERM: left alone',
+      [{}, { deleting: true }, {}],
+      drained(['net-1-0', 'net-1']),
+      3,
+      undefined,
+      [],
+    ],
+    [
+      'a pod this operator already deleted: not deleted twice',
+      [{}, {}, {}],
+      drained(['net-1-0', 'net-1']),
+      3,
+      new Set(['net-1']),
+      [],
+    ],
+  ])('%s', (_n, states, d, replicas, deleting, want) => {
+    expect(decide(states, d, replicas, deleting)).toEqual(want);
+  });
+
+  test('an answer from a pod since replaced (another uid) counts for nothing', () => {
+    const stale = new Map([['net-1-0', { pod: 'net-1', uid: 'uid-of-the-old-net-1' }]]);
+    expect(decide([{}, {}, {}], stale)).toEqual([]);
+  });
+
+  test('the message names the peers and the pod', () => {
+    const [d] = drainedPods({
+      network: 'net',
+      replicas: 3,
+      actual: actualOf(spec, [{}, {}, {}]),
+      drained: drained(['net-1-1', 'net-1'], ['net-1-0', 'net-1']),
+    });
+    expect(d!.message).toMatch(/net-1-0, net-1-1 of pod net-1 were drained/);
+  });
+});
+
+describe('containerRuns: whose API may answer', () => {
+  const pod = desiredPods(network({ replicas: 1, topology: { mode: 'spread' } }), settings)[0]!;
+  test.each<[string, PodState, boolean]>([
+    ['running and ready', { containersReady: [true] }, true],
+    ['not ready, not shown running (starting)', { ready: false, containersReady: [false] }, false],
+    ['kwok: only the pod phase', {}, true],
+    ['pending', { phase: 'Pending' }, false],
+    ['terminating', { deleting: true }, false],
+  ])('%s', (_n, state, runs) => {
+    expect(containerRuns(observed(pod, state), 'peer-0')).toBe(runs);
+  });
+
+  test('a container that runs but is not ready', () => {
+    // a drained peer: its container runs, its readiness probe fails
+    const p = observed(pod, { ready: false, containersReady: [false] });
+    p.status!.containerStatuses![0]!.state = { running: { startedAt: new Date(0) } };
+    expect(containerRuns(p, 'peer-0')).toBe(true);
   });
 });

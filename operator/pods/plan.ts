@@ -2,7 +2,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_SPEC_HASH, ordinalOf } from './names.js';
 
-export type DeleteReason = 'ScaleDown' | 'SpecChanged' | 'PodFailed' | 'NodeGone';
+export type DeleteReason = 'ScaleDown' | 'SpecChanged' | 'PodFailed' | 'NodeGone' | 'Drained';
 
 export interface PodDeletion {
   pod: V1Pod;
@@ -39,6 +39,14 @@ export function isTerminating(pod: V1Pod, deleting?: ReadonlySet<string>): boole
   return (
     Boolean(pod.metadata?.deletionTimestamp) || (deleting?.has(pod.metadata?.name ?? '') ?? false)
   );
+}
+
+/** The peer container runs, ready or not (so its API may answer). */
+export function containerRuns(pod: V1Pod, container: string): boolean {
+  if (isTerminating(pod) || pod.status?.phase !== 'Running') return false;
+  const cs = pod.status.containerStatuses?.find((s) => s.name === container);
+  // kwok and some runtimes report only the pod's phase
+  return cs ? cs.ready || cs.state?.running !== undefined : true;
 }
 
 export const podHash = (pod: V1Pod): string | undefined =>
@@ -139,4 +147,55 @@ export function plan(input: PlanInput): Plan {
     }
   }
   return out;
+}
+
+export interface DrainedInput {
+  network: string;
+  /** spec.replicas: pods at or above it are being removed, and were drained on purpose */
+  replicas: number;
+  /** pods that exist and are owned by the network */
+  actual: readonly V1Pod[];
+  /**
+   * Each peer that said it was drained (GET /v1/status: `draining: true`), with the pod it was
+   * asked in (name and uid: an answer from a pod since replaced counts for nothing).
+   */
+  drained: ReadonlyMap<string, { pod: string; uid: string }>;
+  /** pods this operator already deleted whose deletion the cache has not shown yet */
+  deleting?: ReadonlySet<string>;
+}
+
+/**
+ * Pods to recreate because a peer in them was drained while the pod is kept. A drained peer takes
+ * no writes and stays NotReady until it restarts, and the peer API has no way back: anyone who
+ * reached `POST /v1/drain` could leave a network Progressing for good. The operator drains a pod
+ * itself only on its way out (scale down, ordinal >= replicas) and a peer drains itself when its
+ * pod is terminating: neither is repaired. The pod comes back with the same name and keys.
+ */
+export function drainedPods(input: DrainedInput): PodDeletion[] {
+  const peersByPod = new Map<string, string[]>();
+  for (const [peer, { pod, uid }] of input.drained) {
+    const key = `${pod}/${uid}`;
+    const list = peersByPod.get(key) ?? [];
+    list.push(peer);
+    peersByPod.set(key, list);
+  }
+  const out: PodDeletion[] = [];
+  for (const pod of input.actual) {
+    const name = pod.metadata?.name ?? '';
+    const peers = peersByPod.get(`${name}/${pod.metadata?.uid ?? ''}`);
+    const o = ordinalOf(input.network, name);
+    if (!peers || o === undefined || o >= input.replicas || isTerminating(pod, input.deleting))
+      continue;
+    out.push({
+      pod,
+      reason: 'Drained',
+      message: `peer(s) ${peers.sort().join(', ')} of pod ${name} were drained (POST /v1/drain) although the pod is kept: recreating it restores them`,
+      drain: false,
+    });
+  }
+  return out.sort(
+    (a, b) =>
+      (ordinalOf(input.network, a.pod.metadata?.name ?? '') ?? 0) -
+      (ordinalOf(input.network, b.pod.metadata?.name ?? '') ?? 0),
+  );
 }

@@ -360,39 +360,96 @@ describe('bootstrap and children', () => {
 });
 
 describe('optional children', () => {
-  test('a PodDisruptionBudget and a NetworkPolicy only when asked for', () => {
+  test('a PodDisruptionBudget only when asked for', () => {
     const plain = network({ topology: { mode: 'colocated' } });
     expect(desiredPodDisruptionBudget(plain)).toBeUndefined();
-    expect(desiredNetworkPolicy(plain)).toBeUndefined();
-    const off = network({
-      topology: { mode: 'spread' },
-      podDisruptionBudget: { enabled: false },
-      networkPolicy: { enabled: false },
-    });
+    const off = network({ topology: { mode: 'spread' }, podDisruptionBudget: { enabled: false } });
     expect(desiredPodDisruptionBudget(off)).toBeUndefined();
-    expect(desiredNetworkPolicy(off)).toBeUndefined();
-    const on = network({
-      topology: { mode: 'colocated' },
-      podDisruptionBudget: {},
-      networkPolicy: {},
-    });
+    const on = network({ topology: { mode: 'colocated' }, podDisruptionBudget: {} });
     expect(desiredPodDisruptionBudget(on)?.spec).toEqual({ selector, maxUnavailable: 1 });
-    const np = desiredNetworkPolicy(on)!;
+  });
+
+  const operatorPods = {
+    namespace: 'peernet-system',
+    podLabels: { 'app.kubernetes.io/name': 'peernet-operator', 'app.kubernetes.io/instance': 'pn' },
+  };
+
+  test('a NetworkPolicy by default: libp2p from the network, the API from the operator only', () => {
+    const np = desiredNetworkPolicy(network({ topology: { mode: 'spread' } }), {
+      byDefault: true,
+      operator: operatorPods,
+    })!;
     expect(np.metadata.name).toBe('net');
+    expect(np.spec.podSelector).toEqual(selector);
+    expect(np.spec.policyTypes).toEqual(['Ingress']);
     expect(np.spec.ingress).toEqual([
+      { from: [{ podSelector: selector }], ports: [{ protocol: 'TCP', port: 4001 }] },
       {
-        from: [{ podSelector: selector }],
-        ports: [
-          { protocol: 'TCP', port: 4001 },
-          { protocol: 'TCP', port: 4002 },
+        from: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'peernet-system' } },
+            podSelector: { matchLabels: operatorPods.podLabels },
+          },
         ],
-      },
-      {
-        ports: [
-          { protocol: 'TCP', port: 5001 },
-          { protocol: 'TCP', port: 5002 },
-        ],
+        ports: [{ protocol: 'TCP', port: 5001 }],
       },
     ]);
+    // no rule without a source: a rule with ports and no `from` would admit everyone
+    for (const rule of np.spec.ingress) expect(rule.from.length).toBeGreaterThan(0);
+  });
+
+  test('colocated: every peer port, and mDNS between the pods of the network', () => {
+    const np = desiredNetworkPolicy(network({ topology: { mode: 'colocated' } }), {
+      byDefault: true,
+      operator: operatorPods,
+    })!;
+    expect(np.spec.ingress.map((r) => r.ports)).toEqual([
+      [
+        { protocol: 'TCP', port: 4001 },
+        { protocol: 'TCP', port: 4002 },
+        { protocol: 'UDP', port: 5353 },
+      ],
+      [
+        { protocol: 'TCP', port: 5001 },
+        { protocol: 'TCP', port: 5002 },
+      ],
+    ]);
+  });
+
+  test('the metrics scraper and CIDRs from the settings reach the API ports too', () => {
+    const np = desiredNetworkPolicy(network({ topology: { mode: 'spread' } }), {
+      byDefault: true,
+      metrics: { namespace: 'monitoring', podLabels: {} },
+      apiCidrs: ['10.0.0.0/24', 'fd00::/64'],
+    })!;
+    expect(np.spec.ingress[1]).toEqual({
+      from: [
+        {
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+          podSelector: {},
+        },
+        { ipBlock: { cidr: '10.0.0.0/24' } },
+        { ipBlock: { cidr: 'fd00::/64' } },
+      ],
+      ports: [{ protocol: 'TCP', port: 5001 }],
+    });
+    // with no source at all the API ports admit nothing
+    const closed = desiredNetworkPolicy(network({ topology: { mode: 'spread' } }), {
+      byDefault: true,
+    })!;
+    expect(closed.spec.ingress).toHaveLength(1);
+  });
+
+  test.each([
+    ['default on, spec silent', true, undefined, true],
+    ['default on, spec turns it off', true, { enabled: false }, false],
+    ['default off, spec silent', false, undefined, false],
+    ['default off, spec asks for it', false, {}, true],
+  ])('%s', (_n, byDefault, networkPolicy, made) => {
+    const n = network({
+      topology: { mode: 'spread' },
+      ...(networkPolicy ? { networkPolicy } : {}),
+    });
+    expect(desiredNetworkPolicy(n, { byDefault }) !== undefined).toBe(made);
   });
 });

@@ -99,6 +99,35 @@ describe('work queue', () => {
     expect(delays).toEqual([10, 20, 40]);
   });
 
+  test('a run that asks for backoff comes back with growing delays, without an error, and a run that completes resets them', async () => {
+    const backoffs: [string, string, number][] = [];
+    const errors: unknown[] = [];
+    const q = createWorkQueue(systemClock, {
+      baseDelayMs: 10,
+      random: () => 0.5,
+      onBackoff: (k, why, ms) => backoffs.push([k, why, ms]),
+      onError: (_k, e) => errors.push(e),
+    });
+    const at: number[] = [];
+    q.start(() => {
+      at.push(Date.now());
+      // three runs cut short by their deadline, then one that completes, then one more short
+      if (at.length <= 3 || at.length === 5) return Promise.resolve({ backoff: 'deadline' });
+      return Promise.resolve(at.length === 4 ? { requeueAfterMs: 1 } : {});
+    });
+    q.add('ns/slow');
+    await until(() => at.length === 6);
+    await q.stop();
+    expect(errors).toEqual([]);
+    expect(backoffs).toEqual([
+      ['ns/slow', 'deadline', 10],
+      ['ns/slow', 'deadline', 20],
+      ['ns/slow', 'deadline', 40],
+      ['ns/slow', 'deadline', 10],
+    ]);
+    expect(at[3]! - at[2]!).toBeGreaterThanOrEqual(35);
+  });
+
   test('requeueAfterMs brings a key back; stop() cancels it', async () => {
     const q = createWorkQueue(systemClock);
     let calls = 0;

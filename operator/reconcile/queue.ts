@@ -5,6 +5,12 @@ import type { Clock, Timer } from './clock.js';
 export interface QueueResult {
   /** reconcile the key again after this long (e.g. while the network is progressing) */
   requeueAfterMs?: number;
+  /**
+   * The run stopped short of its work without failing (e.g. its deadline passed): run the key
+   * again with the backoff of a failure (so a key that always stops short takes ever less of
+   * the workers), without an error. Says why.
+   */
+  backoff?: string;
 }
 
 export type QueueHandler = (key: string) => Promise<QueueResult | void>;
@@ -18,6 +24,8 @@ export interface WorkQueueOptions {
   maxDelayMs?: number;
   /** called with the error of a failed key */
   onError?: (key: string, err: unknown, retryInMs: number) => void;
+  /** called when a run asked for backoff (QueueResult.backoff) */
+  onBackoff?: (key: string, reason: string, retryInMs: number) => void;
   random?: () => number;
   /**
    * least time between the starts of two runs of one key: events that come faster are folded
@@ -109,17 +117,26 @@ export function createWorkQueue(clock: Clock, options: WorkQueueOptions = {}): W
     }
   }
 
+  /** the next delay of a key that failed (or asked for backoff) once more */
+  function backoffOf(key: string): number {
+    const n = (failures.get(key) ?? 0) + 1;
+    failures.set(key, n);
+    return Math.round(Math.min(max, base * 2 ** (n - 1)) * (0.8 + 0.4 * random()));
+  }
+
   async function run(key: string, h: QueueHandler): Promise<void> {
     let next: number | undefined;
     try {
       const result = await h(key);
-      failures.delete(key);
-      next = result?.requeueAfterMs;
+      if (result?.backoff !== undefined) {
+        next = backoffOf(key);
+        options.onBackoff?.(key, result.backoff, next);
+      } else {
+        failures.delete(key);
+        next = result?.requeueAfterMs;
+      }
     } catch (err) {
-      const n = (failures.get(key) ?? 0) + 1;
-      failures.set(key, n);
-      const delay = Math.min(max, base * 2 ** (n - 1)) * (0.8 + 0.4 * random());
-      next = Math.round(delay);
+      next = backoffOf(key);
       options.onError?.(key, err, next);
     } finally {
       processing.delete(key);

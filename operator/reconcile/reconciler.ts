@@ -37,6 +37,7 @@ import {
   desiredSwarmSecret,
   makesSwarmSecret,
   needsApply,
+  type NetworkPolicySettings,
 } from '../pods/children.js';
 import {
   API_BASE_PORT,
@@ -49,10 +50,17 @@ import {
   ordinalOf,
 } from '../pods/names.js';
 import { desiredPeers, desiredPods, canonicalJson, type DesiredPeer } from '../pods/pods.js';
-import { isPodReady, plan, specChanged, type PodDeletion } from '../pods/plan.js';
-import { computeStatus, type PeerLive } from '../status/status.js';
+import {
+  containerRuns,
+  drainedPods,
+  isPodReady,
+  plan,
+  specChanged,
+  type PodDeletion,
+} from '../pods/plan.js';
+import { computeStatus, containerReady, type PeerLive } from '../status/status.js';
 import { rfc3339, type Clock } from './clock.js';
-import { mapLimit, type PeerStatusClient } from './peers.js';
+import { askPeers, mapLimit, type PeerStatusClient, type PeerTarget } from './peers.js';
 import type { QueueResult } from './queue.js';
 
 export interface ClusterCache {
@@ -90,10 +98,25 @@ export interface ReconcilerOptions {
   concurrency?: number;
   /** least time between two status writes that do not change the phase @default 1000 */
   statusIntervalMs?: number;
+  /**
+   * One reconcile's deadline. When it passes, the peer calls in flight end, no new pod is
+   * created or deleted, the status is written with the peers that had not answered, and the
+   * result asks for backoff. Requests to the API server already sent finish (each has its own
+   * timeout in the client). @default 10000
+   */
+  reconcileTimeoutMs?: number;
+  /** @default { byDefault: true } (no source admitted to the peers' API ports) */
+  networkPolicy?: NetworkPolicySettings;
+}
+
+/** How a reconcile ended. `backoff` is set when its deadline passed (see reconcileTimeoutMs). */
+export interface ReconcileResult extends QueueResult {
+  /** the deadline passed: the ready peers that had not answered GET /v1/status by then */
+  deadline?: { unanswered: string[] };
 }
 
 export interface Reconciler {
-  reconcile(key: string): Promise<QueueResult>;
+  reconcile(key: string): Promise<ReconcileResult>;
 }
 
 /** Retry later: the cache has not caught up with a write, or a child is being replaced. */
@@ -115,7 +138,10 @@ interface Expectations {
   written?: { from: string; json: string; phase: string | undefined };
   /** when a status was last written */
   writtenAt?: number;
-  live: Map<string, { at: number; ip: string; live: PeerLive | undefined }>;
+  /** each peer's last answer, and the pod (ip, uid) it came from */
+  live: Map<string, { at: number; ip: string; uid: string; live: PeerLive | undefined }>;
+  /** the last DeadlineExceeded event's message (the same one is not repeated) */
+  deadlineNote?: string;
   /** the desired pods of one spec (building and hashing 200 pods is most of a reconcile's CPU) */
   desired?: { uid: string; generation: number | undefined; pods: V1Pod[] };
 }
@@ -131,6 +157,8 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
   const liveTtl = options.liveTtlMs ?? 10_000;
   const concurrency = options.concurrency ?? 100;
   const statusInterval = options.statusIntervalMs ?? 1000;
+  const reconcileTimeout = options.reconcileTimeoutMs ?? 10_000;
+  const policy: NetworkPolicySettings = options.networkPolicy ?? { byDefault: true };
   const expectations = new Map<string, Expectations>();
   const peerIdMemo = new Map<string, string>();
 
@@ -318,15 +346,24 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     }
   }
 
-  async function deletePod(network: PeerNetwork, d: PodDeletion, e: Expectations): Promise<void> {
+  /** Deletes a pod (draining its peers first when asked); false when the deadline stopped it. */
+  async function deletePod(
+    network: PeerNetwork,
+    d: PodDeletion,
+    e: Expectations,
+    signal: AbortSignal,
+  ): Promise<boolean> {
     const pod = d.pod;
     const name = pod.metadata?.name ?? '';
+    if (signal.aborted) return false;
     if (d.drain && isPodReady(pod) && pod.status?.podIP) {
       const ip = pod.status.podIP;
       const n = pod.spec?.containers.length ?? 1;
       const handed = await Promise.all(
-        Array.from({ length: n }, (_, i) => c.peers.drain(ip, API_BASE_PORT + i)),
+        Array.from({ length: n }, (_, i) => c.peers.drain(ip, API_BASE_PORT + i, { signal })),
       );
+      // cut short: drained again (idempotent) and deleted by the next reconcile
+      if (signal.aborted) return false;
       log.info({ pod: name, handedOff: handed }, 'drained peers before scale down');
     }
     e.deleted.set(name, pod.metadata?.uid ?? '');
@@ -342,40 +379,59 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
       `DeletedPod${d.reason}`,
       `deleted pod ${name}: ${d.message}`,
     );
+    return true;
   }
 
+  /**
+   * The live state of the peers whose container runs: each is asked `GET /v1/status` (an answer
+   * younger than liveTtlMs from the same pod is reused). Peers that are not ready are asked too:
+   * a drained peer is NotReady, and only its answer says it was drained. `unanswered` lists the
+   * ready peers without an answer (a starting peer's silence is no news).
+   */
   async function liveState(
     key: string,
     peers: readonly DesiredPeer[],
     pods: readonly V1Pod[],
-  ): Promise<Map<string, PeerLive>> {
+    signal: AbortSignal,
+  ): Promise<{
+    live: Map<string, PeerLive>;
+    unanswered: string[];
+    drained: Map<string, { pod: string; uid: string }>;
+  }> {
     const e = exp(key);
     const now = c.clock.now();
     const byName = new Map(pods.map((p) => [p.metadata?.name ?? '', p]));
-    const todo: { peer: DesiredPeer; ip: string }[] = [];
-    const out = new Map<string, PeerLive>();
+    const todo: (PeerTarget & { uid: string })[] = [];
+    const ready = new Set<string>();
+    const asked = new Map<string, { pod: string; uid: string }>();
+    const live = new Map<string, PeerLive>();
     for (const p of peers) {
       const pod = byName.get(p.pod);
       const ip = pod?.status?.podIP;
-      const cs = pod?.status?.containerStatuses?.find((s) => s.name === p.container);
-      const ready = cs ? cs.ready : pod ? isPodReady(pod) : false;
-      if (!ip || !ready) {
+      if (!pod || !ip || !containerRuns(pod, p.container)) {
         e.live.delete(p.name);
         continue;
       }
+      const uid = pod.metadata?.uid ?? '';
+      asked.set(p.name, { pod: p.pod, uid });
+      if (containerReady(pod, p.container)) ready.add(p.name);
       const cached = e.live.get(p.name);
-      if (cached && cached.ip === ip && now - cached.at < liveTtl) {
-        if (cached.live) out.set(p.name, cached.live);
+      if (cached && cached.ip === ip && cached.uid === uid && now - cached.at < liveTtl) {
+        if (cached.live) live.set(p.name, cached.live);
         continue;
       }
-      todo.push({ peer: p, ip });
+      todo.push({ name: p.name, ip, port: API_BASE_PORT + p.index, uid });
     }
-    await mapLimit(todo, concurrency, async ({ peer, ip }) => {
-      const live = await c.peers.status(ip, API_BASE_PORT + peer.index);
-      e.live.set(peer.name, { at: now, ip, live });
-      if (live) out.set(peer.name, live);
-    });
-    return out;
+    const { answered, unanswered } = await askPeers(c.peers, todo, { concurrency, signal });
+    for (const t of todo) {
+      const a = answered.get(t.name);
+      // an answer cut off by the deadline is not remembered as one
+      if (a || !signal.aborted) e.live.set(t.name, { at: now, ip: t.ip, uid: t.uid, live: a });
+      if (a) live.set(t.name, a);
+    }
+    const drained = new Map<string, { pod: string; uid: string }>();
+    for (const [name, l] of live) if (l.draining) drained.set(name, asked.get(name)!);
+    return { live, unanswered: unanswered.filter((n) => ready.has(n)), drained };
   }
 
   async function writeStatus(
@@ -421,7 +477,7 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     metadata: n.metadata,
   });
 
-  async function reconcile(key: string): Promise<QueueResult> {
+  async function reconcile(key: string): Promise<ReconcileResult> {
     const slash = key.indexOf('/');
     const namespace = key.slice(0, slash);
     const name = key.slice(slash + 1);
@@ -433,6 +489,24 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     }
     const e = exp(key);
     const t0 = c.clock.now();
+    // the deadline: ends the peer calls in flight, and no new pod write starts after it
+    const deadline = new AbortController();
+    const timer = c.clock.setTimer(reconcileTimeout, () => deadline.abort());
+    try {
+      return await converge(key, obj, e, t0, deadline.signal);
+    } finally {
+      timer.cancel();
+    }
+  }
+
+  async function converge(
+    key: string,
+    obj: PeerNetworkObject,
+    e: Expectations,
+    t0: number,
+    signal: AbortSignal,
+  ): Promise<ReconcileResult> {
+    const { namespace, name } = obj.metadata;
     const took: Record<string, number> = {};
     const mark = (what: string) => (took[what] = c.clock.now() - t0);
     const now = rfc3339(t0);
@@ -510,7 +584,7 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
           ensureOptional(
             network,
             RESOURCES.NetworkPolicy,
-            desiredNetworkPolicy(network),
+            desiredNetworkPolicy(network, policy),
             c.cache.networkPolicies,
           ),
         ]);
@@ -559,7 +633,8 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
         if (toCreate.length > 0) {
           let terminating = false;
           const results = await mapLimit(toCreate, concurrency, async (pod) => {
-            if (terminating) return undefined;
+            // after the deadline no new pod goes out: the next reconcile creates the rest
+            if (terminating || signal.aborted) return undefined;
             try {
               await c.kube.create(pod);
               e.created.set(pod.metadata?.name ?? '', c.clock.now());
@@ -608,7 +683,7 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
         throw children.reason;
       }
       if (made.status === 'rejected') throw made.reason;
-      for (const d of made.value) await deletePod(network, d, e);
+      for (const d of made.value) await deletePod(network, d, e, signal);
       if (made.value.length > 0) mark(`delete${made.value.length}`);
     } catch (err) {
       if (isNamespaceTerminating(err)) {
@@ -625,8 +700,32 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
       }
     }
 
-    const current = pods();
-    const live = await liveState(key, peers, current);
+    let current = pods();
+    let live: Map<string, PeerLive>;
+    let unanswered: readonly string[];
+    if (signal.aborted) {
+      // the deadline passed before the peers could be asked: what they said last stands
+      live = new Map();
+      for (const [n, l] of e.live) if (l.live) live.set(n, l.live);
+      unanswered = obj.status?.unansweredPeers ?? [];
+    } else {
+      const found = await liveState(key, peers, current, signal);
+      live = found.live;
+      unanswered = found.unanswered;
+      // drained peers of pods that are kept come back in a new pod (same name and keys)
+      if (!failure) {
+        const repairs = drainedPods({
+          network: name,
+          replicas: spec.replicas,
+          actual: current,
+          drained: found.drained,
+          deleting: new Set(e.deleted.keys()),
+        });
+        let repaired = 0;
+        for (const d of repairs) if (await deletePod(network, d, e, signal)) repaired++;
+        if (repaired > 0) current = pods();
+      }
+    }
     mark('live');
     const status = computeStatus({
       network,
@@ -640,6 +739,7 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
       ...(failure ? { failure } : {}),
       ...(waiting ? { waiting } : {}),
       outdated,
+      unanswered,
     });
     // While pods come and go in a burst, the status (one entry per peer: ~80 KB at 200 peers,
     // which the API server validates, diffs for managedFields, stores and sends back) is written
@@ -667,6 +767,19 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
         c.events.emit(target(network), 'Normal', 'Ready', `${status.readyText} peers ready`);
     }
     if (failure) throw new KubeApiError(failure.message, 0, failure.reason); // retry with backoff
+    if (signal.aborted) {
+      const names = [...unanswered];
+      const note =
+        `reconcile stopped at its ${reconcileTimeout} ms deadline` +
+        (names.length > 0
+          ? `; ${names.length} ready peer(s) had not answered GET /v1/status: ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', ...' : ''}`
+          : '');
+      if (note !== e.deadlineNote)
+        c.events.emit(target(network), 'Warning', 'DeadlineExceeded', note);
+      e.deadlineNote = note;
+      return { backoff: 'DeadlineExceeded', deadline: { unanswered: names } };
+    }
+    e.deadlineNote = undefined;
     if (hold) return { requeueAfterMs: Math.max(1, statusInterval - since) };
     return { requeueAfterMs: status.phase === 'Ready' ? readyResync : progressingRequeue };
   }

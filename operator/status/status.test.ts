@@ -169,4 +169,27 @@ describe('computeStatus', () => {
     expect(rolling.phase).toBe('Progressing');
     expect(rolling.conditions?.[0]?.reason).toBe('RollingUpdate');
   });
+
+  test('peers that did not answer are named (at most 100); a drained peer says so; readiness is untouched', () => {
+    const names = Array.from({ length: 150 }, (_, i) => `net-${i}`);
+    const s = computeStatus(
+      input(spread(2), [{}, { ready: false }], {
+        live: new Map([['net-1', { routingTable: 1, draining: true }]]),
+        unanswered: ['net-0'],
+      }),
+    );
+    expect(s.unansweredPeers).toEqual(['net-0']);
+    expect(s.peers?.map((p) => [p.name, p.ready, p.draining])).toEqual([
+      ['net-0', true, undefined],
+      ['net-1', false, true],
+    ]);
+    expect(computeStatus(input(spread(1), [{}], { unanswered: names })).unansweredPeers).toEqual(
+      names.slice(0, 100),
+    );
+    // nobody silent: no field (the status is not written again for an empty list)
+    expect(computeStatus(input(spread(1), [{}], { unanswered: [] }))).not.toHaveProperty(
+      'unansweredPeers',
+    );
+    expect(computeStatus(input(spread(1), [{}], { unanswered: ['net-0'] })).phase).toBe('Ready');
+  });
 });

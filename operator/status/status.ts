@@ -15,7 +15,12 @@ import { isTerminating } from '../pods/plan.js';
 export interface PeerLive {
   routingTable?: number;
   connections?: number;
+  /** the peer was drained (`POST /v1/drain`): it takes no writes and reports NotReady */
+  draining?: boolean;
 }
+
+/** At most this many names in status.unansweredPeers (a 1000-peer network must not fill it). */
+export const MAX_UNANSWERED_LISTED = 100;
 
 export interface StatusInput {
   network: PeerNetwork;
@@ -33,9 +38,12 @@ export interface StatusInput {
   waiting?: string;
   /** pods that still run an older spec */
   outdated?: number;
+  /** peers asked for their live state that did not answer, in peer order */
+  unanswered?: readonly string[];
 }
 
-function containerReady(pod: V1Pod | undefined, container: string): boolean {
+/** The peer container is ready (the pod's Ready condition where no container status is shown). */
+export function containerReady(pod: V1Pod | undefined, container: string): boolean {
   if (!pod || isTerminating(pod)) return false;
   const cs = pod.status?.containerStatuses?.find((c) => c.name === container);
   if (cs) return cs.ready === true;
@@ -94,6 +102,7 @@ export function computeStatus(input: StatusInput): PeerNetworkStatus {
     const l = live?.get(p.name);
     if (l?.routingTable !== undefined) e.routingTable = l.routingTable;
     if (l?.connections !== undefined) e.connections = l.connections;
+    if (l?.draining) e.draining = true;
     return e;
   });
   const desiredPeers = peers.length;
@@ -196,6 +205,8 @@ export function computeStatus(input: StatusInput): PeerNetworkStatus {
     bootstrap: [...input.bootstrap],
     conditions,
   };
+  if (input.unanswered?.length)
+    status.unansweredPeers = input.unanswered.slice(0, MAX_UNANSWERED_LISTED);
   if (generation !== undefined) status.observedGeneration = generation;
   return status;
 }

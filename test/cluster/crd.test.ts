@@ -63,6 +63,48 @@ describe('invalid PeerNetworks are refused by the API server, naming the field',
       'spec.topology.peersPerPod',
       '16',
     ],
+    [
+      'image with a shell command',
+      { topology: { mode: 'spread' }, image: 'peernet/peer:0.1.0;reboot' },
+      'spec.image',
+      'should match',
+    ],
+    [
+      'nodeSelector key that is no label key',
+      { topology: { mode: 'spread', nodeSelector: { 'node kind!': 'x' } } },
+      'spec.topology.nodeSelector',
+      'keys must be label keys',
+    ],
+    [
+      'nodeSelector value that is no label value',
+      { topology: { mode: 'spread', nodeSelector: { kind: 'a;b' } } },
+      'spec.topology.nodeSelector.kind',
+      'should match',
+    ],
+    [
+      'cpu request above its limit',
+      { topology: { mode: 'spread' }, resources: { requests: { cpu: '2' }, limits: { cpu: '1' } } },
+      'spec.resources.requests.cpu',
+      'must not be more than spec.resources.limits.cpu',
+    ],
+    [
+      'memory request above the default limit',
+      { topology: { mode: 'spread' }, resources: { requests: { memory: '1Gi' } } },
+      'spec.resources.requests.memory',
+      'must not be more than spec.resources.limits.memory',
+    ],
+    [
+      'sameNode over one node of pods',
+      { replicas: 111, topology: { mode: 'sameNode' } },
+      'spec.replicas',
+      'at most 110 with mode sameNode',
+    ],
+    [
+      'colocated over 256 peers',
+      { replicas: 100, topology: { mode: 'colocated', peersPerPod: 3 } },
+      'spec.replicas',
+      'at most 256 with mode colocated',
+    ],
   ];
 
   it.each(cases)('%s', async (_case, spec, field, text) => {
@@ -104,6 +146,20 @@ describe('a valid PeerNetwork', () => {
   it('is scaled through the scale subresource', async () => {
     await env.kubectlOk(['scale', 'peernetwork/good', '--replicas=5']);
     expect(await env.kubectlOk(['get', 'pn', 'good', '-o', 'jsonpath={.spec.replicas}'])).toBe('5');
+  });
+
+  it('a colocated network cannot be scaled past one node through the scale subresource', async () => {
+    await env.kubectlOk(['apply', '-f', '-'], {
+      input: network('colo', { replicas: 2, topology: { mode: 'colocated', peersPerPod: 16 } }),
+    });
+    await env.kubectlOk(['scale', 'peernetwork/colo', '--replicas=16']);
+    const r = await env.kubectl(['scale', 'peernetwork/colo', '--replicas=17']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('spec.replicas');
+    expect(r.stderr).toContain('at most 256 with mode colocated');
+    expect(await env.kubectlOk(['get', 'pn', 'colo', '-o', 'jsonpath={.spec.replicas}'])).toBe(
+      '16',
+    );
   });
 
   it('is listed with the printer columns MODE READY PHASE AGE under the short name pn', async () => {

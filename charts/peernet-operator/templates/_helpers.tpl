@@ -23,7 +23,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default (include "peernet-operator.fullname" .) .Values.serviceAccount.name -}}
 {{- end -}}
 
-{{/* The namespaced rules: what the operator does to PeerNetworks and their children. */}}
+{{/* A map of labels as `k=v,k2=v2` (sorted), for the operator's label settings. */}}
+{{- define "peernet-operator.labelList" -}}
+{{- $items := list -}}
+{{- range $k, $v := . -}}
+{{- $items = append $items (printf "%s=%s" $k $v) -}}
+{{- end -}}
+{{- join "," $items -}}
+{{- end -}}
+
+{{/*
+The namespaced rules: what the operator does to PeerNetworks and their children, each verb one
+its client sends (docs/reference/operator.md#rbac names the call behind each). Objects are read
+by list + watch (informers); `get` only where it looks one up by name: a PeerNetwork (a status
+write that conflicted), a Secret or ConfigMap by a child's name that is not in its cache.
+*/}}
 {{- define "peernet-operator.namespacedRules" -}}
 - apiGroups: [peernet.io]
   resources: [peernetworks]
@@ -33,20 +47,23 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   verbs: [update]
 - apiGroups: ['']
   resources: [pods]
-  verbs: [get, list, watch, create, delete]
+  verbs: [list, watch, create, delete]
 - apiGroups: ['']
   resources: [secrets]
   verbs: [get, list, watch, create, update]
 - apiGroups: ['']
-  resources: [configmaps, services]
+  resources: [configmaps]
   verbs: [get, list, watch, create, patch]
 - apiGroups: ['']
+  resources: [services]
+  verbs: [list, watch, create, patch]
+- apiGroups: ['']
   resources: [events]
-  verbs: [create, patch]
+  verbs: [create]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [list, watch, create, patch, delete]
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [list, watch, create, patch, delete]
 {{- end -}}
