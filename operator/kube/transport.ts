@@ -2,10 +2,15 @@
 // does, so a burst of creates costs no TLS handshakes and watches share it; a connection that
 // stops answering pings is dropped and the next request dials again. Plain http: HTTP/1.1 with
 // keep-alive.
+//
+// The transport applies the credentials: before each request it asks the KubeAccess for its
+// headers and client certificate. A new certificate (renewed file, exec plugin) is dialled with
+// on a new connection while the old one finishes its streams. A 401 where the credentials can be
+// refreshed (see KubeAccess.refused) is retried once with fresh ones, as client-go does.
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { Readable } from 'node:stream';
-import type { KubeAccess } from './config.js';
+import type { ClientCert, KubeAccess } from './config.js';
 
 export interface Response {
   code: number;
@@ -32,11 +37,46 @@ const PING_EVERY_MS = 15_000;
 const PING_TIMEOUT_MS = 10_000;
 
 export function createTransport(access: KubeAccess): Transport {
-  return access.server.protocol === 'https:' ? http2Transport(access) : http1Transport();
+  const raw = access.server.protocol === 'https:' ? http2Transport(access) : http1Transport();
+  return withCredentials(access, raw);
 }
 
-function http2Transport(access: KubeAccess): Transport {
+/** What one request is sent with; `cert` picks (or dials) the connection. */
+type Send = (
+  method: string,
+  url: URL,
+  headers: Record<string, string>,
+  payload: Buffer | undefined,
+  opts: { signal?: AbortSignal; timeoutMs?: number },
+  cert: ClientCert | undefined,
+) => Promise<Response>;
+
+function withCredentials(access: KubeAccess, raw: { send: Send; close(): void }): Transport {
+  const attempt = async (
+    ...[method, url, headers, payload, opts]: Parameters<Transport['open']>
+  ): Promise<Response> => {
+    const cert = await access.clientCert?.();
+    const auth = await access.headers();
+    return raw.send(method, url, { ...headers, ...auth }, payload, opts, cert);
+  };
+  return {
+    async open(...args) {
+      const res = await attempt(...args);
+      if (res.code !== 401 || !access.refused || args[4].signal?.aborted) return res;
+      res.body.resume();
+      access.refused();
+      return attempt(...args);
+    },
+    close: () => raw.close(),
+  };
+}
+
+const sameCert = (a: ClientCert | undefined, b: ClientCert | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.cert.equals(b.cert) && a.key.equals(b.key));
+
+function http2Transport(access: KubeAccess): { send: Send; close(): void } {
   let session: http2.ClientHttp2Session | undefined;
+  let sessionCert: ClientCert | undefined;
   let pinger: NodeJS.Timeout | undefined;
 
   function drop(s: http2.ClientHttp2Session): void {
@@ -47,14 +87,22 @@ function http2Transport(access: KubeAccess): Transport {
     if (!s.destroyed) s.destroy();
   }
 
-  function connect(): http2.ClientHttp2Session {
-    if (session && !session.closed && !session.destroyed) return session;
+  function connect(cert: ClientCert | undefined): http2.ClientHttp2Session {
+    if (session && !session.closed && !session.destroyed) {
+      if (sameCert(cert, sessionCert)) return session;
+      // new credentials: no new streams on the old connection, which closes once they end
+      const old = session;
+      session = undefined;
+      clearInterval(pinger);
+      old.close();
+    }
     const s = http2.connect(access.server.origin, {
       ...(access.ca ? { ca: access.ca } : {}),
-      ...(access.cert ? { cert: access.cert } : {}),
-      ...(access.key ? { key: access.key } : {}),
+      ...(cert ? { cert: cert.cert, key: cert.key } : {}),
+      ...(access.servername ? { servername: access.servername } : {}),
       rejectUnauthorized: access.rejectUnauthorized,
     });
+    sessionCert = cert;
     s.on('error', () => drop(s));
     s.on('close', () => drop(s));
     // the server wants no new streams here: dial anew for the next, let these finish
@@ -85,11 +133,11 @@ function http2Transport(access: KubeAccess): Transport {
   }
 
   return {
-    open(method, url, headers, payload, opts) {
+    send(method, url, headers, payload, opts, cert) {
       return new Promise<Response>((resolve, reject) => {
         let s: http2.ClientHttp2Session;
         try {
-          s = connect();
+          s = connect(cert);
         } catch (err) {
           reject(new TransportError((err as Error).message));
           return;
@@ -130,10 +178,11 @@ function http2Transport(access: KubeAccess): Transport {
   };
 }
 
-function http1Transport(): Transport {
+function http1Transport(): { send: Send; close(): void } {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   return {
-    open(method, url, headers, payload, opts) {
+    // plain http: no client certificates
+    send(method, url, headers, payload, opts) {
       return new Promise<Response>((resolve, reject) => {
         const h: Record<string, string> = { ...headers };
         if (payload) h['Content-Length'] = String(payload.length);
