@@ -5,6 +5,7 @@
 // ready for `ctr -n k8s.io images import` (importArchive). Unchanged sources rebuild from
 // buildah's layer cache in seconds, and an archive is only written again when its image changed.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   createWriteStream,
   existsSync,
@@ -107,7 +108,7 @@ export async function ensureBaseImage(
 
 /**
  * Builds the base image if missing, then the peer and the operator images (one after the other:
- * they share build layers), and exports each as a docker-archive under `<cache>/images/`.
+ * they share build layers), and exports each as a docker-archive under `<cache>/images/<checkout>/`.
  */
 export async function buildImages(
   options: BuildImagesOptions = {},
@@ -115,7 +116,9 @@ export async function buildImages(
   const root = resolve(options.root ?? repoRoot);
   const env = options.env ?? process.env;
   const cache = resolve(options.cacheDir ?? cacheRoot(env));
-  const dir = join(cache, 'images');
+  // one folder per checkout: two working trees building at once must not swap each other's
+  // archives between an export and the import that follows it
+  const dir = join(cache, 'images', createHash('sha256').update(root).digest('hex').slice(0, 12));
   mkdirSync(dir, { recursive: true });
   const version = options.version ?? packageVersion(root);
   const revision = options.revision ?? (await gitRevision(root));
