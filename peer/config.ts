@@ -42,6 +42,8 @@ export interface PeerConfig {
   /** @default false */
   mdns: boolean;
   swarmKeyFile?: string;
+  /** the bearer token writes, drain and ping need; without it those routes are open */
+  apiTokenFile?: string;
   dataDir?: string;
   /** @default 'info' */
   logLevel: LogLevel;
@@ -80,6 +82,7 @@ const FLAGS = {
   network: { type: 'string' },
   mdns: { type: 'boolean' },
   'swarm-key-file': { type: 'string' },
+  'api-token-file': { type: 'string' },
   'data-dir': { type: 'string' },
   'log-level': { type: 'string' },
   'dht-profile': { type: 'string' },
@@ -350,6 +353,7 @@ const schema = z
       .default('default'),
     mdns: z.boolean().default(false),
     'swarm-key-file': pathSchema.optional(),
+    'api-token-file': pathSchema.optional(),
     'data-dir': pathSchema.optional(),
     'log-level': oneOf(LOG_LEVELS).default('info'),
     'dht-profile': oneOf(DHT_PROFILES).default('tuned'),
@@ -407,6 +411,7 @@ export function parseConfig(
     network: v.network,
     mdns: v.mdns,
     swarmKeyFile: v['swarm-key-file'],
+    apiTokenFile: v['api-token-file'],
     dataDir: v['data-dir'],
     logLevel: v['log-level'],
     dhtProfile: v['dht-profile'],
@@ -455,6 +460,8 @@ Flags (each also read from PEERNET_<FLAG>, e.g. PEERNET_DATA_DIR; flags win):
   --mdns                     discover peers on the local network with mDNS
   --swarm-key-file PATH      private network: a kubo/go-libp2p swarm.key (/key/swarm/psk/1.0.0/),
                              used as it is; without it the network is open
+  --api-token-file PATH      a file holding the API token: PUT/POST writes, drain and ping then
+                             need "Authorization: Bearer <token>" (reads and probes stay open)
   --data-dir PATH            keep records across restarts (memory only without it)
   --log-level LEVEL          trace, debug, info, warn, error, fatal or silent (default info)
   --dht-profile NAME         tuned (default) or stock (kadDHT() defaults, for comparison)

@@ -82,6 +82,36 @@ export async function loadSwarmKey(path: string | undefined): Promise<Uint8Array
   }
 }
 
+/** The shortest API token taken: shorter ones are guessable. */
+export const MIN_API_TOKEN_LENGTH = 16;
+
+/**
+ * Reads `--api-token-file`: the token is the file's text without surrounding whitespace, at
+ * least MIN_API_TOKEN_LENGTH visible ASCII characters (it travels in an HTTP header).
+ */
+export async function loadApiToken(path: string | undefined): Promise<string | undefined> {
+  if (path == null) return undefined;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('--api-token-file', `cannot read ${path}: ${(err as Error).message}`);
+  }
+  const token = text.trim();
+  if (!/^[\x21-\x7e]+$/.test(token) || token.length < MIN_API_TOKEN_LENGTH) {
+    throw new ConfigError(
+      '--api-token-file',
+      `${path} must hold one token of at least ${MIN_API_TOKEN_LENGTH} visible ASCII characters (no spaces)`,
+    );
+  }
+  return token;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: only this host reaches an API bound there. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 /**
  * `mkdir -p` by hand: Node's recursive mkdir loops forever, at 100 % CPU, under /proc (where
  * mkdir answers ENOENT), so each missing directory is made on its own.
@@ -180,6 +210,13 @@ export function listenError(err: Error, listen: string[]): ConfigError {
 
 export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daemon> {
   const swarmKey = await loadSwarmKey(config.swarmKeyFile);
+  const apiToken = await loadApiToken(config.apiTokenFile);
+  if (apiToken === undefined && !isLoopback(config.api.host)) {
+    log.warn(
+      { api: `${config.api.host}:${config.api.port}` },
+      'the API listens beyond this host without --api-token-file: anyone who reaches it may write records, drain and ping',
+    );
+  }
   const identity = await loadIdentity(config.keyFile, log);
   await checkBootstrapFile(config.bootstrapFile);
   const metrics = createMetrics({
@@ -335,6 +372,7 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
       api,
       log: log.child({ component: 'api' }),
       metrics,
+      ...(apiToken !== undefined ? { token: apiToken } : {}),
     });
   } catch (err) {
     bootstrap.stop();

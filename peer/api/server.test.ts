@@ -4,6 +4,10 @@ import { Libp2pRecord } from '@libp2p/record';
 import { Key } from 'interface-datastore';
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string';
 import { createServer, type Server } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseConfig } from '../config.js';
 import { startDaemon, type Daemon } from '../daemon.js';
@@ -367,5 +371,107 @@ describe('quotas, counters and superseded writes', () => {
       results.push((await http(d, 'PUT', '/v1/records/same-ms', v)).json);
     expect(results.every((r) => r.superseded === undefined)).toBe(true);
     expect(await (await fetch(`http://${d.api.address}/v1/records/same-ms`)).text()).toBe('a');
+  });
+});
+
+describe('--api-token-file: writes, drain and ping need the token', () => {
+  const TOKEN = 'a'.repeat(16) + randomBytes(16).toString('hex');
+  let dir: string;
+  let t: Daemon;
+  let other: Daemon;
+  const send = async (method: string, path: string, auth?: string, body?: string) => {
+    const headers: Record<string, string> = {};
+    if (auth !== undefined) headers.authorization = auth;
+    const res = await fetch(`http://${t.api.address}${path}`, { method, body, headers });
+    const text = await res.text();
+    const json = (res.headers.get('content-type') ?? '').includes('json')
+      ? (JSON.parse(text) as Record<string, unknown>)
+      : undefined;
+    return { status: res.status, json, challenge: res.headers.get('www-authenticate') };
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'peernet-token-'));
+    await writeFile(join(dir, 'token'), `${TOKEN}\n`);
+    t = await start(['--api-token-file', join(dir, 'token')]);
+    other = await start(['--bootstrap', t.node.getMultiaddrs()[0]!.toString()]);
+    const deadline = Date.now() + 20_000;
+    while (t.records.routingTableSize === 0) {
+      if (Date.now() > deadline) throw new Error('peers did not find each other');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }, 30_000);
+  afterAll(async () => {
+    await other?.stop({ drain: false });
+    await t?.stop({ drain: false });
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const guarded = (): Array<[string, string, string | undefined]> => [
+    ['PUT', '/v1/records/guarded', 'v'],
+    ['POST', '/v1/providers/guarded', undefined],
+    ['POST', `/v1/ping/${other.peerId}`, undefined],
+    ['POST', '/v1/drain', undefined],
+  ];
+
+  it('refuses them without a token: 401, a JSON error and a Bearer challenge', async () => {
+    for (const [method, path, body] of guarded()) {
+      const r = await send(method, path, undefined, body);
+      expect({ path, status: r.status, challenge: r.challenge }).toEqual({
+        path,
+        status: 401,
+        challenge: 'Bearer realm="peernet"',
+      });
+      expect(r.json?.error).toEqual(expect.stringContaining('token'));
+    }
+    expect(t.store.counts().records).toBe(0);
+  });
+
+  it('refuses a wrong token, another scheme or a token with a suffix: 401 invalid_token', async () => {
+    for (const auth of [`Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(1)}`, 'Bearer nope']) {
+      const r = await send('PUT', '/v1/records/guarded', auth, 'v');
+      expect({ auth, status: r.status, challenge: r.challenge }).toEqual({
+        auth,
+        status: 401,
+        challenge: 'Bearer realm="peernet", error="invalid_token"',
+      });
+    }
+    for (const auth of [`Basic ${TOKEN}`, TOKEN, `Bearer ${TOKEN} extra`]) {
+      expect((await send('PUT', '/v1/records/guarded', auth, 'v')).status).toBe(401);
+    }
+  });
+
+  it('leaves reads and probes open', async () => {
+    for (const path of [
+      '/healthz',
+      '/readyz',
+      '/metrics',
+      '/v1/status',
+      '/v1/peers',
+      '/v1/providers/x',
+    ])
+      expect({ path, status: (await send('GET', path)).status }).toEqual({ path, status: 200 });
+    expect((await send('GET', '/v1/records/missing')).status).toBe(404);
+  });
+
+  it('takes them with the token (drain last: it stops writes)', async () => {
+    const auth = `Bearer ${TOKEN}`;
+    for (const [method, path, body] of guarded()) {
+      const r = await send(method, path, auth, body);
+      expect({ path, status: r.status }).toEqual({ path, status: 200 });
+    }
+    expect((await send('GET', '/v1/records/guarded')).status).toBe(200);
+  });
+
+  it('refuses an unreadable or short token file, naming the flag', async () => {
+    await writeFile(join(dir, 'short'), 'abc\n');
+    await expect(start(['--api-token-file', join(dir, 'short')])).rejects.toMatchObject({
+      name: 'ConfigError',
+      flag: '--api-token-file',
+    });
+    await expect(start(['--api-token-file', join(dir, 'missing')])).rejects.toMatchObject({
+      name: 'ConfigError',
+      flag: '--api-token-file',
+    });
   });
 });

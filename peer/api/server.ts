@@ -1,6 +1,7 @@
 // The peer's HTTP API on node:http. Every failure is a JSON `{ "error": "..." }` with a status
 // that says whose fault it is (4xx: the request; 5xx: this peer or the network); nothing a client
 // sends can crash the daemon.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -61,6 +62,8 @@ interface Route {
   /** metrics label */
   name: string;
   methods: Partial<Record<string, Handler>>;
+  /** methods that need the API token (when the peer has one): writes, drain, ping */
+  guarded?: readonly string[];
 }
 
 export interface ApiServerOptions {
@@ -69,6 +72,11 @@ export interface ApiServerOptions {
   api: PeerApi;
   log: Logger;
   metrics?: PeerMetrics;
+  /**
+   * the bearer token writes, drain and ping need (`--api-token-file`); without it every route
+   * is open, as before the flag existed. Reads and probes are open either way.
+   */
+  token?: string;
 }
 
 export interface ApiServer {
@@ -216,6 +224,7 @@ function routes(api: PeerApi, metrics?: PeerMetrics): Route[] {
       param: false,
       name: '/v1/drain',
       methods: { POST: async (_q, res) => sendJson(res, 200, await api.drain()) },
+      guarded: ['POST'],
     },
     {
       path: '/v1/records/',
@@ -242,6 +251,7 @@ function routes(api: PeerApi, metrics?: PeerMetrics): Route[] {
           res.end(found.value);
         },
       },
+      guarded: ['PUT'],
     },
     {
       path: '/v1/providers/',
@@ -257,6 +267,7 @@ function routes(api: PeerApi, metrics?: PeerMetrics): Route[] {
           sendJson(res, 200, { key: k, providers: await api.findProviders(k) });
         },
       },
+      guarded: ['POST'],
     },
     {
       path: '/v1/ping/',
@@ -267,12 +278,41 @@ function routes(api: PeerApi, metrics?: PeerMetrics): Route[] {
           sendJson(res, 200, await api.ping(peerIdParam(p)));
         },
       },
+      guarded: ['POST'],
     },
   ];
 }
 
+/** The realm of the `WWW-Authenticate` challenge. */
+const REALM = 'peernet';
+
+/**
+ * Throws 401 unless the request carries `Authorization: Bearer <token>`. Both sides are hashed
+ * first, so the compare takes the same time whatever the length or content of what was sent.
+ * A missing and a wrong token both answer 401 (RFC 6750: `invalid_token` for a wrong one), so
+ * a client has one status to handle: "give the right token".
+ */
+export function checkBearer(req: IncomingMessage, res: ServerResponse, digest: Buffer): void {
+  const header = req.headers.authorization ?? '';
+  const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+  if (m == null) {
+    res.setHeader('www-authenticate', `Bearer realm="${REALM}"`);
+    throw new HttpError(
+      401,
+      'this route needs the API token: send Authorization: Bearer <token> (peerctl --api-token-file)',
+    );
+  }
+  const sent = createHash('sha256').update(m[1]!).digest();
+  if (!timingSafeEqual(sent, digest)) {
+    res.setHeader('www-authenticate', `Bearer realm="${REALM}", error="invalid_token"`);
+    throw new HttpError(401, "the API token is not this peer's");
+  }
+}
+
 export function createApiHandler(opts: Omit<ApiServerOptions, 'host' | 'port'>) {
   const table = routes(opts.api, opts.metrics);
+  const digest =
+    opts.token === undefined ? undefined : createHash('sha256').update(opts.token).digest();
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = process.hrtime.bigint();
     const method = req.method ?? 'GET';
@@ -290,6 +330,7 @@ export function createApiHandler(opts: Omit<ApiServerOptions, 'host' | 'port'>) 
           `method ${method} not allowed on ${route.name} (allowed: ${allow})`,
         );
       }
+      if (digest !== undefined && route.guarded?.includes(method)) checkBearer(req, res, digest);
       await handler(req, res, route.param ? path.slice(route.path.length) : '');
     } catch (err) {
       const status = statusOf(err);

@@ -2,6 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -223,5 +224,65 @@ describe('peerctl', () => {
     expect(r.stderr).toMatch(/^peerctl: ping: expected a peer ID/);
     expect(run(ctl, [...api, 'ping']).code).toBe(2);
     expect(run(ctl, ['--help']).stdout).toMatch(/ping PEERID /);
+  });
+});
+
+describe('peerctl: the API token', () => {
+  /** peerctl in a child process (async: the test's own server must answer meanwhile) */
+  const runAsync = (args: string[], env: Record<string, string> = {}) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [ctl, ...args], {
+        env: { PATH: process.env.PATH ?? '', ...env },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+
+  it('sends Authorization: Bearer from --api-token-file or $PEERNET_API_TOKEN_FILE', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'peerctl-token-'));
+    const file = join(dir, 'token');
+    await writeFile(file, 'the-token-of-this-test\n');
+    const seen: Array<string | undefined> = [];
+    const server = createHttpServer((req, res) => {
+      seen.push(req.headers.authorization);
+      const ok = req.headers.authorization === 'Bearer the-token-of-this-test';
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(ok ? { key: 'k', stored: 1, replicas: 1 } : { error: 'no token' }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const api = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const without = await runAsync(['--api', api, 'put', 'k', 'v']);
+      expect(without.code).toBe(1);
+      expect(without.stderr).toMatch(/no token \(HTTP 401\)/);
+      expect((await runAsync(['--api', api, '--api-token-file', file, 'put', 'k', 'v'])).code).toBe(
+        0,
+      );
+      const fromEnv = await runAsync(['--api', api, 'put', 'k', 'v'], {
+        PEERNET_API_TOKEN_FILE: file,
+      });
+      expect(fromEnv.code).toBe(0);
+      expect(seen).toEqual([
+        undefined,
+        'Bearer the-token-of-this-test',
+        'Bearer the-token-of-this-test',
+      ]);
+      const missing = await runAsync([
+        '--api',
+        api,
+        '--api-token-file',
+        join(dir, 'no'),
+        'put',
+        'k',
+        'v',
+      ]);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toMatch(/^peerctl: --api-token-file: cannot read/);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -5,8 +5,13 @@
 //   peerctl --version
 // URL defaults to $PEERNET_API, else http://127.0.0.1:5001. `get` prints the value and exits 1
 // when it is not found; other failures exit 1 with the API's error on stderr; usage errors exit 2.
+// The API token (for put, provide, ping, drain) comes from --api-token-file, else
+// $PEERNET_API_TOKEN_FILE, else the file the operator mounts into its pods, when it exists.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+
+/** Where operator-made pods mount the network's API token (operator/pods/names.ts). */
+const POD_TOKEN_FILE = '/var/run/peernet/api/token';
 
 const USAGE = `Usage: peerctl [--api URL] [--json] COMMAND
        peerctl --version
@@ -21,6 +26,8 @@ Commands:
   drain                hand records to other peers and stop taking writes
 Options:
   --api URL            the peer's API (default $PEERNET_API or http://127.0.0.1:5001)
+  --api-token-file P   the API token for put, provide, ping and drain (default
+                       $PEERNET_API_TOKEN_FILE, else ${POD_TOKEN_FILE} when it exists)
   --json               print the API's JSON answer
   --version            print the version
 `;
@@ -53,6 +60,8 @@ class UsageError extends Error {
 
 interface Options {
   api: string;
+  /** sent as `Authorization: Bearer` when set */
+  token?: string;
   json: boolean;
   args: string[];
 }
@@ -60,6 +69,10 @@ interface Options {
 function parse(argv: string[], env: NodeJS.ProcessEnv): Options {
   let api = env.PEERNET_API && env.PEERNET_API !== '' ? env.PEERNET_API : 'http://127.0.0.1:5001';
   let json = false;
+  let tokenFile =
+    env.PEERNET_API_TOKEN_FILE && env.PEERNET_API_TOKEN_FILE !== ''
+      ? env.PEERNET_API_TOKEN_FILE
+      : undefined;
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -68,6 +81,11 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Options {
       if (v == null) throw new UsageError('--api: expects a URL');
       api = v;
     } else if (a.startsWith('--api=')) api = a.slice(6);
+    else if (a === '--api-token-file') {
+      const v = argv[++i];
+      if (v == null) throw new UsageError('--api-token-file: expects a path');
+      tokenFile = v;
+    } else if (a.startsWith('--api-token-file=')) tokenFile = a.slice('--api-token-file='.length);
     else if (a === '--json') json = true;
     else if (a === '--help' || a === '-h') args.unshift('help');
     else if (a === '--version' && args.length === 0) args.unshift('version');
@@ -80,18 +98,37 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Options {
   } catch {
     throw new UsageError(`--api: expected a URL, got ${JSON.stringify(api)}`);
   }
-  return { api: api.replace(/\/+$/, ''), json, args };
+  const token = readToken(tokenFile);
+  return { api: api.replace(/\/+$/, ''), json, args, ...(token !== undefined ? { token } : {}) };
+}
+
+/** The token of a named file (which must be readable), else of the pod's file if there is one. */
+function readToken(named: string | undefined): string | undefined {
+  const path = named ?? (existsSync(POD_TOKEN_FILE) ? POD_TOKEN_FILE : undefined);
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--api-token-file: cannot read ${path}: ${(err as Error).message}`);
+  }
+  const token = text.trim();
+  if (token === '') throw new UsageError(`--api-token-file: ${path} is empty`);
+  return token;
 }
 
 async function call(
-  api: string,
+  o: Pick<Options, 'api' | 'token'>,
   method: string,
   path: string,
   body?: Uint8Array,
 ): Promise<{ status: number; bytes: Uint8Array; json?: Record<string, unknown> }> {
+  const { api } = o;
+  const headers: Record<string, string> = {};
+  if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
   let res: Response;
   try {
-    res = await fetch(`${api}${path}`, { method, body });
+    res = await fetch(`${api}${path}`, { method, body, headers });
   } catch (err) {
     const cause = (err as Error & { cause?: Error }).cause;
     throw new Error(`cannot reach ${api}: ${cause?.message ?? (err as Error).message}`);
@@ -147,7 +184,7 @@ async function run(o: Options): Promise<number> {
     case 'put': {
       const [key, value] = need(rest, 2, 'put KEY VALUE');
       const body = value === '-' ? await readStdin() : new TextEncoder().encode(value);
-      const r = await call(o.api, 'PUT', `/v1/records/${enc(key!)}`, body);
+      const r = await call(o, 'PUT', `/v1/records/${enc(key!)}`, body);
       if (r.status !== 200) return failed(r);
       if (o.json) printJson(r.json);
       else {
@@ -159,7 +196,7 @@ async function run(o: Options): Promise<number> {
     }
     case 'get': {
       const [key] = need(rest, 1, 'get KEY');
-      const r = await call(o.api, 'GET', `/v1/records/${enc(key!)}`);
+      const r = await call(o, 'GET', `/v1/records/${enc(key!)}`);
       if (r.status === 404) {
         if (o.json) printJson(r.json);
         process.stderr.write(`peerctl: not found: ${key}\n`);
@@ -172,7 +209,7 @@ async function run(o: Options): Promise<number> {
     }
     case 'provide': {
       const [key] = need(rest, 1, 'provide KEY');
-      const r = await call(o.api, 'POST', `/v1/providers/${enc(key!)}`);
+      const r = await call(o, 'POST', `/v1/providers/${enc(key!)}`);
       if (r.status !== 200) return failed(r);
       if (o.json) printJson(r.json);
       else
@@ -183,7 +220,7 @@ async function run(o: Options): Promise<number> {
     }
     case 'providers': {
       const [key] = need(rest, 1, 'providers KEY');
-      const r = await call(o.api, 'GET', `/v1/providers/${enc(key!)}`);
+      const r = await call(o, 'GET', `/v1/providers/${enc(key!)}`);
       if (r.status !== 200) return failed(r);
       if (o.json) printJson(r.json);
       else for (const p of (r.json?.providers ?? []) as Array<{ peerId: string }>) out(p.peerId);
@@ -191,7 +228,7 @@ async function run(o: Options): Promise<number> {
     }
     case 'peers': {
       need(rest, 0, 'peers');
-      const r = await call(o.api, 'GET', '/v1/peers');
+      const r = await call(o, 'GET', '/v1/peers');
       if (r.status !== 200) return failed(r);
       if (o.json) printJson(r.json);
       else
@@ -207,7 +244,7 @@ async function run(o: Options): Promise<number> {
       // the API refuses anything but a peer ID (400); say so before asking it
       if (peer!.startsWith('/'))
         throw new UsageError('ping: expected a peer ID, not an address (see peerctl peers)');
-      const r = await call(o.api, 'POST', `/v1/ping/${enc(peer!)}`);
+      const r = await call(o, 'POST', `/v1/ping/${enc(peer!)}`);
       if (r.status !== 200) return failed(r);
       if (o.json) printJson(r.json);
       else out(`${str(r.json?.peerId ?? peer)}: ${str(r.json?.rttMs)} ms`);
@@ -215,7 +252,7 @@ async function run(o: Options): Promise<number> {
     }
     case 'status': {
       need(rest, 0, 'status');
-      const r = await call(o.api, 'GET', '/v1/status');
+      const r = await call(o, 'GET', '/v1/status');
       if (r.status !== 200) return failed(r);
       if (o.json) printJson(r.json);
       else
@@ -225,7 +262,7 @@ async function run(o: Options): Promise<number> {
     }
     case 'drain': {
       need(rest, 0, 'drain');
-      const r = await call(o.api, 'POST', '/v1/drain');
+      const r = await call(o, 'POST', '/v1/drain');
       if (r.status !== 200) return failed(r);
       if (o.json) printJson(r.json);
       else out(`handed off ${str(r.json?.handedOff ?? 0)} records`);
