@@ -5,6 +5,7 @@ import { formatSwarmKey } from '../../peer/identity.js';
 import { resolveTopology, type PeerNetwork } from '../api/schema.js';
 import {
   API_BASE_PORT,
+  API_TOKEN_FILE,
   BOOTSTRAP_FILE,
   P2P_BASE_PORT,
   SWARM_FILE,
@@ -15,6 +16,7 @@ import {
   selectorFor,
   serviceName,
   swarmSecretName,
+  apiTokenSecretName,
 } from './names.js';
 import type { DesiredPeer } from './pods.js';
 
@@ -125,6 +127,28 @@ export function desiredSwarmSecret(network: PeerNetwork, key: Uint8Array): V1Sec
     metadata: meta(network, swarmSecretName(network.metadata.name)),
     data: { [SWARM_FILE]: Buffer.from(formatSwarmKey(key)).toString('base64') },
   };
+}
+
+/**
+ * The network's API token Secret: `token`, the hex of `key` (32 random bytes the reconciler
+ * draws once, and never replaces). Writes, drain and ping on the peers' APIs need it.
+ */
+export function desiredApiTokenSecret(network: PeerNetwork, key: Uint8Array): V1Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: meta(network, apiTokenSecretName(network.metadata.name)),
+    data: { [API_TOKEN_FILE]: Buffer.from(Buffer.from(key).toString('hex')).toString('base64') },
+  };
+}
+
+/** The token in an API token Secret, or undefined when it has none. */
+export function apiTokenOf(secret: V1Secret | undefined): string | undefined {
+  const b64 = secret?.data?.[API_TOKEN_FILE];
+  if (b64 === undefined) return undefined;
+  const token = Buffer.from(b64, 'base64').toString('utf8').trim();
+  return token === '' ? undefined : token;
 }
 
 /**

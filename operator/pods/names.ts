@@ -13,6 +13,9 @@ export const P2P_BASE_PORT = 4001;
 export const API_BASE_PORT = 5001;
 export const KEYS_MOUNT = '/var/run/peernet/keys';
 export const SWARM_MOUNT = '/var/run/peernet/swarm';
+/** peerctl looks for API_TOKEN_MOUNT/API_TOKEN_FILE by itself (peer/cli/peerctl.ts) */
+export const API_TOKEN_MOUNT = '/var/run/peernet/api';
+export const API_TOKEN_FILE = 'token';
 export const BOOTSTRAP_MOUNT = '/etc/peernet/bootstrap';
 export const BOOTSTRAP_FILE = 'bootstrap.txt';
 export const SWARM_FILE = 'swarm.key';
@@ -21,6 +24,7 @@ export const podName = (network: string, ordinal: number): string => `${network}
 export const serviceName = (network: string): string => `${network}-peers`;
 export const keysSecretName = (network: string): string => `${network}-keys`;
 export const swarmSecretName = (network: string): string => `${network}-swarm`;
+export const apiTokenSecretName = (network: string): string => `${network}-api-token`;
 export const bootstrapConfigMapName = (network: string): string => `${network}-bootstrap`;
 export const containerName = (i: number): string => `peer-${i}`;
 /** `<pod>` with one peer per pod, else `<pod>-<i>` (ADR 0001). */

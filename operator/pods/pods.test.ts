@@ -125,6 +125,8 @@ describe('desiredPod', () => {
       '/etc/peernet/bootstrap/bootstrap.txt',
       '--network',
       'ns/net',
+      '--api-token-file',
+      '/var/run/peernet/api/token',
       '--mdns',
     ]);
     expect(cs[1]!.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'api-1' });
@@ -144,7 +146,30 @@ describe('desiredPod', () => {
     expect(args).toContain('/var/run/peernet/keys/net-0.key');
     expect(args).not.toContain('--mdns');
     expect(args.slice(-2)).toEqual(['--swarm-key-file', '/var/run/peernet/swarm/swarm.key']);
-    expect(pod.spec!.volumes!.map((v) => v.name)).toEqual(['keys', 'bootstrap', 'tmp', 'swarm']);
+    expect(pod.spec!.volumes!.map((v) => v.name)).toEqual([
+      'keys',
+      'bootstrap',
+      'api-token',
+      'tmp',
+      'swarm',
+    ]);
+  });
+
+  test('every peer gets the network API token: a read-only Secret volume and --api-token-file', () => {
+    const pod = desiredPod(network({ replicas: 1, topology: { mode: 'colocated' } }), 0, settings);
+    expect(pod.spec!.volumes!.find((v) => v.name === 'api-token')).toEqual({
+      name: 'api-token',
+      secret: { secretName: 'net-api-token', defaultMode: 0o440 },
+    });
+    for (const c of pod.spec!.containers) {
+      expect(c.volumeMounts).toContainEqual({
+        name: 'api-token',
+        mountPath: '/var/run/peernet/api',
+        readOnly: true,
+      });
+      const at = c.args!.indexOf('--api-token-file');
+      expect(c.args![at + 1]).toBe('/var/run/peernet/api/token');
+    }
   });
 
   test('the operator-made swarm Secret is mounted as before: same volume, same spec hash', () => {
@@ -159,12 +184,13 @@ describe('desiredPod', () => {
       name: 'swarm',
       secret: { secretName: 'net-swarm', defaultMode: 0o440 },
     });
-    // hashes of pods made by the operator before spec.swarmKeySecret existed: an upgrade of the
-    // operator must not roll them
-    expect(hash({ topology: { mode: 'spread' }, privateNetwork: true })).toBe('d870b6bcde19fa23');
-    expect(hash({ topology: { mode: 'spread' } })).toBe('660ffa571d62ef1f');
+    // pinned hashes: an upgrade of the operator that changes them rolls every pod. swarmKeySecret
+    // left them alone; the API token mount changed them once, on purpose (ADR 0006: running
+    // pods get the token only by being recreated)
+    expect(hash({ topology: { mode: 'spread' }, privateNetwork: true })).toBe('a0a9b8b87c23f561');
+    expect(hash({ topology: { mode: 'spread' } })).toBe('f9228e92601ae5be');
     expect(hash({ replicas: 2, topology: { mode: 'colocated' }, privateNetwork: true })).toBe(
-      '790493c4edd65ce1',
+      '1a65a9e441cc732f',
     );
   });
 

@@ -5,6 +5,8 @@ import { resolveTopology, type PeerNetwork, type ResolvedTopology } from '../api
 import {
   ANNOTATION_SPEC_HASH,
   API_BASE_PORT,
+  API_TOKEN_FILE,
+  API_TOKEN_MOUNT,
   BOOTSTRAP_FILE,
   BOOTSTRAP_MOUNT,
   KEYS_MOUNT,
@@ -23,6 +25,7 @@ import {
   selectorFor,
   serviceName,
   swarmSecretName,
+  apiTokenSecretName,
 } from './names.js';
 
 export const RUN_AS_USER = 10001;
@@ -101,6 +104,8 @@ export function peerArgs(
     `${BOOTSTRAP_MOUNT}/${BOOTSTRAP_FILE}`,
     '--network',
     `${network.metadata.namespace}/${network.metadata.name}`,
+    '--api-token-file',
+    `${API_TOKEN_MOUNT}/${API_TOKEN_FILE}`,
   ];
   if (topology.mode === 'colocated') args.push('--mdns');
   if (network.spec.privateNetwork) args.push('--swarm-key-file', `${SWARM_MOUNT}/${SWARM_FILE}`);
@@ -154,6 +159,7 @@ function container(
     volumeMounts: [
       { name: 'keys', mountPath: KEYS_MOUNT, readOnly: true },
       { name: 'bootstrap', mountPath: BOOTSTRAP_MOUNT, readOnly: true },
+      { name: 'api-token', mountPath: API_TOKEN_MOUNT, readOnly: true },
       { name: 'tmp', mountPath: '/tmp' },
       ...(network.spec.privateNetwork
         ? [{ name: 'swarm', mountPath: SWARM_MOUNT, readOnly: true }]
@@ -204,6 +210,11 @@ export function desiredPod(network: PeerNetwork, ordinal: number, settings: PodS
       },
     },
     { name: 'bootstrap', configMap: { name: bootstrapConfigMapName(name) } },
+    // the network's API token: writes, drain and ping need it; peerctl in the pod finds it here
+    {
+      name: 'api-token',
+      secret: { secretName: apiTokenSecretName(name), defaultMode: 0o440 },
+    },
     { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
   ];
   if (network.spec.privateNetwork) volumes.push(swarmVolume(network));

@@ -7,7 +7,7 @@ import { askPeers, callPeer, createPeerStatusClient } from './peers.js';
 
 const STATUS = JSON.stringify({ routingTable: 7, connections: 3, draining: false, padding: 'x' });
 const servers: http.Server[] = [];
-const ports = { ok: 0, trickle: 0, silent: 0, drained: 0 };
+const ports = { ok: 0, trickle: 0, silent: 0, drained: 0, guarded: 0 };
 /** the trickling server's answers still being written (to end them after the tests) */
 const trickling = new Set<NodeJS.Timeout>();
 
@@ -29,6 +29,12 @@ beforeAll(async () => {
         ? JSON.stringify({ handedOff: 4 })
         : JSON.stringify({ routingTable: 2, connections: 1, draining: true }),
     );
+  });
+  // drains only with the token, as a peer started with --api-token-file
+  ports.guarded = await serve((req, res) => {
+    const ok = req.headers.authorization === 'Bearer t0ken-of-the-network';
+    res.writeHead(ok ? 200 : 401, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(ok ? { handedOff: 2 } : { error: 'needs the API token' }));
   });
   // one byte every 50 ms: ~600 bytes take 30 s, far past any deadline under test
   ports.trickle = await serve((_req, res) => {
@@ -62,6 +68,13 @@ async function timed<T>(p: Promise<T>): Promise<{ value: T; ms: number }> {
   const value = await p;
   return { value, ms: performance.now() - t0 };
 }
+
+test('drain sends the network API token; without it a guarded peer refuses', async () => {
+  const client = createPeerStatusClient();
+  expect(await client.drain('127.0.0.1', ports.guarded)).toBeUndefined();
+  expect(await client.drain('127.0.0.1', ports.guarded, { token: 'wrong' })).toBeUndefined();
+  expect(await client.drain('127.0.0.1', ports.guarded, { token: 't0ken-of-the-network' })).toBe(2);
+});
 
 describe('peer calls end at their deadline', () => {
   test('an answer in time is read', async () => {

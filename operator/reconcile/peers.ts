@@ -9,6 +9,8 @@ import type { PeerLive } from '../status/status.js';
 export interface PeerCallOptions {
   /** ends the call at once (the reconcile's deadline) */
   signal?: AbortSignal;
+  /** the network's API token, sent as `Authorization: Bearer` (drain needs it) */
+  token?: string;
 }
 
 export interface PeerStatusClient {
@@ -40,6 +42,7 @@ export function callPeer(
   path: string,
   timeoutMs: number,
   signal?: AbortSignal,
+  token?: string,
 ): Promise<unknown> {
   return new Promise((resolve) => {
     if (signal?.aborted) {
@@ -56,28 +59,27 @@ export function callPeer(
       resolve(v);
     };
     const stop = (): void => finish(undefined);
-    const req = http.request(
-      { host: ip, port, method, path, agent: false, headers: { Accept: 'application/json' } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (d: Buffer) => {
-          size += d.length;
-          if (size > MAX_BODY) return finish(undefined);
-          chunks.push(d);
-        });
-        res.on('end', () => {
-          if (res.statusCode !== 200) return finish(undefined);
-          try {
-            finish(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-          } catch {
-            finish(undefined);
-          }
-        });
-        res.on('error', stop);
-        res.on('close', stop);
-      },
-    );
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (token !== undefined) headers.Authorization = `Bearer ${token}`;
+    const req = http.request({ host: ip, port, method, path, agent: false, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (d: Buffer) => {
+        size += d.length;
+        if (size > MAX_BODY) return finish(undefined);
+        chunks.push(d);
+      });
+      res.on('end', () => {
+        if (res.statusCode !== 200) return finish(undefined);
+        try {
+          finish(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        } catch {
+          finish(undefined);
+        }
+      });
+      res.on('error', stop);
+      res.on('close', stop);
+    });
     // a total deadline: the timer is not reset by data, as a socket timeout would be
     const timer = setTimeout(stop, timeoutMs);
     signal?.addEventListener('abort', stop, { once: true });
@@ -101,8 +103,15 @@ export function createPeerStatusClient(options: PeerStatusClientOptions = {}): P
       return live;
     },
     async drain(ip, port, opts = {}) {
-      const body = (await callPeer(ip, port, 'POST', '/v1/drain', drainTimeout, opts.signal)) as
-        { handedOff?: unknown } | undefined;
+      const body = (await callPeer(
+        ip,
+        port,
+        'POST',
+        '/v1/drain',
+        drainTimeout,
+        opts.signal,
+        opts.token,
+      )) as { handedOff?: unknown } | undefined;
       return body && typeof body.handedOff === 'number' ? body.handedOff : undefined;
     },
   };

@@ -35,6 +35,8 @@ import {
   desiredPodDisruptionBudget,
   desiredService,
   desiredSwarmSecret,
+  desiredApiTokenSecret,
+  apiTokenOf,
   makesSwarmSecret,
   needsApply,
   type NetworkPolicySettings,
@@ -45,6 +47,7 @@ import {
   keyFileName,
   keysSecretName,
   swarmSecretName,
+  apiTokenSecretName,
   serviceName,
   bootstrapConfigMapName,
   ordinalOf,
@@ -267,6 +270,7 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     }> = [
       { r: RESOURCES.Secret, name: keysSecretName(name) },
       { r: RESOURCES.ConfigMap, name: bootstrapConfigMapName(name) },
+      { r: RESOURCES.Secret, name: apiTokenSecretName(name) },
     ];
     // a user's own swarm key Secret (spec.swarmKeySecret) is theirs: only ours are checked
     if (makesSwarmSecret(network))
@@ -300,6 +304,26 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
       'Normal',
       'CreatedSwarmKey',
       `made the private network key ${swarmSecretName(name)}`,
+    );
+  }
+
+  /** The API token Secret: made once, never replaced (rotating it is the user's act, see ADR 0006). */
+  async function ensureApiToken(network: PeerNetwork): Promise<void> {
+    const { name, namespace, uid } = network.metadata;
+    const secret = c.cache.secrets.get(namespace, apiTokenSecretName(name));
+    if (secret) {
+      if (!isOwnedBy(uid)(secret))
+        throw new ForeignObjectError(
+          `Secret ${apiTokenSecretName(name)} is not owned by this PeerNetwork`,
+        );
+      if (apiTokenOf(secret) !== undefined) return;
+    }
+    await createOwned(desiredApiTokenSecret(network, new Uint8Array(randomBytes(32))), uid);
+    c.events.emit(
+      target(network),
+      'Normal',
+      'CreatedApiToken',
+      `made the API token ${apiTokenSecretName(name)}`,
     );
   }
 
@@ -359,8 +383,18 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     if (d.drain && isPodReady(pod) && pod.status?.podIP) {
       const ip = pod.status.podIP;
       const n = pod.spec?.containers.length ?? 1;
+      // the peers refuse a drain without the network's token (401); without one in the cache
+      // (deleted by a user) the call is still made, for pods of a release before tokens
+      const token = apiTokenOf(
+        c.cache.secrets.get(network.metadata.namespace, apiTokenSecretName(network.metadata.name)),
+      );
       const handed = await Promise.all(
-        Array.from({ length: n }, (_, i) => c.peers.drain(ip, API_BASE_PORT + i, { signal })),
+        Array.from({ length: n }, (_, i) =>
+          c.peers.drain(ip, API_BASE_PORT + i, {
+            signal,
+            ...(token !== undefined ? { token } : {}),
+          }),
+        ),
       );
       // cut short: drained again (idempotent) and deleted by the next reconcile
       if (signal.aborted) return false;
@@ -563,6 +597,7 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
         const written = await Promise.allSettled([
           keys.write(),
           makesSwarmSecret(network) ? ensureSwarmKey(network) : Promise.resolve(),
+          ensureApiToken(network),
           applyIfNeeded(
             network,
             desiredService(network),
