@@ -33,7 +33,12 @@ export interface Kube {
   namespaces(): Promise<string[]>;
   pods(labelSelector: string): Promise<PodInfo[]>;
   /** a peer's HTTP API at `port` of `pod`, through /api/v1/namespaces/NS/pods/POD:PORT/proxy */
-  proxy(pod: string, port: number): PeerSend;
+  proxy(pod: string, port: number, token?: string): PeerSend;
+  /**
+   * the network's API token (Secret `<network>-api-token`), which writes and pings need;
+   * undefined when there is none. Reading it needs `get` on that Secret: RBAC decides who writes.
+   */
+  apiToken(network: string): Promise<string | undefined>;
   /** the log of one container, streamed */
   log(
     pod: string,
@@ -83,9 +88,14 @@ export function createKube(access: KubeAccess, namespace: string, opts: KubeOpti
   async function send(
     method: string,
     path: string,
-    o: { query?: Record<string, string>; body?: Uint8Array; timeoutMs?: number } = {},
+    o: {
+      query?: Record<string, string>;
+      body?: Uint8Array;
+      timeoutMs?: number;
+      headers?: Record<string, string>;
+    } = {},
   ): Promise<{ code: number; body: Buffer }> {
-    const headers: Record<string, string> = { Accept: '*/*' };
+    const headers: Record<string, string> = { Accept: '*/*', ...o.headers };
     if (o.body) headers['Content-Type'] = 'application/octet-stream';
     let res;
     try {
@@ -139,12 +149,32 @@ export function createKube(access: KubeAccess, namespace: string, opts: KubeOpti
         })
       ).items;
     },
-    proxy(pod, port) {
+    async apiToken(network) {
+      const name = `${network}-api-token`;
+      try {
+        const secret = await api<{ data?: Record<string, string> }>(
+          resourcePath(RESOURCES.Secret, namespace, name),
+        );
+        const b64 = secret.data?.token;
+        return b64 === undefined ? undefined : Buffer.from(b64, 'base64').toString('utf8').trim();
+      } catch (e) {
+        if (e instanceof ApiServerError && e.code === 404) return undefined;
+        if (e instanceof ApiServerError)
+          throw new ApiServerError(
+            `writes need the network's API token, and reading Secret ${name} failed: ${e.message}`,
+            e.code,
+          );
+        throw e;
+      }
+    },
+    proxy(pod, port, token) {
       return async (method, path, body) => {
         // `POD:PORT` with its colon as it is (kubectl's form), not percent-encoded
         const at = `${resourcePath(RESOURCES.Pod, namespace)}/${encodeURIComponent(pod)}:${port}`;
         const r = await send(method, `${at}/proxy${path}`, {
           ...(body ? { body } : {}),
+          // not Authorization: the API server consumes that one (peer/api/server.ts)
+          ...(token !== undefined ? { headers: { 'X-Peernet-Api-Token': token } } : {}),
           timeoutMs: proxyTimeoutMs,
         });
         // the API server's own refusal (no such pod, forbidden, cannot dial): not the peer's

@@ -134,7 +134,15 @@ export async function runPlugin(
         const value =
           c.value === '-' ? await readAll(io.stdin) : new Uint8Array(Buffer.from(c.value));
         const network = await k.network(c.network);
-        const { via, result } = await onePeer(k, network, c.peer, (p) => p.put(c.key, value));
+        const token = await k.apiToken(c.network);
+        const { via, result } = await onePeer(
+          k,
+          network,
+          c.peer,
+          (p) => p.put(c.key, value),
+          undefined,
+          token,
+        );
         if (c.json) json({ ...result, via: via.name });
         else
           out(
@@ -155,7 +163,15 @@ export async function runPlugin(
       }
       case 'provide': {
         const network = await k.network(c.network);
-        const { via, result } = await onePeer(k, network, c.peer, (p) => p.provide(c.key));
+        const token = await k.apiToken(c.network);
+        const { via, result } = await onePeer(
+          k,
+          network,
+          c.peer,
+          (p) => p.provide(c.key),
+          undefined,
+          token,
+        );
         if (c.json) json({ ...result, via: via.name });
         else
           out(
@@ -187,6 +203,7 @@ export async function runPlugin(
           c.peer,
           (p) => p.ping(peerId),
           (t) => t.peerId !== peerId,
+          await k.apiToken(c.network),
         );
         const name = (network.status?.peers ?? []).find((p) => p.peerId === result.peerId)?.name;
         if (c.json) json({ ...result, ...(name ? { name } : {}), from: via.name });
@@ -208,13 +225,15 @@ export async function runPlugin(
     want: string | undefined,
     fn: (p: PeerClient) => Promise<T>,
     prefer: (t: Target) => boolean = () => true,
+    /** the network's API token, for writes and pings */
+    token?: string,
   ): Promise<{ via: Target; result: T }> {
     const all = choosePeers(network, want);
     const ordered = [...all.filter(prefer), ...all.filter((t) => !prefer(t))];
     let last: Error | undefined;
     for (const t of ordered.slice(0, want === undefined ? MAX_TRIES : 1)) {
       try {
-        return { via: t, result: await fn(createPeerClient(k.proxy(t.pod, t.port))) };
+        return { via: t, result: await fn(createPeerClient(k.proxy(t.pod, t.port, token))) };
       } catch (e) {
         // the proxy could not reach it, or it is draining: another peer serves as well
         const unreachable =

@@ -454,6 +454,21 @@ describe('--api-token-file: writes, drain and ping need the token', () => {
     expect((await send('GET', '/v1/records/missing')).status).toBe(404);
   });
 
+  it('takes the token in X-Peernet-Api-Token too (the pod proxy drops Authorization)', async () => {
+    const res = await fetch(`http://${t.api.address}/v1/records/by-header`, {
+      method: 'PUT',
+      body: 'v',
+      headers: { 'x-peernet-api-token': TOKEN },
+    });
+    expect(res.status).toBe(200);
+    const wrong = await fetch(`http://${t.api.address}/v1/records/by-header`, {
+      method: 'PUT',
+      body: 'v',
+      headers: { 'x-peernet-api-token': 'wrong' },
+    });
+    expect(wrong.status).toBe(401);
+  });
+
   it('takes them with the token (drain last: it stops writes)', async () => {
     const auth = `Bearer ${TOKEN}`;
     for (const [method, path, body] of guarded()) {

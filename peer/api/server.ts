@@ -287,22 +287,30 @@ function routes(api: PeerApi, metrics?: PeerMetrics): Route[] {
 const REALM = 'peernet';
 
 /**
- * Throws 401 unless the request carries `Authorization: Bearer <token>`. Both sides are hashed
- * first, so the compare takes the same time whatever the length or content of what was sent.
- * A missing and a wrong token both answer 401 (RFC 6750: `invalid_token` for a wrong one), so
- * a client has one status to handle: "give the right token".
+ * The header that carries the token where `Authorization` cannot: the Kubernetes API server
+ * authenticates a pod-proxy request by its `Authorization` and deletes that header before it
+ * relays the request, so `kubectl peernet` sends the token in this one.
+ */
+export const TOKEN_HEADER = 'x-peernet-api-token';
+
+/**
+ * Throws 401 unless the request carries the token, as `Authorization: Bearer <token>` or in
+ * TOKEN_HEADER. Both sides are hashed first, so the compare takes the same time whatever the
+ * length or content of what was sent. A missing and a wrong token both answer 401 (RFC 6750:
+ * `invalid_token` for a wrong one), so a client has one status to handle: "give the token".
  */
 export function checkBearer(req: IncomingMessage, res: ServerResponse, digest: Buffer): void {
-  const header = req.headers.authorization ?? '';
-  const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-  if (m == null) {
+  const bearer = /^Bearer[ ]+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+  const own = req.headers[TOKEN_HEADER];
+  const sentToken = bearer ?? (typeof own === 'string' && own !== '' ? own.trim() : undefined);
+  if (sentToken === undefined) {
     res.setHeader('www-authenticate', `Bearer realm="${REALM}"`);
     throw new HttpError(
       401,
       'this route needs the API token: send Authorization: Bearer <token> (peerctl --api-token-file)',
     );
   }
-  const sent = createHash('sha256').update(m[1]!).digest();
+  const sent = createHash('sha256').update(sentToken).digest();
   if (!timingSafeEqual(sent, digest)) {
     res.setHeader('www-authenticate', `Bearer realm="${REALM}", error="invalid_token"`);
     throw new HttpError(401, "the API token is not this peer's");
