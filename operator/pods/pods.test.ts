@@ -185,7 +185,7 @@ describe('desiredPod', () => {
       secret: { secretName: 'net-swarm', defaultMode: 0o440 },
     });
     // pinned hashes: an upgrade of the operator that changes them rolls every pod. swarmKeySecret
-    // left them alone; the API token mount changed them once, on purpose (ADR 0006: running
+    // left them alone; the API token mount changed them once, on purpose (running
     // pods get the token only by being recreated)
     expect(hash({ topology: { mode: 'spread' }, privateNetwork: true })).toBe('a0a9b8b87c23f561');
     expect(hash({ topology: { mode: 'spread' } })).toBe('f9228e92601ae5be');

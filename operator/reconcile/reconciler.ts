@@ -307,7 +307,7 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     );
   }
 
-  /** The API token Secret: made once, never replaced (rotating it is the user's act, see ADR 0006). */
+  /** The API token Secret: made once, never replaced (rotating it is the user's act). */
   async function ensureApiToken(network: PeerNetwork): Promise<void> {
     const { name, namespace, uid } = network.metadata;
     const secret = c.cache.secrets.get(namespace, apiTokenSecretName(name));
