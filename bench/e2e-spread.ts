@@ -9,6 +9,7 @@
 // a peer on another node. Figures are printed, never asserted.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { buildImages } from '../cluster/images/index.js';
@@ -44,6 +45,7 @@ interface SeenPod {
   ip?: string;
   node?: string;
   gone?: boolean;
+  restarts: number;
 }
 
 /** Watches the pods of a selector from before the apply: when each appears, is Ready, goes. */
@@ -56,12 +58,16 @@ async function watchPods(
   let ac: AbortController | undefined;
   const onEvent = (type: string, obj: V1Pod): void => {
     const name = obj.metadata?.name ?? '';
-    const p = pods.get(name) ?? { name, seen: performance.now() };
+    const p = pods.get(name) ?? { name, seen: performance.now(), restarts: 0 };
     pods.set(name, p);
     p.ip = obj.status?.podIP ?? p.ip;
     p.node = obj.spec?.nodeName ?? p.node;
     const ready = obj.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
     if (ready === true && p.ready === undefined) p.ready = performance.now();
+    p.restarts = Math.max(
+      p.restarts,
+      ...(obj.status?.containerStatuses ?? []).map((c) => c.restartCount),
+    );
     if (type === 'DELETED') p.gone = true;
   };
   const start = async (): Promise<void> => {
@@ -89,6 +95,11 @@ interface SideResult {
   dhtReadyMs?: number;
   phaseReadyMs?: number;
   startLatencies: number[];
+  /** pods never Ready within --timeout (their start latency is not in startLatencies) */
+  notReady: number;
+  restarts: number;
+  /** gave up at --timeout: what it reached is printed, PUT/GET skipped */
+  timedOut: boolean;
   perNode: Map<string, number>;
   puts: Array<{ ms: number; ok: boolean }>;
   gets: Array<{ ms: number; ok: boolean }>;
@@ -124,6 +135,9 @@ async function measure(
   const result: SideResult = {
     label: side.label,
     startLatencies: [],
+    notReady: 0,
+    restarts: 0,
+    timedOut: false,
     perNode: new Map(),
     puts: [],
     gets: [],
@@ -154,15 +168,23 @@ async function measure(
         (side.phaseReady === undefined || result.phaseReadyMs !== undefined)
       )
         break;
-      if (Date.now() > deadline)
-        throw new Error(`${side.label}: not DHT-ready after ${o.timeoutS}s`);
+      if (Date.now() > deadline) {
+        result.timedOut = true;
+        break;
+      }
       await sleep(500);
     }
     const ps = [...watch.pods.values()].filter((p) => p.gone !== true);
-    result.startLatencies = ps.map((p) => p.ready! - p.seen);
+    result.startLatencies = ps.filter((p) => p.ready !== undefined).map((p) => p.ready! - p.seen);
+    result.notReady = ps.filter((p) => p.ready === undefined).length;
+    result.restarts = ps.reduce((n, p) => n + p.restarts, 0);
     for (const p of ps)
       result.perNode.set(p.node ?? '?', (result.perNode.get(p.node ?? '?') ?? 0) + 1);
 
+    if (result.timedOut) {
+      ctx.progress(`${side.label}: gave up after ${o.timeoutS}s; no PUT/GET`);
+      return result;
+    }
     ctx.progress(`${side.label}: ${o.ops} PUTs then ${o.ops} GETs from a peer on another node`);
     const keys = Array.from({ length: o.ops }, (_, i) => ({
       key: `bench-${i}-${randomBytes(4).toString('hex')}`,
@@ -243,6 +265,14 @@ function report(ctx: BenchContext, net: SideResult, sts: SideResult): void {
       add(`${op} p${p} (ms)`, percentile(okMs(net[k]), p), percentile(okMs(sts[k]), p), ms);
     rows.push([`${op} success`, pct(net[k]), pct(sts[k]), '']);
   }
+  rows.push([
+    'pods never Ready (within --timeout)',
+    String(net.notReady),
+    String(sts.notReady),
+    '',
+  ]);
+  rows.push(['container restarts', String(net.restarts), String(sts.restarts), '']);
+  rows.push(['gave up at --timeout', net.timedOut ? 'yes' : 'no', sts.timedOut ? 'yes' : 'no', '']);
   const nodes = (r: SideResult): string =>
     [...r.perNode.entries()].map(([n, c]) => `${n}:${c}`).join(' ');
   rows.push(['pods per node', nodes(net), nodes(sts), '']);
@@ -345,7 +375,9 @@ spec:
       const results = new Map<string, SideResult>();
       for (const side of order) results.set(side.label, await measure(side, c, ctx, o));
       ctx.print(
-        `e2e-spread round ${r}/${rounds}: ${peers} peers a side (spread, Preferred) on ${nodeCount} real nodes; ${order.map((s) => s.label).join(' first, then ')} (the first deleted before the second)`,
+        `e2e-spread round ${r}/${rounds}: ${peers} peers a side (spread, Preferred) on ${nodeCount} real nodes; ${order.map((s) => s.label).join(' first, then ')} (the first deleted before the second); load average now ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')}`,
       );
       report(ctx, results.get('PeerNetwork')!, results.get('StatefulSet')!);
     }
