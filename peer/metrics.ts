@@ -25,6 +25,8 @@ export interface PeerMetrics {
   handedOff: Counter<'kind'>;
   /** copies of other writers' records this peer placed on their closest peers (replicate requests) */
   forwarded: Counter;
+  /** older copies a GET replaced with the newest it found (here or on the holders it met) */
+  repaired: Counter;
   /** connections opened, by who dialled (inbound, outbound) */
   connectionsOpened: Counter<'direction'>;
   /** DHT requests other peers sent this one, by message type */
@@ -148,6 +150,11 @@ export function createMetrics(sources: MetricSources, opts: MetricsOptions = {})
     forwarded: new Counter({
       name: 'peernet_records_forwarded_total',
       help: "Copies of other writers' records this peer placed on peers close to the key (replicate requests)",
+      registers: [registry],
+    }),
+    repaired: new Counter({
+      name: 'peernet_records_read_repaired_total',
+      help: 'Older copies a GET replaced with the newest value it found (its own or a holder it met)',
       registers: [registry],
     }),
     connectionsOpened: new Counter({
