@@ -58,6 +58,8 @@ async function template(...set: string[]): Promise<Doc[]> {
     chart,
     '-n',
     'peernet-system',
+    // the `helm test` hook has a test of its own below
+    '--skip-tests',
     ...set.flatMap((s) => ['--set', s]),
   ]);
   if (r.code !== 0) throw new Error(r.stderr);
@@ -325,6 +327,47 @@ describe('charts/peernet-operator', () => {
     expect(labels.grafana_dashboard).toBeUndefined();
     await expect(template('monitoring.podMonitor.interval=soon')).rejects.toThrow(/interval/);
     await expect(template('monitoring.extra=true')).rejects.toThrow(/extra/);
+  });
+
+  test('helm test: hook objects, RBAC to create, get and delete PeerNetworks only, node in the peer image', async () => {
+    const r = await run([
+      'template',
+      'pn',
+      chart,
+      '-n',
+      'peernet-system',
+      '--show-only',
+      'templates/tests/peernetwork-test.yaml',
+    ]);
+    expect(r.stderr).toBe('');
+    const docs = parseAllDocuments(r.stdout).map(
+      (d) =>
+        d.toJS() as {
+          kind: string;
+          metadata: { namespace: string; annotations: Record<string, string> };
+          rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+          spec?: { containers: { image: string; command: string[]; args: string[] }[] };
+        },
+    );
+    expect(docs.map((d) => d.kind)).toEqual(['ServiceAccount', 'Role', 'RoleBinding', 'Pod']);
+    for (const d of docs) {
+      expect(d.metadata.annotations['helm.sh/hook']).toBe('test');
+      expect(d.metadata.annotations['helm.sh/hook-delete-policy']).toBe(
+        'before-hook-creation,hook-succeeded',
+      );
+      expect(d.metadata.namespace).toBe('peernet-system');
+    }
+    expect(docs[1]!.rules).toEqual([
+      {
+        apiGroups: ['peernet.io'],
+        resources: ['peernetworks'],
+        verbs: ['create', 'get', 'delete'],
+      },
+    ]);
+    const c = docs[3]!.spec!.containers[0]!;
+    expect(c.image).toBe('peernet/peer:0.1.0');
+    expect(c.command).toEqual(['node', '--input-type=module', '--eval']);
+    expect(c.args).toEqual([readFileSync(join(chart, 'files', 'helm-test.mjs'), 'utf8')]);
   });
 
   test('helm lint is clean with every monitoring part on', async () => {
