@@ -1,7 +1,8 @@
 // Prometheus figures of one peer, on a registry of its own (several peers may share a process in
 // tests). Gauges are read when scraped, so nothing has to be kept in step by hand; what the store
 // holds comes from its counters, never from a walk of it.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from './api/process-metrics.js';
 import type { QuotaName, Quotas } from './quotas.js';
 import type { RefusalReason, StoreCounts } from './dht/store.js';
 
@@ -52,7 +53,7 @@ export interface MetricsOptions {
 
 export function createMetrics(sources: MetricSources, opts: MetricsOptions = {}): PeerMetrics {
   const registry = new Registry();
-  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (opts.processMetrics !== false) collectProcessMetrics(registry);
   new Gauge({
     name: 'peernet_routing_table_size',
     help: 'Peers in the DHT routing table',
