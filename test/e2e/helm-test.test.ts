@@ -79,15 +79,9 @@ describe('helm test', () => {
     expect(r.stdout).toMatch(/\[helm test\] Ready: 2\/2 peers/);
     expect(r.stdout).toMatch(/\[helm test\] GET helm-test-\d+ on .*"written by helm test on /);
     expect(r.stdout).toMatch(/\[helm test\] passed/);
-    // cleaned up: the network (deleted by the test pod), the hook objects (hook-succeeded)
-    const left = await kubectlOk([
-      '-n',
-      namespace,
-      'get',
-      'pn,pod,sa,role,rolebinding',
-      '-o',
-      'name',
-    ]);
+    // cleaned up: the network (deleted by the test pod), the hook's ServiceAccount and Role
+    // (hook-succeeded); the pod stays for `helm test --logs`
+    const left = await kubectlOk(['-n', namespace, 'get', 'pn,sa,role,rolebinding', '-o', 'name']);
     expect(left).not.toMatch(/peernetwork|-test\b/);
   }, 600_000);
 });
