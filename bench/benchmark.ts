@@ -12,6 +12,8 @@ export interface BenchContext {
 export interface Benchmark {
   /** What `npm run bench -- NAME` selects, e.g. `peer-dht`. */
   name: string;
+  /** Other names that select it, e.g. `e2e-real` for `e2e-spread`. */
+  aliases?: string[];
   /** One line for `npm run bench -- --list`. */
   description: string;
   /** Its own flags, printed by `--help`. */

@@ -8,14 +8,17 @@ import { benchmarks } from './registry.js';
 async function main(argv: string[]): Promise<number> {
   const names: string[] = [];
   while (argv.length > 0 && !argv[0]!.startsWith('-')) names.push(argv.shift()!);
-  const unknown = names.filter((n) => !benchmarks.some((b) => b.name === n));
+  const named = (b: (typeof benchmarks)[number], n: string): boolean =>
+    b.name === n || (b.aliases ?? []).includes(n);
+  const unknown = names.filter((n) => !benchmarks.some((b) => named(b, n)));
   if (unknown.length > 0) {
     process.stderr.write(
       `unknown benchmark ${unknown.join(', ')}; known: ${benchmarks.map((b) => b.name).join(', ')}\n`,
     );
     return 2;
   }
-  const selected = names.length > 0 ? benchmarks.filter((b) => names.includes(b.name)) : benchmarks;
+  const selected =
+    names.length > 0 ? benchmarks.filter((b) => names.some((n) => named(b, n))) : benchmarks;
 
   if (argv.includes('--list')) {
     for (const b of benchmarks) process.stdout.write(`${b.name.padEnd(16)} ${b.description}\n`);

@@ -12,23 +12,8 @@ export function mean(xs: readonly number[]): number {
   return xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
-/** Runs `fn` over `items` with at most `limit` at once. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
+/** Runs `fn` over `items` with at most `limit` at once (the operator's helper). */
+export { mapLimit } from '../operator/reconcile/peers.js';
 
 /** Left-aligns the first column and right-aligns the rest. */
 export function table(rows: string[][]): string[] {

@@ -1,5 +1,7 @@
 // The Helm chart: `helm lint` and `helm template` output, with the helm built with the control plane.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
@@ -56,6 +58,8 @@ async function template(...set: string[]): Promise<Doc[]> {
     chart,
     '-n',
     'peernet-system',
+    // the `helm test` hook has a test of its own below
+    '--skip-tests',
     ...set.flatMap((s) => ['--set', s]),
   ]);
   if (r.code !== 0) throw new Error(r.stderr);
@@ -256,4 +260,145 @@ describe('charts/peernet-operator', () => {
     const two = await template('replicaCount=2');
     expect(two.find((d) => d.kind === 'Deployment')!.spec!.replicas).toBe(2);
   });
+
+  test('monitoring is off by default; on, a ServiceMonitor, a PodMonitor and the dashboard ConfigMap', async () => {
+    const kinds = (docs: Doc[]) => docs.map((d) => d.kind);
+    const plain = await template();
+    for (const k of ['ServiceMonitor', 'PodMonitor', 'Service', 'ConfigMap']) {
+      expect(kinds(plain)).not.toContain(k);
+    }
+    const docs = (await template(
+      'monitoring.serviceMonitor.enabled=true',
+      'monitoring.serviceMonitor.labels.release=prom',
+      'monitoring.podMonitor.enabled=true',
+      'monitoring.podMonitor.interval=15s',
+      'monitoring.dashboard.enabled=true',
+      'monitoring.dashboard.namespace=grafana',
+    )) as unknown as MonitoringDoc[];
+    const find = (kind: string) => docs.find((d) => d.kind === kind)!;
+    const dep = find('Deployment');
+    const svc = find('Service');
+    expect(svc.spec.selector).toEqual(dep.spec.template!.metadata.labels);
+    expect(svc.spec.ports).toEqual([
+      { name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' },
+    ]);
+    const sm = find('ServiceMonitor');
+    expect(sm.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(sm.metadata.labels!.release).toBe('prom');
+    expect(sm.spec.selector!.matchLabels).toEqual(dep.spec.template!.metadata.labels);
+    expect(sm.spec.endpoints).toEqual([
+      expect.objectContaining({ port: 'http', path: '/metrics' }),
+    ]);
+    const pm = find('PodMonitor');
+    expect(pm.apiVersion).toBe('monitoring.coreos.com/v1');
+    // the labels every peer pod carries (CONTRACT.md: child objects)
+    expect(pm.spec.selector!.matchLabels).toEqual({
+      'app.kubernetes.io/name': 'peernet',
+      'app.kubernetes.io/managed-by': 'peernet-operator',
+    });
+    expect(pm.spec.namespaceSelector).toEqual({ any: true });
+    const ep = pm.spec.podMetricsEndpoints![0]!;
+    expect(ep).toMatchObject({ path: '/metrics', interval: '15s' });
+    const keep = ep.relabelings.find((r) => r.action === 'keep')!;
+    // the API ports the operator gives the peer containers (operator/pods/pods.ts)
+    const re = new RegExp(`^(?:${keep.regex})$`);
+    expect(['api-0', 'api-15'].filter((n) => re.test(n))).toHaveLength(2);
+    expect(['p2p-0', 'http'].filter((n) => re.test(n))).toHaveLength(0);
+    const cm = find('ConfigMap');
+    expect(cm.metadata.namespace).toBe('grafana');
+    expect(cm.metadata.labels!.grafana_dashboard).toBe('1');
+    const shipped = readFileSync(join(chart, 'dashboards', 'peernet.json'), 'utf8');
+    expect(JSON.parse(cm.data!['peernet.json']!)).toEqual(JSON.parse(shipped));
+
+    const scoped = (await template(
+      'monitoring.podMonitor.enabled=true',
+      'watchNamespaces={team-a}',
+    )) as unknown as MonitoringDoc[];
+    expect(scoped.find((d) => d.kind === 'PodMonitor')!.spec.namespaceSelector).toEqual({
+      matchNames: ['team-a'],
+    });
+    const relabelled = (await template(
+      'monitoring.dashboard.enabled=true',
+      'monitoring.dashboard.labels.grafana_dashboard=null',
+      'monitoring.dashboard.labels.my_dashboards=yes',
+    )) as unknown as MonitoringDoc[];
+    const labels = relabelled.find((d) => d.kind === 'ConfigMap')!.metadata.labels!;
+    expect(labels.my_dashboards).toBe('yes');
+    expect(labels.grafana_dashboard).toBeUndefined();
+    await expect(template('monitoring.podMonitor.interval=soon')).rejects.toThrow(/interval/);
+    await expect(template('monitoring.extra=true')).rejects.toThrow(/extra/);
+  });
+
+  test('helm test: hook objects, RBAC to create, get and delete PeerNetworks only, node in the peer image', async () => {
+    const r = await run([
+      'template',
+      'pn',
+      chart,
+      '-n',
+      'peernet-system',
+      '--show-only',
+      'templates/tests/peernetwork-test.yaml',
+    ]);
+    expect(r.stderr).toBe('');
+    const docs = parseAllDocuments(r.stdout).map(
+      (d) =>
+        d.toJS() as {
+          kind: string;
+          metadata: { namespace: string; annotations: Record<string, string> };
+          rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+          spec?: { containers: { image: string; command: string[]; args: string[] }[] };
+        },
+    );
+    expect(docs.map((d) => d.kind)).toEqual(['ServiceAccount', 'Role', 'RoleBinding', 'Pod']);
+    for (const d of docs) {
+      expect(d.metadata.annotations['helm.sh/hook']).toBe('test');
+      // the pod stays after a pass, for `helm test --logs`
+      expect(d.metadata.annotations['helm.sh/hook-delete-policy']).toBe(
+        d.kind === 'Pod' ? 'before-hook-creation' : 'before-hook-creation,hook-succeeded',
+      );
+      expect(d.metadata.namespace).toBe('peernet-system');
+    }
+    expect(docs[1]!.rules).toEqual([
+      {
+        apiGroups: ['peernet.io'],
+        resources: ['peernetworks'],
+        verbs: ['create', 'get', 'delete'],
+      },
+    ]);
+    const c = docs[3]!.spec!.containers[0]!;
+    expect(c.image).toBe('peernet/peer:0.1.0');
+    expect(c.command).toEqual(['node', '--input-type=module', '--eval']);
+    expect(c.args).toEqual([readFileSync(join(chart, 'files', 'helm-test.mjs'), 'utf8')]);
+  });
+
+  test('helm lint is clean with every monitoring part on', async () => {
+    const r = await run([
+      'lint',
+      chart,
+      '--strict',
+      '--set',
+      'monitoring.serviceMonitor.enabled=true,monitoring.podMonitor.enabled=true,monitoring.dashboard.enabled=true',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
 });
+
+interface MonitoringDoc {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  data?: Record<string, string>;
+  spec: {
+    selector?: Record<string, unknown> & { matchLabels?: Record<string, string> };
+    ports?: unknown[];
+    endpoints?: unknown[];
+    namespaceSelector?: unknown;
+    template?: { metadata: { labels: Record<string, string> } };
+    podMetricsEndpoints?: {
+      path: string;
+      interval: string;
+      relabelings: { action?: string; regex?: string }[];
+    }[];
+  };
+}

@@ -3,8 +3,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { V1Pod } from '@kubernetes/client-node';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PeerNetworkObject } from './api/schema.js';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../peer/api/process-metrics.js';
+import { PHASES, type PeerNetworkObject } from './api/schema.js';
 import { createKubeClient, type KubeClient, type KubeObject } from './kube/client.js';
 import type { KubeAccess } from './kube/config.js';
 import { createEventRecorder } from './kube/events.js';
@@ -121,7 +122,7 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
     },
   );
 
-  collectDefaultMetrics({ register: registry, prefix: 'peernet_operator_' });
+  collectProcessMetrics(registry, 'peernet_operator_');
   const version = packageVersion();
   new Gauge({
     name: 'peernet_operator_build_info',
@@ -172,6 +173,45 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
     collect() {
       this.set(informers.networks.list().length);
     },
+  });
+  // Per network, from the status in the cache (kube-state-metrics style: the phase gauge is 1 for
+  // the current phase, 0 for the others); every replica reports them, dashboards take max.
+  const netLabels = ['namespace', 'peernetwork'] as const;
+  const byNetwork = (fill: (g: Gauge<'namespace' | 'peernetwork'>, n: PeerNetworkObject) => void) =>
+    function (this: Gauge<'namespace' | 'peernetwork'>) {
+      this.reset();
+      for (const n of informers.networks.list()) fill(this, n);
+    };
+  const netOf = (n: PeerNetworkObject) => ({
+    namespace: n.metadata.namespace ?? '',
+    peernetwork: n.metadata.name ?? '',
+  });
+  new Gauge({
+    name: 'peernet_operator_peernetwork_phase',
+    help: 'PeerNetwork status.phase: 1 for the current phase, 0 for the others',
+    labelNames: [...netLabels, 'phase'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const n of informers.networks.list()) {
+        for (const phase of PHASES)
+          this.set({ ...netOf(n), phase }, n.status?.phase === phase ? 1 : 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'peernet_operator_peernetwork_ready_peers',
+    help: 'PeerNetwork status.readyPeers',
+    labelNames: netLabels,
+    registers: [registry],
+    collect: byNetwork((g, n) => g.set(netOf(n), n.status?.readyPeers ?? 0)),
+  });
+  new Gauge({
+    name: 'peernet_operator_peernetwork_desired_peers',
+    help: 'PeerNetwork status.desiredPeers (replicas x peersPerPod)',
+    labelNames: netLabels,
+    registers: [registry],
+    collect: byNetwork((g, n) => g.set(netOf(n), n.status?.desiredPeers ?? 0)),
   });
 
   const enqueue = (key: string | undefined, opts?: { now?: boolean }) => {

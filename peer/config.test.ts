@@ -37,6 +37,7 @@ describe('parseConfig', () => {
       dhtProfile: 'tuned',
       replication: 20,
       writeQuorum: 3,
+      readQuorum: 3,
       republishInterval: 300_000,
       drainTimeout: 10_000,
       maxConnections: 300,
@@ -78,6 +79,8 @@ describe('parseConfig', () => {
     expect(parseConfig([]).writeQuorum).toBe(3);
     expect(parseConfig(['--replication', '2']).writeQuorum).toBe(2);
     expect(parseConfig(['--replication', '3', '--write-quorum', '3']).writeQuorum).toBe(3);
+    expect(parseConfig([]).readQuorum).toBe(3);
+    expect(parseConfig(['--replication', '2']).readQuorum).toBe(2);
   });
 
   // every flag: [argv, the field it sets, the value expected]
@@ -116,6 +119,7 @@ describe('parseConfig', () => {
     [['--dht-profile', 'stock'], 'dhtProfile', 'stock'],
     [['--replication', '5'], 'replication', 5],
     [['--write-quorum', '1'], 'writeQuorum', 1],
+    [['--read-quorum', '1'], 'readQuorum', 1],
     [['--republish-interval', '10m'], 'republishInterval', 600_000],
     [['--republish-interval', '1500ms'], 'republishInterval', 1500],
     [['--republish-interval', '30'], 'republishInterval', 30_000],
@@ -215,6 +219,8 @@ describe('parseConfig', () => {
     [['--max-connections', '1.5'], '--max-connections'],
     // accepted before, and could never work
     [['--write-quorum', '50', '--replication', '3'], '--write-quorum'],
+    [['--read-quorum', '0'], '--read-quorum'],
+    [['--read-quorum', '50', '--replication', '3'], '--read-quorum'],
     [{ PEERNET_WRITE_QUORUM: '5', PEERNET_REPLICATION: '4' }, '--write-quorum'],
     [['--listen', '/ip4/127.0.0.1/udp/4001/quic-v1'], '--listen'],
     [['--listen', '/ip4/127.0.0.1/tcp/4001/ws'], '--listen'],

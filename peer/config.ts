@@ -53,6 +53,8 @@ export interface PeerConfig {
   replication: number;
   /** a PUT answers once this many of the closest peers confirmed. @default 3 */
   writeQuorum: number;
+  /** a GET answers with the newest of this many copies (the local one counts) */
+  readQuorum: number;
   /** how often held records are re-put to the closest peers, ms. @default 300_000 */
   republishInterval: number;
   /** how long to keep trying to hand records off on drain, ms. @default 10_000 */
@@ -88,6 +90,7 @@ const FLAGS = {
   'dht-profile': { type: 'string' },
   replication: { type: 'string' },
   'write-quorum': { type: 'string' },
+  'read-quorum': { type: 'string' },
   'republish-interval': { type: 'string' },
   'drain-timeout': { type: 'string' },
   'max-connections': { type: 'string' },
@@ -336,6 +339,7 @@ const MAX_REPUBLISH_MS = 12 * 3_600_000;
 /** a record must fit: the largest value, its key and framing */
 const MIN_RECORD_BYTES = 1024 ** 2;
 const DEFAULT_WRITE_QUORUM = 3;
+const DEFAULT_READ_QUORUM = 3;
 
 const schema = z
   .object({
@@ -360,6 +364,7 @@ const schema = z
     replication: intSchema(1, 100).default(20),
     // default: 3, or --replication when that is smaller
     'write-quorum': intSchema(1, 100).optional(),
+    'read-quorum': intSchema(1, 100).optional(),
     'republish-interval': durationSchema(1000, MAX_REPUBLISH_MS).default(300_000),
     'drain-timeout': durationSchema(0, 3_600_000).default(10_000),
     'max-connections': intSchema(1, 100_000).default(300),
@@ -377,6 +382,14 @@ const schema = z
         code: 'custom',
         path: ['write-quorum'],
         message: `${quorum} is more than --replication ${v.replication}: a PUT would wait for more copies than it makes`,
+      });
+    }
+    const read = v['read-quorum'];
+    if (read !== undefined && read > v.replication) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['read-quorum'],
+        message: `${read} is more than --replication ${v.replication}: a GET would wait for more copies than a PUT makes`,
       });
     }
   });
@@ -417,6 +430,7 @@ export function parseConfig(
     dhtProfile: v['dht-profile'],
     replication: v.replication,
     writeQuorum: v['write-quorum'] ?? Math.min(DEFAULT_WRITE_QUORUM, v.replication),
+    readQuorum: v['read-quorum'] ?? Math.min(DEFAULT_READ_QUORUM, v.replication),
     republishInterval: v['republish-interval'],
     drainTimeout: v['drain-timeout'],
     maxConnections: v['max-connections'],
@@ -467,6 +481,8 @@ Flags (each also read from PEERNET_<FLAG>, e.g. PEERNET_DATA_DIR; flags win):
   --dht-profile NAME         tuned (default) or stock (kadDHT() defaults, for comparison)
   --replication N            copies of each record on the closest peers (default 20)
   --write-quorum N           a PUT answers once N of them confirmed (default 3, at most --replication)
+  --read-quorum N            a GET answers with the newest of N copies, its own among them
+                             (default 3, at most --replication; GET ?quorum=N per request)
   --republish-interval DUR   how often held records are re-put (default 5m)
   --drain-timeout DUR        how long a drain may take to hand records off (default 10s)
   --max-connections N        connection limit (default 300)

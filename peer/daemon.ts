@@ -286,6 +286,7 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
       network: config.network,
       replication: config.replication,
       writeQuorum: config.writeQuorum,
+      readQuorum: config.readQuorum,
       republishInterval: config.republishInterval,
       drainTimeout: config.drainTimeout,
       maxClockSkew: config.maxClockSkew,
@@ -343,7 +344,7 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
       return Promise.resolve([...byPeer.values()]);
     },
     put: async (key, value) => ({ ...(await svc.put(key, value)) }),
-    get: (key) => svc.get(key),
+    get: (key, opts) => svc.get(key, opts),
     provide: async (key) => ({ ...(await svc.provide(key)) }),
     findProviders: (key) => svc.findProviders(key),
     ping: (peer) => pingPeer(node, config.network, peer, log),

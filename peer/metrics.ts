@@ -1,7 +1,8 @@
 // Prometheus figures of one peer, on a registry of its own (several peers may share a process in
 // tests). Gauges are read when scraped, so nothing has to be kept in step by hand; what the store
 // holds comes from its counters, never from a walk of it.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from './api/process-metrics.js';
 import type { QuotaName, Quotas } from './quotas.js';
 import type { RefusalReason, StoreCounts } from './dht/store.js';
 
@@ -25,6 +26,8 @@ export interface PeerMetrics {
   handedOff: Counter<'kind'>;
   /** copies of other writers' records this peer placed on their closest peers (replicate requests) */
   forwarded: Counter;
+  /** older copies a GET replaced with the newest it found (here or on the holders it met) */
+  repaired: Counter;
   /** connections opened, by who dialled (inbound, outbound) */
   connectionsOpened: Counter<'direction'>;
   /** DHT requests other peers sent this one, by message type */
@@ -50,7 +53,7 @@ export interface MetricsOptions {
 
 export function createMetrics(sources: MetricSources, opts: MetricsOptions = {}): PeerMetrics {
   const registry = new Registry();
-  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (opts.processMetrics !== false) collectProcessMetrics(registry);
   new Gauge({
     name: 'peernet_routing_table_size',
     help: 'Peers in the DHT routing table',
@@ -148,6 +151,11 @@ export function createMetrics(sources: MetricSources, opts: MetricsOptions = {})
     forwarded: new Counter({
       name: 'peernet_records_forwarded_total',
       help: "Copies of other writers' records this peer placed on peers close to the key (replicate requests)",
+      registers: [registry],
+    }),
+    repaired: new Counter({
+      name: 'peernet_records_read_repaired_total',
+      help: 'Older copies a GET replaced with the newest value it found (its own or a holder it met)',
       registers: [registry],
     }),
     connectionsOpened: new Counter({

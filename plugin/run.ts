@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import type { PeerNetworkObject } from '../operator/api/schema.js';
 import { loadKubeAccess, type KubeAccess } from '../operator/kube/config.js';
 import { ordinalOf, selectorString } from '../operator/pods/names.js';
+import { mapLimit } from '../operator/reconcile/peers.js';
 import { packageVersion } from '../peer/cli/version.js';
 import { USAGE, UsageError, parseArgs, type Command } from './args.js';
 import { complete, completionScript, scanWords } from './completion.js';
@@ -40,19 +41,6 @@ export interface PluginOptions {
 const PROG = 'kubectl-peernet';
 /** Ready peers tried in turn when one cannot be reached. */
 const MAX_TRIES = 3;
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>) {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 export async function runPlugin(
   argv: readonly string[],

@@ -160,14 +160,14 @@ export async function askPeers(
 export async function mapLimit<T, R>(
   items: readonly T[],
   limit: number,
-  fn: (t: T) => Promise<R>,
+  fn: (t: T, index: number) => Promise<R>,
 ): Promise<R[]> {
   const out: R[] = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
     while (next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i]!);
+      out[i] = await fn(items[i]!, i);
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));

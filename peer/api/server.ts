@@ -16,8 +16,11 @@ export interface PeerApi {
   peers(): Promise<unknown[]>;
   ready(): boolean;
   put(key: string, value: Uint8Array): Promise<Record<string, unknown>>;
-  /** undefined when not found */
-  get(key: string): Promise<{ value: Uint8Array; timestamp: number; from: string } | undefined>;
+  /** undefined when not found; `quorum`: the newest of this many copies (the peer's default without) */
+  get(
+    key: string,
+    opts?: { quorum?: number },
+  ): Promise<{ value: Uint8Array; timestamp: number; from: string } | undefined>;
   provide(key: string): Promise<Record<string, unknown>>;
   findProviders(key: string): Promise<unknown[]>;
   /** a peer of this network; UnknownPeerError for any other */
@@ -238,9 +241,9 @@ function routes(api: PeerApi, metrics?: PeerMetrics): Route[] {
             throw new HttpError(400, 'value is empty: send it as the request body');
           sendJson(res, 200, { key: k, ...(await api.put(k, body)) });
         },
-        GET: async (_q, res, p) => {
+        GET: async (req, res, p) => {
           const k = key(p);
-          const found = await api.get(k);
+          const found = await api.get(k, readQuorum(req));
           if (found == null) return sendJson(res, 404, { error: `not found: ${k}` });
           res.writeHead(200, {
             'content-type': 'application/octet-stream',
@@ -315,6 +318,19 @@ export function checkBearer(req: IncomingMessage, res: ServerResponse, digest: B
     res.setHeader('www-authenticate', `Bearer realm="${REALM}", error="invalid_token"`);
     throw new HttpError(401, "the API token is not this peer's");
   }
+}
+
+/** `?quorum=N` of a GET: an integer 1..100, or the peer's default when absent. */
+function readQuorum(req: IncomingMessage): { quorum?: number } {
+  const raw = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('quorum');
+  if (raw == null) return {};
+  if (!/^[0-9]{1,3}$/.test(raw) || Number(raw) < 1 || Number(raw) > 100) {
+    throw new HttpError(
+      400,
+      `quorum must be an integer 1..100, not ${JSON.stringify(raw.slice(0, 20))}`,
+    );
+  }
+  return { quorum: Number(raw) };
 }
 
 export function createApiHandler(opts: Omit<ApiServerOptions, 'host' | 'port'>) {

@@ -41,6 +41,52 @@ describe('lookup', () => {
     expect(asked).toEqual(order.slice(0, order.indexOf(b!.toString()) + 1));
   });
 
+  it('with a quorum, goes on past the first result until it has that many', async () => {
+    const [self, ...others] = await peers(6);
+    const holders = new Set([others[0]!, others[2]!, others[4]!].map(String));
+    const asked: string[] = [];
+    const r = await lookup<string>({
+      target: await kadId(new Uint8Array([2])),
+      start: others,
+      self: self!,
+      quorum: 2,
+      hedgeMs: 50,
+      ask: (peer) => {
+        asked.push(peer.toString());
+        const has = holders.has(peer.toString());
+        return Promise.resolve({ closer: [], result: has ? peer.toString() : undefined });
+      },
+    });
+    expect(r.results).toHaveLength(2);
+    expect(r.result).toBe(r.results[0]);
+    for (const x of r.results) expect(holders.has(x)).toBe(true);
+    expect(asked.length).toBeLessThan(others.length + 1);
+  });
+
+  it('with a quorum it cannot reach, answers with what it found and does not widen', async () => {
+    const [self, ...others] = await peers(4);
+    const asked: string[] = [];
+    const r = await lookup<string>({
+      target: await kadId(new Uint8Array([4])),
+      start: others,
+      self: self!,
+      quorum: 3,
+      count: 2,
+      widenTo: 4,
+      ask: (peer) => {
+        asked.push(peer.toString());
+        // the first peer asked holds the only copy
+        return Promise.resolve({
+          closer: [],
+          result: asked.length === 1 ? 'only copy' : undefined,
+        });
+      },
+    });
+    expect(r.results).toEqual(['only copy']);
+    // the 2 closest asked; widening to 4 is for a lookup that found nothing
+    expect(asked).toHaveLength(2);
+  });
+
   it('asks preferred peers first, but only among the `count` closest', async () => {
     const [self, ...others] = await peers(9);
     const target = await kadId(new Uint8Array([3]));

@@ -1,5 +1,5 @@
-// A Kademlia lookup that starts from the closest peers this peer already knows and stops at the
-// first answer. With the routing tables our networks have (most of the network), the first round
+// A Kademlia lookup that starts from the closest peers this peer already knows and stops once
+// `quorum` peers had a result (the first one by default). With the routing tables our networks have (most of the network), the first round
 // usually holds a peer with the record, so a GET costs one round trip instead of a full walk.
 import { sha256 } from 'multiformats/hashes/sha2';
 import { xor as uint8ArrayXor } from 'uint8arrays/xor';
@@ -9,7 +9,7 @@ import type { PeerId } from '@libp2p/interface';
 export interface LookupAnswer<T> {
   /** peers the asked peer says are closer to the key */
   closer: PeerId[];
-  /** set when the asked peer had what we look for: ends the lookup */
+  /** set when the asked peer had what we look for: counts towards the quorum */
   result?: T;
 }
 
@@ -21,12 +21,14 @@ export interface LookupOptions<T> {
   self: PeerId;
   /** ask one peer; a throw counts as no answer */
   ask(peer: PeerId, signal: AbortSignal): Promise<LookupAnswer<T>>;
+  /** how many results end the lookup. @default 1 */
+  quorum?: number;
   /** how many of the closest peers must have answered before giving up. @default 20 */
   count?: number;
   /** parallel requests. @default 3 */
   alpha?: number;
   /**
-   * when the `count` closest have answered without a result, go on until this many have
+   * when the `count` closest have answered without any result, go on until this many have
    * (the same candidates: nobody is asked twice). @default count
    */
   widenTo?: number;
@@ -40,14 +42,18 @@ export interface LookupOptions<T> {
    * peer is asked, a second only if the first has not answered within hedgeMs (or answered
    * without the result), and so on up to `alpha` at once. The first answer usually suffices, so
    * a GET costs one request instead of `alpha` (each one that peer's CPU and, for peers not
-   * connected, a dial). 0: `alpha` requests at once. @default 0
+   * connected, a dial). Requests up to the number of results still missing go out at once: only
+   * the ones beyond that are hedged. 0: `alpha` requests at once. @default 0
    */
   hedgeMs?: number;
   signal?: AbortSignal;
 }
 
 export interface LookupResult<T> {
+  /** the first result */
   result?: T;
+  /** every result, in the order they came (at most `quorum`, unless requests in flight added more) */
+  results: T[];
   /** peers that answered */
   answered: number;
   /** peers that failed or timed out */
@@ -70,6 +76,8 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
   const alpha = opts.alpha ?? 3;
   const prefer = opts.prefer;
   const hedgeMs = opts.hedgeMs ?? 0;
+  const quorum = Math.max(1, opts.quorum ?? 1);
+  const results: T[] = [];
   const seen = new Set<string>([opts.self.toString()]);
   const candidates: Candidate[] = [];
   const controller = new AbortController();
@@ -94,12 +102,12 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
     /** requests in flight, and when each started */
     const inFlight = new Map<Candidate, number>();
     let hedgeTimer: NodeJS.Timeout | undefined;
-    const finish = (result?: T): void => {
+    const finish = (): void => {
       if (finished) return;
       finished = true;
       clearTimeout(hedgeTimer);
       controller.abort();
-      resolve({ result, answered, failed });
+      resolve({ result: results[0], results, answered, failed });
     };
     const pump = (): void => {
       if (finished) return;
@@ -121,7 +129,7 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
       const order = [...fresh.filter((x) => x.preferred), ...fresh.filter((x) => !x.preferred)];
       for (const { c } of order) {
         if (inFlight.size >= alpha) break;
-        if (hedgeMs > 0 && inFlight.size > 0) {
+        if (hedgeMs > 0 && inFlight.size > 0 && inFlight.size >= quorum - results.length) {
           // the youngest request in flight holds the next one back until it is hedgeMs old
           const youngest = Math.max(...inFlight.values());
           const wait = youngest + hedgeMs - Date.now();
@@ -141,7 +149,10 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
           .then(async (answer) => {
             c.state = 'answered';
             answered++;
-            if (answer.result !== undefined) return finish(answer.result);
+            if (answer.result !== undefined) {
+              results.push(answer.result);
+              if (results.length >= quorum) return finish();
+            }
             for (const p of answer.closer) await add(p);
           })
           .catch(() => {
@@ -155,7 +166,7 @@ export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>
       }
       // (no hedge timer is pending here: one is only set while a request runs)
       if (inFlight.size === 0) {
-        if (count < widenTo) {
+        if (count < widenTo && results.length === 0) {
           count = widenTo;
           return pump();
         }

@@ -91,6 +91,13 @@ export interface RecordsOptions {
    * the background. @default 3
    */
   writeQuorum?: number;
+  /**
+   * a GET answers with the newest of this many copies, this peer's own among them (the lookup
+   * goes on past the first copy it meets until it has them, or has asked every close peer), and
+   * PUTs the newest to the holders of older ones it met. 1: the local copy alone when there is
+   * one. @default 3
+   */
+  readQuorum?: number;
   /** records dated further ahead of this peer's clock are refused, ms. @default 300_000 */
   maxClockSkew?: number;
 }
@@ -223,6 +230,7 @@ export class RecordsService {
   private readonly republishInterval: number;
   private readonly drainTimeout: number;
   private readonly writeQuorum: number;
+  private readonly readQuorum: number;
   private readonly maxClockSkew: number;
   /** CIDs this peer provides, with when it last announced them */
   private readonly provided = new Map<string, { cid: CID; at: number }>();
@@ -245,6 +253,7 @@ export class RecordsService {
     this.republishInterval = opts.republishInterval ?? 300_000;
     this.drainTimeout = opts.drainTimeout ?? 10_000;
     this.writeQuorum = opts.writeQuorum ?? 3;
+    this.readQuorum = opts.readQuorum ?? 3;
     this.maxClockSkew = opts.maxClockSkew ?? 300_000;
   }
 
@@ -311,7 +320,8 @@ export class RecordsService {
     });
   }
 
-  async get(key: string): Promise<GetResult | undefined> {
+  /** `quorum`: the newest of this many copies (default `readQuorum`); profile `stock` ignores it */
+  async get(key: string, opts: { quorum?: number } = {}): Promise<GetResult | undefined> {
     validateKey(key);
     return this.timed('get', async () => {
       const dhtKey = recordKey(key);
@@ -326,18 +336,23 @@ export class RecordsService {
         }
         return best == null ? undefined : this.result(best.sealed, best.from);
       }
+      // The local copy may be older than the ones on other holders (this peer missed a write
+      // while it was away or refused it on a quota): it is one vote of the quorum, and answers
+      // alone only when the caller asked for a quorum of 1.
+      const quorum = Math.max(1, opts.quorum ?? this.readQuorum);
       const local = await this.readLocal(dhtKey);
-      if (local != null) return this.result(local.value, 'local');
+      if (local != null && quorum <= 1) return this.result(local.value, 'local');
       // The writer put the copies on the closest peers *it* knew; when its table missed some of
       // the true closest, or some of them did not answer us, copies sit a little further out
       // than the `replication` closest. So a miss goes on to three times as many before it is a
       // 404 (1.3 % of GETs at 100 peers were a false 404 without it).
       const target = await kadId(dhtKey);
       const started = Date.now();
-      const found = await lookup<{ sealed: Uint8Array; from: string }>({
+      const found = await lookup<{ sealed: Uint8Array; from: string; peer: PeerId }>({
         target,
         start: this.closest(target, this.replication * 3),
         self: this.node.peerId,
+        quorum: quorum - (local == null ? 0 : 1),
         count: this.replication,
         widenTo: this.replication * 3,
         alpha: this.alpha,
@@ -351,13 +366,13 @@ export class RecordsService {
             signal,
             true,
           );
-          let result: { sealed: Uint8Array; from: string } | undefined;
+          let result: { sealed: Uint8Array; from: string; peer: PeerId } | undefined;
           if (
             res.record != null &&
             uint8ArrayEquals(res.record.key, dhtKey) &&
             this.usable(res.record.value)
           ) {
-            result = { sealed: res.record.value, from: peer.toString() };
+            result = { sealed: res.record.value, from: peer.toString(), peer };
           }
           return { closer: res.closer, result };
         },
@@ -372,13 +387,54 @@ export class RecordsService {
             ms,
             answered: found.answered,
             failed: found.failed,
-            from: found.result?.from,
+            copies: found.results.length + (local == null ? 0 : 1),
           },
           'slow get',
         );
       }
-      return found.result == null ? undefined : this.result(found.result.sealed, found.result.from);
+      // the local copy first: it answers (`from: local`) when no other is newer
+      const copies = found.results.map((r) => ({ sealed: r.sealed, from: r.from }));
+      if (local != null) copies.unshift({ sealed: local.value, from: 'local' });
+      const newest = copies.reduce<(typeof copies)[number] | undefined>(
+        (best, c) => (best == null || compareSealed(c.sealed, best.sealed) > 0 ? c : best),
+        undefined,
+      );
+      if (newest == null) return undefined;
+      await this.repair(dhtKey, newest.sealed, found.results, local);
+      return this.result(newest.sealed, newest.from);
     });
+  }
+
+  /**
+   * Read repair, as go-libp2p-kad-dht's GetValue does: the newest value goes to the holders of an
+   * older one the GET met; by PUT_VALUE in the background (a holder that took a newer one since
+   * refuses it), and into the local store before the GET answers, so the next read here sees it.
+   */
+  private async repair(
+    dhtKey: Uint8Array,
+    newest: Uint8Array,
+    met: Array<{ sealed: Uint8Array; peer: PeerId }>,
+    local: Libp2pRecord | undefined,
+  ): Promise<void> {
+    const stale = met.filter((r) => compareSealed(r.sealed, newest) < 0).map((r) => r.peer);
+    if (stale.length > 0) {
+      const record = new Libp2pRecord(dhtKey, newest, new Date()).serialize();
+      const signal = this.stopController.signal;
+      void Promise.all(stale.map((p) => this.putCopy(p, dhtKey, record, signal))).then(
+        (outcomes) => {
+          const stored = outcomes.filter((o) => o === 'stored').length;
+          this.metrics?.repaired.inc(stored);
+          this.log.debug({ stale: stale.length, stored }, 'read repair');
+        },
+      );
+    }
+    if (local != null && compareSealed(local.value, newest) < 0) {
+      await this.storeLocal(dhtKey, newest).then(
+        () => this.metrics?.repaired.inc(),
+        (err: unknown) =>
+          this.log.debug({ err: (err as Error).message }, 'read repair: kept the local copy'),
+      );
+    }
   }
 
   async provide(key: string): Promise<PutResult> {

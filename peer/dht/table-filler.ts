@@ -3,11 +3,16 @@
 // handful of entries for minutes. While the table holds fewer than `target` peers, this asks a
 // few known peers for the peers closest to random keys (one FIND_NODE each) and connects to the
 // ones it did not know: a connection to a DHT server puts it in the table.
+//
+// Only DHT servers go in: peers whose identify listed the DHT protocol. The peer store is no
+// proof of that: an inbound stream records its protocol there, so a client-mode peer that sent
+// one FIND_NODE looked like a server (it entered the table ~1.3 s later and was sent PUT copies
+// that failed). go-libp2p-kad-dht likewise adds a peer only once identify shows the protocol.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MessageType } from '@libp2p/kad-dht';
 import type { Logger } from 'pino';
-import type { PeerId } from '@libp2p/interface';
+import type { IdentifyResult, PeerId } from '@libp2p/interface';
 import type { PeerNode } from '../node/index.js';
 import { sendDhtRequest, type DhtInternals } from './internals.js';
 
@@ -71,6 +76,8 @@ export class TableFiller {
     this.running = true;
     // a new neighbour is a reason to look again at once
     this.dht.routingTable.addEventListener('peer:add', this.onAdd);
+    this.node.addEventListener('peer:identify', this.onIdentify);
+    this.node.addEventListener('peer:disconnect', this.onDisconnect);
     this.schedule(this.delay);
   }
 
@@ -78,6 +85,8 @@ export class TableFiller {
     this.running = false;
     clearTimeout(this.timer);
     this.dht.routingTable.removeEventListener('peer:add', this.onAdd);
+    this.node.removeEventListener('peer:identify', this.onIdentify);
+    this.node.removeEventListener('peer:disconnect', this.onDisconnect);
   }
 
   private readonly onAdd = (): void => {
@@ -86,6 +95,18 @@ export class TableFiller {
   };
 
   private inRound = false;
+  /** connected peers whose last identify listed the DHT protocol */
+  private readonly servers = new Set<string>();
+
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    const id = evt.detail.peerId.toString();
+    if (evt.detail.protocols.includes(this.opts.protocol)) this.servers.add(id);
+    else this.servers.delete(id);
+  };
+
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.servers.delete(evt.detail.toString());
+  };
 
   private schedule(ms: number): void {
     if (!this.running) return;
@@ -112,7 +133,8 @@ export class TableFiller {
 
   /**
    * Connected DHT peers missing from the table go in: kad-dht adds a peer once, on connect, and
-   * a ping that timed out then (a busy machine) leaves it out for good.
+   * a ping that timed out then (a busy machine) leaves it out for good. Only peers identify
+   * showed to be servers (see the top of this file).
    */
   async adopt(): Promise<number> {
     let added = 0;
@@ -122,9 +144,8 @@ export class TableFiller {
       if (seen.has(id.toString())) continue;
       seen.add(id.toString());
       if ((await this.dht.routingTable.find(id)) != null) continue;
+      if (!this.servers.has(id.toString())) continue;
       try {
-        const peer = await this.node.peerStore.get(id);
-        if (!peer.protocols.includes(this.opts.protocol)) continue;
         await this.dht.routingTable.add(id, { signal: AbortSignal.timeout(5_000) });
         added++;
       } catch {

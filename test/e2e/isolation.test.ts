@@ -176,13 +176,20 @@ describe('NetworkPolicy on real nodes', () => {
       'app.kubernetes.io/instance': 'fenced',
     });
     expect(np.spec.policyTypes).toEqual(['Ingress']);
-    // libp2p only from the network's own pods; the HTTP API open (probes, the operator)
+    // libp2p only from the network's own pods; the HTTP API only from the operator's pods
     const p2p = np.spec.ingress.find((r) => r.ports.some((p) => p.port === 4001));
     expect(p2p?.from?.[0]?.podSelector?.matchLabels).toMatchObject({
       'app.kubernetes.io/instance': 'fenced',
     });
     const api = np.spec.ingress.find((r) => r.ports.some((p) => p.port === 5001));
-    expect(api?.from).toBeUndefined();
+    expect(api?.from).toEqual([
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': expect.any(String) } },
+        podSelector: {
+          matchLabels: expect.objectContaining({ 'app.kubernetes.io/name': 'peernet-operator' }),
+        },
+      },
+    ]);
 
     await stack.apply(fenced(false));
     await waitUntil(
