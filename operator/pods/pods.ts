@@ -135,16 +135,26 @@ function container(
       requests: { cpu: resources.requests.cpu, memory: resources.requests.memory },
       limits: { cpu: resources.limits.cpu, memory: resources.limits.memory },
     },
+    // Liveness waits for the startup probe, so a peer that starts slowly (many peers starting
+    // at once on few cores, each under its CPU limit) is not killed and restarted in a loop; an
+    // idle machine still sees it up in 2 s. A starved event loop may answer in seconds: the
+    // timeouts allow 5 s before a probe counts as failed.
+    startupProbe: {
+      httpGet: { path: '/healthz', port: api },
+      periodSeconds: 2,
+      timeoutSeconds: 5,
+      failureThreshold: 150,
+    },
     livenessProbe: {
       httpGet: { path: '/healthz', port: api },
       periodSeconds: 10,
-      timeoutSeconds: 2,
+      timeoutSeconds: 5,
       failureThreshold: 3,
     },
     readinessProbe: {
       httpGet: { path: '/readyz', port: api },
       periodSeconds: 5,
-      timeoutSeconds: 2,
+      timeoutSeconds: 5,
       failureThreshold: 3,
     },
     securityContext: {
