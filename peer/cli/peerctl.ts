@@ -117,6 +117,12 @@ function readToken(named: string | undefined): string | undefined {
   return token;
 }
 
+/**
+ * Every call gives up after this long: longer than any answer a working peer takes (a drain
+ * waits at most its --drain-timeout, a PUT its write quorum's deadline).
+ */
+const CALL_TIMEOUT_MS = 120_000;
+
 async function call(
   o: Pick<Options, 'api' | 'token'>,
   method: string,
@@ -127,13 +133,19 @@ async function call(
   const headers: Record<string, string> = {};
   if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
   let res: Response;
+  let bytes: Uint8Array;
+  const signal = AbortSignal.timeout(CALL_TIMEOUT_MS);
   try {
-    res = await fetch(`${api}${path}`, { method, body, headers });
+    res = await fetch(`${api}${path}`, { method, body, headers, signal });
+    bytes = new Uint8Array(await res.arrayBuffer());
   } catch (err) {
+    if (signal.aborted)
+      throw new Error(
+        `no answer from ${api} within ${CALL_TIMEOUT_MS / 1000} s (${method} ${path})`,
+      );
     const cause = (err as Error & { cause?: Error }).cause;
     throw new Error(`cannot reach ${api}: ${cause?.message ?? (err as Error).message}`);
   }
-  const bytes = new Uint8Array(await res.arrayBuffer());
   let json: Record<string, unknown> | undefined;
   if ((res.headers.get('content-type') ?? '').includes('application/json')) {
     try {
