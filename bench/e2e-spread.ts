@@ -11,9 +11,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { Watch, type KubeConfig, type V1Pod, type V1Secret } from '@kubernetes/client-node';
 import { buildImages } from '../cluster/images/index.js';
 import { nodeKindLabel, startCluster, type Cluster } from '../cluster/index.js';
+import { apiTokenOf } from '../operator/pods/children.js';
 import { selectorString } from '../operator/pods/names.js';
 import { generateIdentity } from '../peer/identity.js';
 import { installChart } from '../test/helpers/chart.js';
@@ -111,6 +112,8 @@ interface Side {
   manifest: () => Promise<string>;
   /** The PeerNetwork's phase Ready, for the network side. */
   phaseReady?: () => Promise<boolean>;
+  /** The API token the pods' writes need (read once the pods are up). */
+  token: () => Promise<string>;
   remove: string[];
 }
 
@@ -186,6 +189,7 @@ async function measure(
       return result;
     }
     ctx.progress(`${side.label}: ${o.ops} PUTs then ${o.ops} GETs from a peer on another node`);
+    const auth = { authorization: `Bearer ${await side.token()}` };
     const keys = Array.from({ length: o.ops }, (_, i) => ({
       key: `bench-${i}-${randomBytes(4).toString('hex')}`,
       writer: ps[i % ps.length]!,
@@ -197,6 +201,7 @@ async function measure(
             await fetch(`http://${writer.ip ?? ''}:5001/v1/records/${key}`, {
               method: 'PUT',
               body: `value of ${key}`,
+              headers: auth,
               signal: AbortSignal.timeout(10_000),
             })
           ).ok,
@@ -348,15 +353,24 @@ spec:
         if (r.code !== 0) return false;
         return (JSON.parse(r.stdout) as { status?: { phase?: string } }).status?.phase === 'Ready';
       },
+      token: async () => {
+        const r = await c.kubectl(['get', 'secret', 'bench-api-token', '-n', NS, '-o', 'json']);
+        const token = apiTokenOf(r.code === 0 ? (JSON.parse(r.stdout) as V1Secret) : undefined);
+        if (token === undefined) throw new Error(`no API token in Secret bench-api-token`);
+        return token;
+      },
       remove: ['-n', NS, 'peernetwork', 'bench'],
     };
+    const stsApiKey = randomBytes(32);
     const sts: Side = {
       label: 'StatefulSet',
+      token: () => Promise.resolve(stsApiKey.toString('hex')),
       selector: selectorString('bench-sts'),
       manifest: async () => {
         // What `peernet-peer keygen` does, drawn before the apply (not timed).
         const keys = await Promise.all(Array.from({ length: peers }, () => generateIdentity()));
         const items = statefulSetObjects({
+          apiKey: stsApiKey,
           name: 'bench-sts',
           namespace: NS,
           replicas: peers,

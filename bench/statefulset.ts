@@ -3,7 +3,12 @@
 // differences a StatefulSet forces. Pure: the keys are drawn by the caller.
 import type { V1ConfigMap, V1Secret, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { parseSpec, type PeerNetwork } from '../operator/api/schema.js';
-import { bootstrapAddrs, bootstrapText, desiredService } from '../operator/pods/children.js';
+import {
+  bootstrapAddrs,
+  bootstrapText,
+  desiredApiTokenSecret,
+  desiredService,
+} from '../operator/pods/children.js';
 import {
   BOOTSTRAP_FILE,
   KEYS_MOUNT,
@@ -22,6 +27,8 @@ export interface StatefulSetBench {
   peerImage: string;
   /** peer ID and key file bytes per ordinal */
   keys: ReadonlyArray<{ peerId: string; bytes: Uint8Array }>;
+  /** 32 random bytes: the pods' API token is their hex, as the operator draws it */
+  apiKey: Uint8Array;
   clusterDomain?: string;
 }
 
@@ -72,7 +79,9 @@ export function statefulSetObjects(
   o.keys.forEach(
     (k, i) => (keyData[`${o.name}-${i}.key`] = Buffer.from(k.bytes).toString('base64')),
   );
+  const tokenSecret = desiredApiTokenSecret(network, o.apiKey);
   return [
+    { ...tokenSecret, metadata: meta(tokenSecret.metadata!.name!) },
     {
       apiVersion: 'v1',
       kind: 'Secret',

@@ -329,7 +329,7 @@ describe('charts/peernet-operator', () => {
     await expect(template('monitoring.extra=true')).rejects.toThrow(/extra/);
   });
 
-  test('helm test: hook objects, RBAC to create, get and delete PeerNetworks only, node in the peer image', async () => {
+  test('helm test: hook objects, RBAC to create, get and delete PeerNetworks and read the test network token only, node in the peer image', async () => {
     const r = await run([
       'template',
       'pn',
@@ -345,7 +345,12 @@ describe('charts/peernet-operator', () => {
         d.toJS() as {
           kind: string;
           metadata: { namespace: string; annotations: Record<string, string> };
-          rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+          rules?: {
+            apiGroups: string[];
+            resources: string[];
+            resourceNames?: string[];
+            verbs: string[];
+          }[];
           spec?: { containers: { image: string; command: string[]; args: string[] }[] };
         },
     );
@@ -363,6 +368,13 @@ describe('charts/peernet-operator', () => {
         apiGroups: ['peernet.io'],
         resources: ['peernetworks'],
         verbs: ['create', 'get', 'delete'],
+      },
+      // the test network's API token, for its PUT; no other Secret
+      {
+        apiGroups: [''],
+        resources: ['secrets'],
+        resourceNames: ['pn-test-net-api-token'],
+        verbs: ['get'],
       },
     ]);
     const c = docs[3]!.spec!.containers[0]!;

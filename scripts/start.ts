@@ -123,7 +123,22 @@ async function waitReady(cluster: Cluster, o: Options, total: number): Promise<N
   }
 }
 
-async function demoRecord(s: NetworkStatus): Promise<void> {
+/** The network's API token (Secret `<name>-api-token`): writes need it. */
+async function apiToken(cluster: Cluster, o: Options): Promise<string> {
+  const r = await cluster.kubectl([
+    '-n',
+    o.namespace,
+    'get',
+    'secret',
+    `${o.name}-api-token`,
+    '-o',
+    'jsonpath={.data.token}',
+  ]);
+  if (r.code !== 0) throw new Error(`read the API token Secret: ${r.stderr.trim()}`);
+  return Buffer.from(r.stdout, 'base64').toString('utf8');
+}
+
+async function demoRecord(s: NetworkStatus, token: string): Promise<void> {
   const peers = (s.peers ?? []).filter((p) => p.ip !== undefined && p.node !== undefined);
   const writer = peers[0];
   const reader = peers.find((p) => p.node !== writer?.node);
@@ -131,13 +146,20 @@ async function demoRecord(s: NetworkStatus): Promise<void> {
     throw new Error('need two peers on two nodes for the demo');
   const key = `hello-${Date.now()}`;
   const value = `written on ${writer.name} (${writer.node})`;
-  const put = await fetch(`${apiUrl(writer)}/v1/records/${key}`, { method: 'PUT', body: value });
+  const put = await fetch(`${apiUrl(writer)}/v1/records/${key}`, {
+    method: 'PUT',
+    body: value,
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(30_000),
+  });
   say(
     `PUT ${key} on ${writer.name} (node ${writer.node}, ${apiUrl(writer)}): HTTP ${put.status} ${await put.text()}`,
   );
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const get = await fetch(`${apiUrl(reader)}/v1/records/${key}`).catch(() => undefined);
+    const get = await fetch(`${apiUrl(reader)}/v1/records/${key}`, {
+      signal: AbortSignal.timeout(10_000),
+    }).catch(() => undefined);
     if (get?.ok === true) {
       say(
         `GET ${key} on ${reader.name} (node ${reader.node}, ${apiUrl(reader)}): ${JSON.stringify(await get.text())}`,
@@ -248,7 +270,7 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     const status = await waitReady(cluster, o, o.replicas);
     say(`Ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-    await demoRecord(status);
+    await demoRecord(status, await apiToken(cluster, o));
 
     for (const args of [
       ['-n', o.namespace, 'get', 'peernetworks'],

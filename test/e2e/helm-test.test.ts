@@ -77,6 +77,7 @@ describe('helm test', () => {
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
     expect(r.stdout).toMatch(/Phase:\s+Succeeded/);
     expect(r.stdout).toMatch(/\[helm test\] Ready: 2\/2 peers/);
+    expect(r.stdout).toMatch(/\[helm test\] PUT without the API token: HTTP 401/);
     expect(r.stdout).toMatch(/\[helm test\] GET helm-test-\d+ on .*"written by helm test on /);
     expect(r.stdout).toMatch(/\[helm test\] passed/);
     // cleaned up: the network (deleted by the test pod), the hook's ServiceAccount and Role
@@ -138,9 +139,14 @@ describe('promlint on the /metrics the running operator and a running peer serve
         await kubectlOk(['get', 'pn', 'lint', '-o', 'jsonpath={.status.peers[*].ip}'])
       ).split(' ');
       expect(ips).toHaveLength(2);
+      const token = Buffer.from(
+        await kubectlOk(['get', 'secret', 'lint-api-token', '-o', 'jsonpath={.data.token}']),
+        'base64',
+      ).toString('utf8');
       const put = await fetch(`http://${ips[0]}:5001/v1/records/lint-key`, {
         method: 'PUT',
         body: 'lint value',
+        headers: { authorization: `Bearer ${token}` },
         signal: AbortSignal.timeout(30_000),
       });
       expect(put.status).toBe(200);

@@ -1,7 +1,8 @@
 // Isolation on real nodes. Private networks (spec.privateNetwork, a pre-shared swarm key): two
 // of them in one namespace never see each other's records, and a peer started on this machine
 // with the right network name but without the key cannot join, while one given the key from the
-// network's Secret can. The NetworkPolicy: the operator keeps the object when asked to.
+// network's Secret can. The NetworkPolicy: the operator keeps the object when asked to. The API
+// token: writes, drain and ping need the network's token; peerctl in a pod finds the mounted one.
 import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { formatSwarmKey } from '../../peer/identity.js';
@@ -198,5 +199,94 @@ describe('NetworkPolicy on real nodes', () => {
       'the NetworkPolicy removed once disabled',
     );
     await stack.t.kubectlOk(['delete', 'peernetwork', 'fenced', '--wait=false']);
+  }, 360_000);
+});
+
+describe('the API token on real nodes', () => {
+  test('writes, drain and ping need the network token; reads and probes stay open; peerctl in the pod finds it', async () => {
+    await stack.apply(
+      stack.network('guarded', { replicas: 2, mode: 'spread', spreadPolicy: 'Preferred' }),
+    );
+    const [p0, p1] = (await stack.waitReady('guarded', 2)).peers ?? [];
+    if (p0 === undefined || p1 === undefined) throw new Error('two peers expected');
+
+    // the Secret: made by the operator, owned by the PeerNetwork, 32 random bytes as hex
+    const secret = JSON.parse(
+      await stack.t.kubectlOk(['get', 'secret', 'guarded-api-token', '-o', 'json']),
+    ) as {
+      metadata: { ownerReferences: Array<{ kind: string; name: string; controller?: boolean }> };
+      data: { token: string };
+    };
+    expect(secret.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'PeerNetwork', name: 'guarded', controller: true }),
+    ]);
+    const token = Buffer.from(secret.data.token, 'base64').toString('utf8');
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect(p0.token).toBe(token);
+
+    const base = `http://${p0.ip ?? ''}:5001`;
+    const call = async (
+      method: string,
+      path: string,
+      headers: Record<string, string> = {},
+    ): Promise<{ status: number; body: string; challenge: string | null }> => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers,
+        ...(method === 'PUT' ? { body: 'v' } : {}),
+        signal: AbortSignal.timeout(15_000),
+      });
+      return {
+        status: res.status,
+        body: await res.text(),
+        challenge: res.headers.get('www-authenticate'),
+      };
+    };
+    // no token, a wrong one: 401 with a JSON error and a Bearer challenge; nothing written
+    for (const [method, path] of [
+      ['PUT', '/v1/records/guarded-key'],
+      ['POST', '/v1/providers/guarded-key'],
+      ['POST', `/v1/ping/${p1.peerId ?? ''}`],
+      ['POST', '/v1/drain'],
+    ] as const) {
+      const anonymous = await call(method, path);
+      expect({ method, path, status: anonymous.status }).toEqual({ method, path, status: 401 });
+      expect(JSON.parse(anonymous.body)).toEqual({ error: expect.any(String) });
+      expect(anonymous.challenge).toMatch(/^Bearer realm="peernet"/);
+      const wrong = await call(method, path, { authorization: `Bearer ${'0'.repeat(64)}` });
+      expect({ method, path, status: wrong.status }).toEqual({ method, path, status: 401 });
+      expect(wrong.challenge).toMatch(/error="invalid_token"/);
+    }
+    expect((await call('GET', '/v1/records/guarded-key')).status).toBe(404);
+    expect((await call('GET', '/healthz')).status).toBe(200);
+    expect((await call('GET', '/v1/status')).status).toBe(200);
+    expect((await call('GET', '/metrics')).status).toBe(200);
+    // the drain refused above left the peer serving
+    expect((await call('GET', '/readyz')).status).toBe(200);
+
+    // the right token, as a header from outside and as peerctl inside the pod finds it
+    expect(
+      (await call('POST', `/v1/ping/${p1.peerId ?? ''}`, { authorization: `Bearer ${token}` }))
+        .status,
+    ).toBe(200);
+    await stack.t.kubectlOk([
+      'exec',
+      p0.pod,
+      '-c',
+      'peer-0',
+      '--',
+      'peerctl',
+      'put',
+      'guarded-key',
+      'written with the mounted token',
+    ]);
+    let got: string | undefined;
+    await waitUntil(
+      async () => (got = await getRecord(p1, 'guarded-key').catch(() => undefined)) !== undefined,
+      30_000,
+      'the record written by peerctl readable on the other peer',
+    );
+    expect(got).toBe('written with the mounted token');
+    await stack.t.kubectlOk(['delete', 'peernetwork', 'guarded', '--wait=false']);
   }, 360_000);
 });

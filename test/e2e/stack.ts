@@ -41,6 +41,11 @@ export interface PeerStatusEntry {
   container?: string;
   routingTable?: number;
   connections?: number;
+  /**
+   * The network's API token (its Secret `<network>-api-token`), attached by the stack's
+   * `status()`; putRecord and peerJson send it as a bearer token.
+   */
+  token?: string;
 }
 
 export interface NetworkStatus {
@@ -177,9 +182,30 @@ export function useRealStack(prefix: string, options: RealStackOptions = {}): Re
   const nodeSelector = (): Record<string, string> =>
     ownCount > 0 ? { [GROUP_LABEL]: t.namespace } : { [nodeKindLabel]: 'real' };
 
+  const tokens = new Map<string, string>();
+  /** The network's API token from its Secret, read once it exists. */
+  const tokenOf = async (name: string): Promise<string | undefined> => {
+    const known = tokens.get(name);
+    if (known !== undefined) return known;
+    const r = await t.kubectl([
+      'get',
+      'secret',
+      `${name}-api-token`,
+      '-o',
+      'jsonpath={.data.token}',
+    ]);
+    if (r.code !== 0 || r.stdout === '') return undefined;
+    const token = Buffer.from(r.stdout, 'base64').toString('utf8');
+    tokens.set(name, token);
+    return token;
+  };
+
   const status = async (name: string): Promise<NetworkStatus> => {
     const out = await t.kubectlOk(['get', 'peernetwork', name, '-o', 'json']);
-    return (JSON.parse(out) as { status?: NetworkStatus }).status ?? {};
+    const st = (JSON.parse(out) as { status?: NetworkStatus }).status ?? {};
+    const token = st.peers?.length ? await tokenOf(name) : undefined;
+    if (token !== undefined) for (const p of st.peers ?? []) p.token = token;
+    return st;
   };
 
   const diagnose = async (): Promise<string> => {
@@ -337,10 +363,16 @@ export function apiOf(peer: PeerStatusEntry): string {
   return `http://${peer.ip ?? 'missing-ip'}:${5001 + index}`;
 }
 
+/** `Authorization: Bearer` with the peer's network token, when the stack attached one. */
+export function authHeaders(peer: PeerStatusEntry): Record<string, string> {
+  return peer.token === undefined ? {} : { authorization: `Bearer ${peer.token}` };
+}
+
 export async function putRecord(peer: PeerStatusEntry, key: string, value: string): Promise<void> {
   const res = await fetch(`${apiOf(peer)}/v1/records/${encodeURIComponent(key)}`, {
     method: 'PUT',
     body: value,
+    headers: authHeaders(peer),
     signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
   });
   if (!res.ok)
@@ -361,6 +393,7 @@ export async function getRecord(peer: PeerStatusEntry, key: string): Promise<str
 export async function peerJson<T>(peer: PeerStatusEntry, path: string, method = 'GET'): Promise<T> {
   const res = await fetch(`${apiOf(peer)}${path}`, {
     method,
+    headers: authHeaders(peer),
     signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
   });
   if (!res.ok)

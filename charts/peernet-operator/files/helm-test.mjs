@@ -1,5 +1,6 @@
 // `helm test`: run by node in the peer image (no shell, no kubectl). Creates a small
-// PeerNetwork, waits for its Ready condition, PUTs a record through one peer's HTTP API and GETs
+// PeerNetwork, waits for its Ready condition, checks that a PUT without the network's API token
+// is refused, PUTs a record with it (read from the Secret) through one peer's HTTP API and GETs
 // it through another, then deletes the network (also on failure). Talks to the API server with
 // the pod's ServiceAccount token; NODE_EXTRA_CA_CERTS (set in the pod) trusts its CA.
 //
@@ -81,9 +82,28 @@ async function main() {
   };
   const key = `helm-test-${Date.now()}`;
   const value = `written by helm test on ${a.name}`;
+  // writes need the network's API token: without it the peer answers 401
+  const anonymous = await fetch(`${url(a)}/v1/records/${key}`, {
+    method: 'PUT',
+    body: value,
+    signal: AbortSignal.timeout(30_000),
+  });
+  await anonymous.text();
+  if (anonymous.status !== 401)
+    throw new Error(
+      `PUT ${key} on ${a.name} without the API token: HTTP ${anonymous.status}, not 401`,
+    );
+  log(`PUT without the API token: HTTP 401, as it should`);
+  const secret = await kube('GET', `${api}/api/v1/namespaces/${ns}/secrets/${name}-api-token`);
+  if (secret.status !== 200)
+    throw new Error(`read Secret ${ns}/${name}-api-token: HTTP ${secret.status} ${secret.text}`);
+  const apiToken = Buffer.from(secret.json?.data?.token ?? '', 'base64')
+    .toString('utf8')
+    .trim();
   const put = await fetch(`${url(a)}/v1/records/${key}`, {
     method: 'PUT',
     body: value,
+    headers: { authorization: `Bearer ${apiToken}` },
     signal: AbortSignal.timeout(30_000),
   });
   const putText = await put.text();
