@@ -166,7 +166,9 @@ describe('the operator killed mid-reconcile', () => {
     );
     await first.kill();
     const podsAtKill = (await list<Owned>(ns, 'pods', selector)).length;
-    const keysAtKill = (await list<Owned>(ns, 'secrets', selector))[0]?.data ?? {};
+    const keysAtKill =
+      (await list<Owned>(ns, 'secrets', selector)).find((s) => s.metadata.name === 'big-keys')
+        ?.data ?? {};
     expect(podsAtKill).toBeLessThan(replicas);
 
     start({
@@ -180,7 +182,8 @@ describe('the operator killed mid-reconcile', () => {
     const expected = Array.from({ length: replicas }, (_, i) => `big-${i}`).sort();
     expect(pods.map((p) => p.metadata.name).sort()).toEqual(expected);
     const all = await list<Owned>(ns, 'pods,secrets,configmaps,services', selector);
-    expect(all.length).toBe(replicas + 3);
+    // the pods, the keys and API token Secrets, the bootstrap ConfigMap and the Service
+    expect(all.length).toBe(replicas + 4);
     for (const o of all) {
       const owners = (o.metadata.ownerReferences ?? []).filter((r) => r.controller === true);
       expect({ name: o.metadata.name, owner: owners.map((r) => r.uid) }).toEqual({

@@ -215,6 +215,7 @@ describe("the operator under the chart's RBAC", () => {
       'pod/charted-0',
       'pod/charted-1',
       'pod/charted-2',
+      'secret/charted-api-token',
       'secret/charted-keys',
       'service/charted-peers',
     ]);

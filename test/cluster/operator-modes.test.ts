@@ -179,7 +179,8 @@ describe('PeerNetwork topology modes', () => {
       Obj & { spec: { clusterIP: string; publishNotReadyAddresses: boolean } }
     >(['get', 'service', `${name}-peers`]);
     const cm = await getJson<Obj>(['get', 'configmap', `${name}-bootstrap`]);
-    for (const o of [keys, svc, cm]) expectOwnedChild(o, pn);
+    const token = await getJson<Obj>(['get', 'secret', `${name}-api-token`]);
+    for (const o of [keys, token, svc, cm]) expectOwnedChild(o, pn);
     expect(Object.keys(keys.data ?? {}).sort()).toEqual(
       [0, 1].flatMap((o) => [0, 1, 2].map((i) => `${name}-${o}-${i}.key`)).sort(),
     );
@@ -372,6 +373,12 @@ describe('optional children', () => {
 describe('a foreign object by a child name', () => {
   test.each([
     { kind: 'Secret', create: ['secret', 'generic'], suffix: 'keys', name: 'foreign-secret' },
+    {
+      kind: 'Secret',
+      create: ['secret', 'generic'],
+      suffix: 'api-token',
+      name: 'foreign-token',
+    },
     { kind: 'ConfigMap', create: ['configmap'], suffix: 'bootstrap', name: 'foreign-cm' },
   ])(
     'a $kind the network did not make is neither mounted nor changed: Failed, no pods, then Ready once it is gone',
