@@ -16,6 +16,7 @@ import { RECORD_PREFIX, RecordStore, type RecordStoreOptions } from './dht/store
 import { dhtInternals, observeRequests } from './dht/internals.js';
 import { TableFiller } from './dht/table-filler.js';
 import { startApiServer, type ApiServer, type PeerApi } from './api/server.js';
+import { watchTokenFile } from './api/token-file.js';
 import { createMetrics, type PeerMetrics } from './metrics.js';
 
 export class UnknownPeerError extends Error {
@@ -365,6 +366,10 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
   await svc.start();
   filler?.start();
   await bootstrap.start();
+  const tokenFile =
+    apiToken !== undefined && config.apiTokenFile !== undefined
+      ? watchTokenFile(config.apiTokenFile, apiToken, loadApiToken, log.child({ component: 'api' }))
+      : undefined;
   let server: ApiServer;
   try {
     server = await startApiServer({
@@ -373,9 +378,10 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
       api,
       log: log.child({ component: 'api' }),
       metrics,
-      ...(apiToken !== undefined ? { token: apiToken } : {}),
+      ...(tokenFile !== undefined ? { token: tokenFile.current } : {}),
     });
   } catch (err) {
+    tokenFile?.stop();
     bootstrap.stop();
     filler?.stop();
     await svc.stop();
@@ -397,6 +403,7 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
           log.warn({ err: (err as Error).message }, 'drain failed');
         }
       }
+      tokenFile?.stop();
       bootstrap.stop();
       filler?.stop();
       await server.close();

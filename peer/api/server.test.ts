@@ -5,7 +5,7 @@ import { Key } from 'interface-datastore';
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string';
 import { createServer, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -467,6 +467,33 @@ describe('--api-token-file: writes, drain and ping need the token', () => {
       headers: { 'x-peernet-api-token': 'wrong' },
     });
     expect(wrong.status).toBe(401);
+  });
+
+  it('takes a rotated token without a restart, refuses the old one, keeps the last good one over an invalid file', async () => {
+    const file = join(dir, 'token');
+    // replaced as the kubelet updates a Secret volume: a new file renamed over the old one
+    const replace = async (text: string): Promise<void> => {
+      await writeFile(`${file}.new`, text);
+      await rename(`${file}.new`, file);
+    };
+    const putWith = async (token: string): Promise<number> =>
+      (await send('PUT', '/v1/records/rotated', `Bearer ${token}`, 'v')).status;
+    const until = async (what: string, ok: () => Promise<boolean>): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      while (!(await ok())) {
+        if (Date.now() > deadline) throw new Error(`not within 10 s: ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const rotated = 'b'.repeat(16) + randomBytes(16).toString('hex');
+    await replace(`${rotated}\n`);
+    await until('the rotated token taken', async () => (await putWith(rotated)) === 200);
+    expect(await putWith(TOKEN)).toBe(401);
+    await replace('short\n');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await putWith(rotated)).toBe(200);
+    await replace(`${TOKEN}\n`);
+    await until('the first token back', async () => (await putWith(TOKEN)) === 200);
   });
 
   it('takes them with the token (drain last: it stops writes)', async () => {

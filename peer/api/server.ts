@@ -76,10 +76,11 @@ export interface ApiServerOptions {
   log: Logger;
   metrics?: PeerMetrics;
   /**
-   * the bearer token writes, drain and ping need (`--api-token-file`); without it every route
-   * is open, as before the flag existed. Reads and probes are open either way.
+   * the bearer token writes, drain and ping need (`--api-token-file`), or a function giving the
+   * one in force (a watched file); without it every route is open, as before the flag existed.
+   * Reads and probes are open either way.
    */
-  token?: string;
+  token?: string | (() => string);
 }
 
 export interface ApiServer {
@@ -335,8 +336,16 @@ function readQuorum(req: IncomingMessage): { quorum?: number } {
 
 export function createApiHandler(opts: Omit<ApiServerOptions, 'host' | 'port'>) {
   const table = routes(opts.api, opts.metrics);
-  const digest =
-    opts.token === undefined ? undefined : createHash('sha256').update(opts.token).digest();
+  const { token } = opts;
+  const current = typeof token === 'function' ? token : () => token;
+  let hashed: { token: string; digest: Buffer } | undefined;
+  /** the digest of the token in force, hashed again only when it changed */
+  const digestNow = (): Buffer | undefined => {
+    const t = current();
+    if (t === undefined) return undefined;
+    if (hashed?.token !== t) hashed = { token: t, digest: createHash('sha256').update(t).digest() };
+    return hashed.digest;
+  };
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = process.hrtime.bigint();
     const method = req.method ?? 'GET';
@@ -354,7 +363,10 @@ export function createApiHandler(opts: Omit<ApiServerOptions, 'host' | 'port'>) 
           `method ${method} not allowed on ${route.name} (allowed: ${allow})`,
         );
       }
-      if (digest !== undefined && route.guarded?.includes(method)) checkBearer(req, res, digest);
+      if (route.guarded?.includes(method)) {
+        const digest = digestNow();
+        if (digest !== undefined) checkBearer(req, res, digest);
+      }
       await handler(req, res, route.param ? path.slice(route.path.length) : '');
     } catch (err) {
       const status = statusOf(err);
