@@ -44,6 +44,7 @@ export interface FloodResult {
   rssBeforeMiB: number;
   rssMaxMiB: number;
   rssAfterMiB: number;
+  rssLaterMiB: number;
   /** what the target reports holding afterwards */
   heldRecords: number;
   heldBytes: number;
@@ -176,6 +177,8 @@ async function flood(
   );
   const seconds = (performance.now() - t0) / 1000;
   const rssMax = sampler.stop();
+  const rssAfter = rssKiB(target.pid);
+  await sleep(5000, undefined, { signal: ctx.signal });
   const held = await status(target);
   ctx.progress(
     `${label}: ${puts} PUTs in ${seconds.toFixed(1)} s: ${[...codes].map(([c, n]) => `${n}x ${c}`).join(', ')}`,
@@ -189,7 +192,8 @@ async function flood(
     seconds,
     rssBeforeMiB: rssBefore / 1024,
     rssMaxMiB: rssMax / 1024,
-    rssAfterMiB: rssKiB(target.pid) / 1024,
+    rssAfterMiB: rssAfter / 1024,
+    rssLaterMiB: rssKiB(target.pid) / 1024,
     heldRecords: held.records,
     heldBytes: held.recordBytes,
   };
