@@ -18,7 +18,7 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/dist/{peer,operator,plugin,cluster,scripts}/**/*.test.js'],
+      testMatch: ['<rootDir>/dist/{peer,operator,plugin,cluster,scripts,bench}/**/*.test.js'],
     },
     {
       ...common,

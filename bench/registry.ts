@@ -4,5 +4,6 @@ import type { Benchmark } from './benchmark.js';
 import { clusterScale } from './cluster-scale.js';
 import { peerDht } from './peer-dht.js';
 import { e2eSpread } from './e2e-spread.js';
+import { abuse } from './abuse.js';
 
-export const benchmarks: Benchmark[] = [clusterScale, peerDht, e2eSpread];
+export const benchmarks: Benchmark[] = [clusterScale, peerDht, e2eSpread, abuse];
