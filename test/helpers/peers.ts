@@ -2,7 +2,7 @@
 // /readyz, talks to their HTTP API, and always kills them. Used by the peer tests, the e2e tests
 // and the benchmarks, so it imports nothing from jest.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -790,8 +790,4 @@ export function createNetns(label: string): Netns | undefined {
     return undefined;
   }
   return { name, remove };
-}
-
-export function netnsExists(name: string): boolean {
-  return existsSync(`/run/netns/${name}`);
 }
