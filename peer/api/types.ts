@@ -60,17 +60,18 @@ export interface StatusReply {
   peerId: string;
   addrs: string[];
   network: string;
-  protocol?: string;
-  dhtProfile?: string;
+  /** the DHT protocol ID, from the network's name */
+  protocol: string;
+  dhtProfile: string;
   routingTable: number;
   connections: number;
-  records?: number;
-  recordBytes?: number;
-  providerRecords?: number;
+  records: number;
+  recordBytes: number;
+  providerRecords: number;
   /** what `/readyz` says */
   ready: boolean;
   /** drained (`POST /v1/drain`): it takes no writes */
-  draining?: boolean;
+  draining: boolean;
   [field: string]: unknown;
 }
 
