@@ -23,6 +23,7 @@ import {
   type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { startCluster, type Cluster } from '../cluster/index.js';
+import type { PeerNetworkStatus } from '../operator/api/schema.js';
 import { auditWrites } from '../test/helpers/cluster-audit.js';
 import { applyCrds } from '../test/helpers/cluster-crd.js';
 import {
@@ -119,9 +120,10 @@ const version = 'v1alpha1';
 const plural = 'peernetworks';
 const kwokOnly = { 'peernet.io/node-kind': 'kwok' };
 
+/** A PeerNetwork as the watch sees it: its generation and status (operator/api/schema.ts). */
 interface NetworkStatus {
   metadata?: { generation?: number };
-  status?: { phase?: string; readyPeers?: number; observedGeneration?: number };
+  status?: PeerNetworkStatus;
 }
 
 /** Seconds from the create call until all pods existed, were bound to nodes, were Ready; and done. */

@@ -16,6 +16,8 @@ import { buildImages } from '../cluster/images/index.js';
 import { nodeKindLabel, startCluster, type Cluster } from '../cluster/index.js';
 import { apiTokenOf } from '../operator/pods/children.js';
 import { selectorString } from '../operator/pods/names.js';
+import { peerApiUrl } from '../operator/status/view.js';
+import { createPeerApiClient, type PeerApiClient } from '../peer/api/client.js';
 import { generateIdentity } from '../peer/identity.js';
 import { installChart } from '../test/helpers/chart.js';
 import type { BenchContext, Benchmark } from './benchmark.js';
@@ -117,14 +119,21 @@ interface Side {
   remove: string[];
 }
 
+/** The peer API of a pod (one peer a pod on both sides: container peer-0). */
+const clientOf = (p: SeenPod, o: { token?: string; timeoutMs: number }): PeerApiClient =>
+  createPeerApiClient({
+    baseUrl: peerApiUrl({ ip: p.ip ?? '', container: 'peer-0' }) ?? 'http://missing-ip:5001',
+    timeoutMs: o.timeoutMs,
+    ...(o.token !== undefined ? { token: o.token } : {}),
+  });
+
+/** The peer says it is ready and knows another peer. */
 async function dhtReady(p: SeenPod): Promise<boolean> {
   if (p.ip === undefined) return false;
-  const res = await fetch(`http://${p.ip}:5001/v1/status`, {
-    signal: AbortSignal.timeout(2000),
-  }).catch(() => undefined);
-  if (res?.ok !== true) return false;
-  const st = (await res.json()) as { ready?: boolean; routingTable?: number };
-  return st.ready === true && (st.routingTable ?? 0) > 0;
+  const st = await clientOf(p, { timeoutMs: 2000 })
+    .status()
+    .catch(() => undefined);
+  return st?.ready === true && st.routingTable > 0;
 }
 
 async function measure(
@@ -189,32 +198,24 @@ async function measure(
       return result;
     }
     ctx.progress(`${side.label}: ${o.ops} PUTs then ${o.ops} GETs from a peer on another node`);
-    const auth = { authorization: `Bearer ${await side.token()}` };
+    const token = await side.token();
     const keys = Array.from({ length: o.ops }, (_, i) => ({
       key: `bench-${i}-${randomBytes(4).toString('hex')}`,
       writer: ps[i % ps.length]!,
     }));
     result.puts = await mapLimit(keys, o.concurrency, ({ key, writer }) =>
-      timed(
-        async () =>
-          (
-            await fetch(`http://${writer.ip ?? ''}:5001/v1/records/${key}`, {
-              method: 'PUT',
-              body: `value of ${key}`,
-              headers: auth,
-              signal: AbortSignal.timeout(10_000),
-            })
-          ).ok,
+      timed(async () =>
+        clientOf(writer, { token, timeoutMs: 10_000 })
+          .put(key, `value of ${key}`)
+          .then(() => true),
       ),
     );
     result.gets = await mapLimit(keys, o.concurrency, ({ key, writer }, i) => {
       const others = ps.filter((p) => p.node !== writer.node);
       const reader = others[i % others.length] ?? writer;
       return timed(async () => {
-        const res = await fetch(`http://${reader.ip ?? ''}:5001/v1/records/${key}`, {
-          signal: AbortSignal.timeout(10_000),
-        });
-        return res.ok && (await res.text()) === `value of ${key}`;
+        const got = await clientOf(reader, { timeoutMs: 10_000 }).get(key);
+        return got !== undefined && new TextDecoder().decode(got.value) === `value of ${key}`;
       });
     });
     return result;

@@ -165,6 +165,3 @@ export function parseSettings(
   }
   return r.data;
 }
-
-export const settingFlag = flagOf;
-export const settingEnv = envOf;

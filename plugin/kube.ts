@@ -6,7 +6,8 @@ import type { PeerNetworkObject } from '../operator/api/schema.js';
 import type { KubeAccess } from '../operator/kube/config.js';
 import { RESOURCES, resourcePath } from '../operator/kube/resources.js';
 import { createTransport } from '../operator/kube/transport.js';
-import type { PeerSend } from './peer-client.js';
+import { createPeerApiClient, type PeerApiClient } from '../peer/api/client.js';
+import { TOKEN_HEADER } from '../peer/api/types.js';
 
 /** The API server refused or failed a request (not the peer behind a proxy). */
 export class ApiServerError extends Error {
@@ -32,8 +33,11 @@ export interface Kube {
   networkNames(): Promise<string[]>;
   namespaces(): Promise<string[]>;
   pods(labelSelector: string): Promise<PodInfo[]>;
-  /** a peer's HTTP API at `port` of `pod`, through /api/v1/namespaces/NS/pods/POD:PORT/proxy */
-  proxy(pod: string, port: number, token?: string): PeerSend;
+  /**
+   * the typed client of a peer's HTTP API at `port` of `pod`, through
+   * /api/v1/namespaces/NS/pods/POD:PORT/proxy; `token` goes in TOKEN_HEADER
+   */
+  proxy(pod: string, port: number, token?: string): PeerApiClient;
   /**
    * the network's API token (Secret `<network>-api-token`), which writes and pings need;
    * undefined when there is none. Reading it needs `get` on that Secret: RBAC decides who writes.
@@ -93,6 +97,7 @@ export function createKube(access: KubeAccess, namespace: string, opts: KubeOpti
       body?: Uint8Array;
       timeoutMs?: number;
       headers?: Record<string, string>;
+      signal?: AbortSignal;
     } = {},
   ): Promise<{ code: number; body: Buffer }> {
     const headers: Record<string, string> = { Accept: '*/*', ...o.headers };
@@ -104,7 +109,7 @@ export function createKube(access: KubeAccess, namespace: string, opts: KubeOpti
         urlOf(path, o.query),
         headers,
         o.body ? Buffer.from(o.body) : undefined,
-        { timeoutMs: o.timeoutMs ?? timeoutMs },
+        { timeoutMs: o.timeoutMs ?? timeoutMs, ...(o.signal ? { signal: o.signal } : {}) },
       );
     } catch (e) {
       throw new ApiServerError(`cannot reach the API server ${base}: ${(e as Error).message}`, 0);
@@ -168,21 +173,27 @@ export function createKube(access: KubeAccess, namespace: string, opts: KubeOpti
       }
     },
     proxy(pod, port, token) {
-      return async (method, path, body) => {
-        // `POD:PORT` with its colon as it is (kubectl's form), not percent-encoded
-        const at = `${resourcePath(RESOURCES.Pod, namespace)}/${encodeURIComponent(pod)}:${port}`;
-        const r = await send(method, `${at}/proxy${path}`, {
-          ...(body ? { body } : {}),
-          // not Authorization: the API server consumes that one (peer/api/server.ts)
-          ...(token !== undefined ? { headers: { 'X-Peernet-Api-Token': token } } : {}),
-          timeoutMs: proxyTimeoutMs,
-        });
-        // the API server's own refusal (no such pod, forbidden, cannot dial): not the peer's
-        const msg = statusMessage(r.body);
-        if (msg !== undefined && r.code >= 400)
-          throw new ApiServerError(`pod ${pod} port ${port}: ${msg}`, r.code);
-        return { status: r.code, body: r.body };
-      };
+      // `POD:PORT` with its colon as it is (kubectl's form), not percent-encoded
+      const at = `${resourcePath(RESOURCES.Pod, namespace)}/${encodeURIComponent(pod)}:${port}`;
+      return createPeerApiClient({
+        baseUrl: `${at}/proxy`,
+        // not Authorization: the API server consumes that one (peer/api/types.ts)
+        ...(token !== undefined ? { token, tokenHeader: TOKEN_HEADER } : {}),
+        timeoutMs: proxyTimeoutMs,
+        transport: async (req) => {
+          const r = await send(req.method, req.url, {
+            ...(req.body ? { body: req.body } : {}),
+            headers: req.headers,
+            timeoutMs: proxyTimeoutMs,
+            signal: req.signal,
+          });
+          // the API server's own refusal (no such pod, forbidden, cannot dial): not the peer's
+          const msg = statusMessage(r.body);
+          if (msg !== undefined && r.code >= 400)
+            throw new ApiServerError(`pod ${pod} port ${port}: ${msg}`, r.code);
+          return { status: r.code, body: new Uint8Array(r.body) };
+        },
+      });
     },
     async log(pod, container, o, signal) {
       const query: Record<string, string> = { container };

@@ -1,8 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import type { PeerNetworkObject, PeerStatus } from '../operator/api/schema.js';
-import type { PeerLiveStatus } from './peer-client.js';
+import { apiPortOf } from '../operator/status/view.js';
+import type { StatusReply } from '../peer/api/types.js';
 import {
-  apiPortOf,
   choosePeers,
   renderPeers,
   renderStatus,
@@ -30,13 +30,19 @@ function network(peers: PeerStatus[]): PeerNetworkObject {
   };
 }
 
-const live = (id: string, rt: number, conns: number, records: number): PeerLiveStatus => ({
+const live = (id: string, rt: number, conns: number, records: number): StatusReply => ({
   peerId: id,
   addrs: [],
   network: 'net',
+  protocol: '/peernet/net/kad/1.0.0',
+  dhtProfile: 'tuned',
   routingTable: rt,
   connections: conns,
   records,
+  recordBytes: 0,
+  providerRecords: 0,
+  ready: true,
+  draining: false,
 });
 
 describe('which peer answers', () => {
@@ -106,7 +112,7 @@ describe('tables', () => {
     ]);
     const v = statusView(
       net,
-      new Map<string, PeerLiveStatus | Error>([
+      new Map<string, StatusReply | Error>([
         ['net-0', live('id-net-0', 2, 3, 7)],
         ['net-1', new Error('pod net-1 port 5001: no endpoints')],
       ]),

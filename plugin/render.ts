@@ -1,20 +1,13 @@
 // Pure pieces of the plugin: which peer answers, at which port, and the tables it prints.
 import type { PeerNetworkObject, PeerStatus } from '../operator/api/schema.js';
-import { API_BASE_PORT, containerName } from '../operator/pods/names.js';
-import type { PeerEntry, PeerLiveStatus } from './peer-client.js';
+import { apiPortOf, readyPeers } from '../operator/status/view.js';
+import type { PeerEntry, StatusReply } from '../peer/api/types.js';
 
 /** A peer the plugin can reach: its status entry, resolved to a pod and API port. */
 export type Target = PeerStatus & { port: number };
 
 export class PeerSelectionError extends Error {
   override name = 'PeerSelectionError';
-}
-
-/** The API port of container `peer-<i>`: API_BASE_PORT + i (operator/pods/pods.ts). */
-export function apiPortOf(container: string): number | undefined {
-  const m = /^(.*?)(0|[1-9][0-9]*)$/.exec(container);
-  if (!m || containerName(Number(m[2])) !== container) return undefined;
-  return API_BASE_PORT + Number(m[2]);
 }
 
 export function targetsOf(network: PeerNetworkObject): Target[] {
@@ -44,7 +37,7 @@ export function choosePeers(network: PeerNetworkObject, want?: string): Target[]
       );
     return [hit];
   }
-  const ready = all.filter((p) => p.ready);
+  const ready = readyPeers(all);
   if (ready.length === 0)
     throw new PeerSelectionError(
       all.length === 0
@@ -104,7 +97,7 @@ export interface StatusView {
 
 export function statusView(
   network: PeerNetworkObject,
-  live: ReadonlyMap<string, PeerLiveStatus | Error>,
+  live: ReadonlyMap<string, StatusReply | Error>,
 ): StatusView {
   const s = network.status;
   const peers = (s?.peers ?? []).map((p): StatusPeer => {
@@ -130,7 +123,7 @@ export function statusView(
     network: network.metadata.name,
     namespace: network.metadata.namespace,
     ...(s?.phase ? { phase: s.phase } : {}),
-    readyPeers: s?.readyPeers ?? peers.filter((p) => p.ready).length,
+    readyPeers: s?.readyPeers ?? readyPeers(peers).length,
     desiredPeers: s?.desiredPeers ?? peers.length,
     peers,
   };

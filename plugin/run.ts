@@ -6,13 +6,13 @@ import type { PeerNetworkObject } from '../operator/api/schema.js';
 import { loadKubeAccess, type KubeAccess } from '../operator/kube/config.js';
 import { ordinalOf, selectorString } from '../operator/pods/names.js';
 import { mapLimit } from '../operator/reconcile/peers.js';
+import { apiPortOf } from '../operator/status/view.js';
+import { PeerApiError, type PeerApiClient } from '../peer/api/client.js';
 import { packageVersion } from '../peer/cli/version.js';
 import { USAGE, UsageError, parseArgs, type Command } from './args.js';
 import { complete, completionScript, scanWords } from './completion.js';
 import { ApiServerError, createKube, type Kube, type PodInfo } from './kube.js';
-import { PeerApiError, createPeerClient, type PeerClient } from './peer-client.js';
 import {
-  apiPortOf,
   choosePeers,
   renderPeers,
   renderStatus,
@@ -109,7 +109,7 @@ export async function runPlugin(
         const targets = targetsOf(network);
         const live = new Map(
           await mapLimit(targets, limit, async (t) => {
-            const client = createPeerClient(k.proxy(t.pod, t.port));
+            const client = k.proxy(t.pod, t.port);
             return [t.name, await client.status().catch((e: Error) => e)] as const;
           }),
         );
@@ -145,8 +145,9 @@ export async function runPlugin(
           if (c.json) json({ key: c.key, found: false, via: via.name });
           return fail(`not found: ${c.key}`);
         }
-        if (c.json) json({ key: c.key, value: result.toString('utf8'), via: via.name });
-        else io.stdout.write(result);
+        if (c.json)
+          json({ key: c.key, value: Buffer.from(result.value).toString('utf8'), via: via.name });
+        else io.stdout.write(result.value);
         return 0;
       }
       case 'provide': {
@@ -169,14 +170,24 @@ export async function runPlugin(
       }
       case 'providers': {
         const network = await k.network(c.network);
-        const { via, result } = await onePeer(k, network, c.peer, (p) => p.providers(c.key));
+        const { via, result } = await onePeer(
+          k,
+          network,
+          c.peer,
+          async (p) => (await p.providers(c.key)).providers,
+        );
         if (c.json) json({ key: c.key, providers: result, via: via.name });
         else out(renderPeers(network, result, false));
         return 0;
       }
       case 'peers': {
         const network = await k.network(c.network);
-        const { via, result } = await onePeer(k, network, c.peer, (p) => p.peers());
+        const { via, result } = await onePeer(
+          k,
+          network,
+          c.peer,
+          async (p) => (await p.peers()).peers,
+        );
         if (c.json) json({ via: via.name, peers: result });
         else out(renderPeers(network, result, true));
         return 0;
@@ -211,7 +222,7 @@ export async function runPlugin(
     k: Kube,
     network: PeerNetworkObject,
     want: string | undefined,
-    fn: (p: PeerClient) => Promise<T>,
+    fn: (p: PeerApiClient) => Promise<T>,
     prefer: (t: Target) => boolean = () => true,
     /** the network's API token, for writes and pings */
     token?: string,
@@ -221,7 +232,7 @@ export async function runPlugin(
     let last: Error | undefined;
     for (const t of ordered.slice(0, want === undefined ? MAX_TRIES : 1)) {
       try {
-        return { via: t, result: await fn(createPeerClient(k.proxy(t.pod, t.port, token))) };
+        return { via: t, result: await fn(k.proxy(t.pod, t.port, token)) };
       } catch (e) {
         // the proxy could not reach it, or it is draining: another peer serves as well
         const unreachable =

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
+import { API_BASE_PORT } from '../operator/pods/names.js';
 
 const Env = z.object({ KUBECONFIG: z.string().optional() });
 const peerctl = fileURLToPath(new URL('../peer/cli/peerctl.js', import.meta.url));
@@ -45,7 +46,8 @@ async function main(): Promise<void> {
   const container =
     containerName === undefined ? containers[0] : containers.find((c) => c.name === containerName);
   const port =
-    container?.ports?.find((p) => p.name?.startsWith('api') === true)?.containerPort ?? 5001;
+    container?.ports?.find((p) => p.name?.startsWith('api') === true)?.containerPort ??
+    API_BASE_PORT;
   const url = `http://${ip}:${port}`;
   if (argv.length === 0) {
     console.log(url);

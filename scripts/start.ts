@@ -11,6 +11,9 @@ import { Command } from 'commander';
 import { z } from 'zod';
 import { buildImages } from '../cluster/images/index.js';
 import { findRunningCluster, startCluster, type Cluster } from '../cluster/index.js';
+import type { PeerNetworkStatus, PeerStatus } from '../operator/api/schema.js';
+import { networkReady, peerApiUrl, reachablePeers } from '../operator/status/view.js';
+import { createPeerApiClient } from '../peer/api/client.js';
 
 const Options = z.object({
   nodes: z.coerce.number().int().min(2).max(20),
@@ -52,33 +55,16 @@ spec:
 `;
 }
 
-interface PeerEntry {
-  name: string;
-  pod: string;
-  node?: string;
-  ip?: string;
-  container?: string;
-  ready?: boolean;
-  peerId?: string;
-}
-interface NetworkStatus {
-  phase?: string;
-  readyPeers?: number;
-  peers?: PeerEntry[];
-}
-
-async function networkStatus(cluster: Cluster, o: Options): Promise<NetworkStatus> {
+async function networkStatus(cluster: Cluster, o: Options): Promise<PeerNetworkStatus> {
   const r = await cluster.kubectl(['-n', o.namespace, 'get', 'peernetwork', o.name, '-o', 'json']);
   if (r.code !== 0) return {};
-  return (JSON.parse(r.stdout) as { status?: NetworkStatus }).status ?? {};
+  return (JSON.parse(r.stdout) as { status?: PeerNetworkStatus }).status ?? {};
 }
 
-function apiUrl(peer: PeerEntry): string {
-  const index = Number(/(\d+)$/.exec(peer.container ?? 'peer-0')?.[1] ?? 0);
-  return `http://${peer.ip ?? ''}:${5001 + index}`;
-}
+/** The API URL of a peer that has an IP. */
+const apiUrl = (peer: PeerStatus): string => peerApiUrl(peer) ?? '';
 
-async function waitReady(cluster: Cluster, o: Options, total: number): Promise<NetworkStatus> {
+async function waitReady(cluster: Cluster, o: Options, total: number): Promise<PeerNetworkStatus> {
   const deadline = Date.now() + o.timeout * 1000;
   const tty = process.stdout.isTTY;
   let last = '';
@@ -111,7 +97,7 @@ async function waitReady(cluster: Cluster, o: Options, total: number): Promise<N
       );
     else if (line !== last) say(line);
     last = line;
-    if (s.phase === 'Ready' && (s.readyPeers ?? 0) >= total) {
+    if (networkReady(s, total)) {
       if (tty) process.stdout.write('\n');
       return s;
     }
@@ -138,31 +124,28 @@ async function apiToken(cluster: Cluster, o: Options): Promise<string> {
   return Buffer.from(r.stdout, 'base64').toString('utf8');
 }
 
-async function demoRecord(s: NetworkStatus, token: string): Promise<void> {
-  const peers = (s.peers ?? []).filter((p) => p.ip !== undefined && p.node !== undefined);
+async function demoRecord(s: PeerNetworkStatus, token: string): Promise<void> {
+  const peers = reachablePeers(s.peers ?? []).filter((p) => p.node !== '');
   const writer = peers[0];
   const reader = peers.find((p) => p.node !== writer?.node);
   if (writer === undefined || reader === undefined)
     throw new Error('need two peers on two nodes for the demo');
   const key = `hello-${Date.now()}`;
   const value = `written on ${writer.name} (${writer.node})`;
-  const put = await fetch(`${apiUrl(writer)}/v1/records/${key}`, {
-    method: 'PUT',
-    body: value,
-    headers: { authorization: `Bearer ${token}` },
-    signal: AbortSignal.timeout(30_000),
-  });
+  const put = await createPeerApiClient({ baseUrl: apiUrl(writer), token, timeoutMs: 30_000 }).put(
+    key,
+    value,
+  );
   say(
-    `PUT ${key} on ${writer.name} (node ${writer.node}, ${apiUrl(writer)}): HTTP ${put.status} ${await put.text()}`,
+    `PUT ${key} on ${writer.name} (node ${writer.node}, ${apiUrl(writer)}): HTTP 200 ${JSON.stringify(put)}`,
   );
   const deadline = Date.now() + 30_000;
+  const from = createPeerApiClient({ baseUrl: apiUrl(reader), timeoutMs: 10_000 });
   for (;;) {
-    const get = await fetch(`${apiUrl(reader)}/v1/records/${key}`, {
-      signal: AbortSignal.timeout(10_000),
-    }).catch(() => undefined);
-    if (get?.ok === true) {
+    const got = await from.get(key).catch(() => undefined);
+    if (got !== undefined) {
       say(
-        `GET ${key} on ${reader.name} (node ${reader.node}, ${apiUrl(reader)}): ${JSON.stringify(await get.text())}`,
+        `GET ${key} on ${reader.name} (node ${reader.node}, ${apiUrl(reader)}): ${JSON.stringify(new TextDecoder().decode(got.value))}`,
       );
       return;
     }

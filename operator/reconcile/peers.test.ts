@@ -3,11 +3,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { askPeers, callPeer, createPeerStatusClient } from './peers.js';
+import { askPeers, createPeerStatusClient, MAX_BODY } from './peers.js';
 
 const STATUS = JSON.stringify({ routingTable: 7, connections: 3, draining: false, padding: 'x' });
 const servers: http.Server[] = [];
-const ports = { ok: 0, trickle: 0, silent: 0, drained: 0, guarded: 0 };
+const ports = { ok: 0, trickle: 0, silent: 0, drained: 0, guarded: 0, huge: 0 };
 /** the trickling server's answers still being written (to end them after the tests) */
 const trickling = new Set<NodeJS.Timeout>();
 
@@ -51,6 +51,11 @@ beforeAll(async () => {
       res.write(body[i++]);
     }, 50);
     trickling.add(t);
+  });
+  // a 200 with a status padded past the size the operator reads
+  ports.huge = await serve((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ routingTable: 7, connections: 3, padding: 'x'.repeat(MAX_BODY) }));
   });
   ports.silent = await serve(() => {
     // takes the request and never answers
@@ -104,16 +109,21 @@ describe('peer calls end at their deadline', () => {
   });
 
   test("the caller's signal ends a call at once", async () => {
+    const client = createPeerStatusClient({ statusTimeoutMs: 60_000 });
     const signal = AbortSignal.timeout(100);
-    const r = await timed(
-      callPeer('127.0.0.1', ports.trickle, 'GET', '/v1/status', 60_000, signal),
-    );
+    const r = await timed(client.status('127.0.0.1', ports.trickle, { signal }));
     expect(r.value).toBeUndefined();
     expect(r.ms).toBeLessThan(500);
     // an aborted signal: no call at all
-    const gone = await timed(callPeer('127.0.0.1', ports.ok, 'GET', '/v1/status', 60_000, signal));
+    const gone = await timed(client.status('127.0.0.1', ports.ok, { signal }));
     expect(gone.value).toBeUndefined();
     expect(gone.ms).toBeLessThan(50);
+  });
+
+  test('an answer over the size limit is no answer', async () => {
+    const r = await timed(createPeerStatusClient().status('127.0.0.1', ports.huge));
+    expect(r.value).toBeUndefined();
+    expect(r.ms).toBeLessThan(1000);
   });
 
   test('a refused connection is no answer, at once', async () => {

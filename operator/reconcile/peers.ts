@@ -1,9 +1,15 @@
-// The operator's view of live peers: `GET /v1/status` and `POST /v1/drain` on a peer's HTTP API.
-// Every call has a hard deadline over the whole exchange (connect, headers, body): a socket
-// timeout only fires on an idle socket, so a peer that trickles its answer a byte at a time held
-// a call for as long as it liked. A call also ends at once when the caller's signal aborts (the
-// reconcile's own deadline).
+// The operator's view of live peers: `GET /v1/status` and `POST /v1/drain` on a peer's HTTP API,
+// through the peer's typed client (peer/api/client.ts) over a transport of our own. Every call
+// has a hard deadline over the whole exchange (connect, headers, body): a socket timeout only
+// fires on an idle socket, so a peer that trickles its answer a byte at a time held a call for as
+// long as it liked. A call also ends at once when the caller's signal aborts (the reconcile's own
+// deadline), and an answer over MAX_BODY is cut.
 import http from 'node:http';
+import {
+  createPeerApiClient,
+  type CallOptions,
+  type PeerTransport,
+} from '../../peer/api/client.js';
 import type { PeerLive } from '../status/status.js';
 
 export interface PeerCallOptions {
@@ -28,74 +34,85 @@ export interface PeerStatusClientOptions {
 }
 
 /** The most a peer's answer may hold; a longer one is cut and counts as no answer. */
-const MAX_BODY = 1 << 20;
+export const MAX_BODY = 1 << 20;
+
+class AnswerTooLargeError extends Error {
+  override name = 'AnswerTooLargeError';
+}
 
 /**
- * One short request without connection reuse: peers are many distinct hosts asked rarely, so a
- * pooled client (fetch keeps a pool per origin) would only hold memory. Resolves with the parsed
- * JSON of a 200 answer, else undefined; never later than `timeoutMs` after the call.
+ * One request without connection reuse: peers are many distinct hosts asked rarely, so a pooled
+ * client (fetch keeps a pool per origin) would only hold memory. It ends when `signal` aborts,
+ * whatever stage the exchange is at, and gives up on an answer longer than MAX_BODY.
  */
-export function callPeer(
-  ip: string,
-  port: number,
-  method: string,
-  path: string,
-  timeoutMs: number,
-  signal?: AbortSignal,
-  token?: string,
-): Promise<unknown> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) {
-      resolve(undefined);
-      return;
-    }
+export const oneShotTransport: PeerTransport = (req) =>
+  new Promise((resolve, reject) => {
+    if (req.signal.aborted) return reject(req.signal.reason as Error);
     let settled = false;
-    const finish = (v: unknown): void => {
+    const finish = (err: Error | undefined, value?: Awaited<ReturnType<PeerTransport>>): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', stop);
-      req.destroy();
-      resolve(v);
+      req.signal.removeEventListener('abort', stop);
+      r.destroy();
+      if (err) reject(err);
+      else resolve(value!);
     };
-    const stop = (): void => finish(undefined);
-    const headers: Record<string, string> = { Accept: 'application/json' };
-    if (token !== undefined) headers.Authorization = `Bearer ${token}`;
-    const req = http.request({ host: ip, port, method, path, agent: false, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (d: Buffer) => {
-        size += d.length;
-        if (size > MAX_BODY) return finish(undefined);
-        chunks.push(d);
-      });
-      res.on('end', () => {
-        if (res.statusCode !== 200) return finish(undefined);
-        try {
-          finish(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-        } catch {
-          finish(undefined);
-        }
-      });
-      res.on('error', stop);
-      res.on('close', stop);
-    });
-    // a total deadline: the timer is not reset by data, as a socket timeout would be
-    const timer = setTimeout(stop, timeoutMs);
-    signal?.addEventListener('abort', stop, { once: true });
-    req.on('error', stop);
-    req.end();
+    const stop = (): void => finish(req.signal.reason as Error);
+    const r = http.request(
+      req.url,
+      { method: req.method, agent: false, headers: req.headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (d: Buffer) => {
+          size += d.length;
+          if (size > MAX_BODY)
+            return finish(new AnswerTooLargeError(`answer over ${MAX_BODY} bytes`));
+          chunks.push(d);
+        });
+        res.on('end', () => {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(res.headers))
+            if (typeof v === 'string') headers[k] = v;
+          finish(undefined, {
+            status: res.statusCode ?? 0,
+            body: new Uint8Array(Buffer.concat(chunks)),
+            headers,
+          });
+        });
+        res.on('error', (err) => finish(err));
+        res.on('close', () => finish(new Error('the peer closed the connection')));
+      },
+    );
+    req.signal.addEventListener('abort', stop, { once: true });
+    r.on('error', (err) => finish(err));
+    r.end(req.body);
   });
-}
+
+/** `http://IP:PORT`, with an IPv6 address in brackets. */
+export const peerUrl = (ip: string, port: number): string =>
+  `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
 
 export function createPeerStatusClient(options: PeerStatusClientOptions = {}): PeerStatusClient {
   const statusTimeout = options.statusTimeoutMs ?? 1000;
   const drainTimeout = options.drainTimeoutMs ?? 5000;
+  const clientOf = (ip: string, port: number, token?: string) =>
+    createPeerApiClient({
+      baseUrl: peerUrl(ip, port),
+      transport: oneShotTransport,
+      ...(token !== undefined ? { token } : {}),
+    });
+  const call = (timeoutMs: number, opts: PeerCallOptions): CallOptions => ({
+    timeoutMs,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
   return {
     async status(ip, port, opts = {}) {
-      const body = (await callPeer(ip, port, 'GET', '/v1/status', statusTimeout, opts.signal)) as
-        { routingTable?: unknown; connections?: unknown; draining?: unknown } | undefined;
-      if (!body || typeof body !== 'object') return undefined;
+      // any failure (no answer in time, an error status, not JSON, too long) is no answer
+      const body = await clientOf(ip, port)
+        .status(call(statusTimeout, opts))
+        .catch(() => undefined);
+      if (!body) return undefined;
       const live: PeerLive = {};
       if (typeof body.routingTable === 'number') live.routingTable = body.routingTable;
       if (typeof body.connections === 'number') live.connections = body.connections;
@@ -103,15 +120,9 @@ export function createPeerStatusClient(options: PeerStatusClientOptions = {}): P
       return live;
     },
     async drain(ip, port, opts = {}) {
-      const body = (await callPeer(
-        ip,
-        port,
-        'POST',
-        '/v1/drain',
-        drainTimeout,
-        opts.signal,
-        opts.token,
-      )) as { handedOff?: unknown } | undefined;
+      const body = await clientOf(ip, port, opts.token)
+        .drain(call(drainTimeout, opts))
+        .catch(() => undefined);
       return body && typeof body.handedOff === 'number' ? body.handedOff : undefined;
     },
   };

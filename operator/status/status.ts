@@ -10,6 +10,7 @@ import {
 import { ordinalOf, selectorString } from '../pods/names.js';
 import type { DesiredPeer } from '../pods/pods.js';
 import { isTerminating } from '../pods/plan.js';
+import { readyPeers as readyPeersOf } from './view.js';
 
 /** What a peer's `GET /v1/status` said. */
 export interface PeerLive {
@@ -106,7 +107,7 @@ export function computeStatus(input: StatusInput): PeerNetworkStatus {
     return e;
   });
   const desiredPeers = peers.length;
-  const readyPeers = entries.filter((e) => e.ready).length;
+  const readyPeers = readyPeersOf(entries).length;
 
   const current = pods.filter((p) => {
     const o = ordinalOf(name, p.metadata?.name ?? '');

@@ -9,11 +9,18 @@ import type { PeerId } from '@libp2p/interface';
 import type { Logger } from 'pino';
 import { MAX_VALUE_BYTES } from '../dht/keys.js';
 import type { PeerMetrics } from '../metrics.js';
+import {
+  TOKEN_HEADER,
+  type DrainReply,
+  type PeerEntry,
+  type PingReply,
+  type StatusReply,
+} from './types.js';
 
-/** What the API needs from the daemon. */
+/** What the API needs from the daemon (the answers' shapes are in ./types.ts). */
 export interface PeerApi {
-  status(): Promise<Record<string, unknown>>;
-  peers(): Promise<unknown[]>;
+  status(): Promise<StatusReply>;
+  peers(): Promise<PeerEntry[]>;
   ready(): boolean;
   put(key: string, value: Uint8Array): Promise<Record<string, unknown>>;
   /** undefined when not found; `quorum`: the newest of this many copies (the peer's default without) */
@@ -24,8 +31,8 @@ export interface PeerApi {
   provide(key: string): Promise<Record<string, unknown>>;
   findProviders(key: string): Promise<unknown[]>;
   /** a peer of this network; UnknownPeerError for any other */
-  ping(peer: PeerId): Promise<{ peerId: string; rttMs: number }>;
-  drain(): Promise<{ handedOff: number }>;
+  ping(peer: PeerId): Promise<PingReply>;
+  drain(): Promise<DrainReply>;
 }
 
 /** An error with an HTTP status; the API maps other errors by `name`. */
@@ -289,13 +296,6 @@ function routes(api: PeerApi, metrics?: PeerMetrics): Route[] {
 
 /** The realm of the `WWW-Authenticate` challenge. */
 const REALM = 'peernet';
-
-/**
- * The header that carries the token where `Authorization` cannot: the Kubernetes API server
- * authenticates a pod-proxy request by its `Authorization` and deletes that header before it
- * relays the request, so `kubectl peernet` sends the token in this one.
- */
-export const TOKEN_HEADER = 'x-peernet-api-token';
 
 /**
  * Throws 401 unless the request carries the token, as `Authorization: Bearer <token>` or in

@@ -9,6 +9,9 @@
 // $PEERNET_API_TOKEN_FILE, else the file the operator mounts into its pods, when it exists.
 
 import { existsSync, readFileSync } from 'node:fs';
+import { createPeerApiClient, PeerApiError, type PeerApiClient } from '../api/client.js';
+import { DEFAULT_API_URL } from '../api/types.js';
+import { packageVersion } from './version.js';
 
 /** Where operator-made pods mount the network's API token (operator/pods/names.ts). */
 const POD_TOKEN_FILE = '/var/run/peernet/api/token';
@@ -32,28 +35,6 @@ Options:
   --version            print the version
 `;
 
-/**
- * `version` of the nearest package.json named `peernet` above this file. The same search as
- * ./version.ts (the daemon's), repeated because peerctl.js ships alone in the peer image
- * (Dockerfile.peer copies it without the other modules), so it imports nothing of ours.
- */
-function packageVersion(): string {
-  for (let dir = new URL('.', import.meta.url); ;) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as {
-        name?: unknown;
-        version?: unknown;
-      };
-      if (pkg.name === 'peernet' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // not here: look further up
-    }
-    const up = new URL('..', dir);
-    if (up.href === dir.href) return 'unknown';
-    dir = up;
-  }
-}
-
 class UsageError extends Error {
   override name = 'UsageError';
 }
@@ -67,7 +48,7 @@ interface Options {
 }
 
 function parse(argv: string[], env: NodeJS.ProcessEnv): Options {
-  let api = env.PEERNET_API && env.PEERNET_API !== '' ? env.PEERNET_API : 'http://127.0.0.1:5001';
+  let api = env.PEERNET_API && env.PEERNET_API !== '' ? env.PEERNET_API : DEFAULT_API_URL;
   let json = false;
   let tokenFile =
     env.PEERNET_API_TOKEN_FILE && env.PEERNET_API_TOKEN_FILE !== ''
@@ -123,46 +104,11 @@ function readToken(named: string | undefined): string | undefined {
  */
 const CALL_TIMEOUT_MS = 120_000;
 
-async function call(
-  o: Pick<Options, 'api' | 'token'>,
-  method: string,
-  path: string,
-  body?: Uint8Array,
-): Promise<{ status: number; bytes: Uint8Array; json?: Record<string, unknown> }> {
-  const { api } = o;
-  const headers: Record<string, string> = {};
-  if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
-  let res: Response;
-  let bytes: Uint8Array;
-  const signal = AbortSignal.timeout(CALL_TIMEOUT_MS);
-  try {
-    res = await fetch(`${api}${path}`, { method, body, headers, signal });
-    bytes = new Uint8Array(await res.arrayBuffer());
-  } catch (err) {
-    if (signal.aborted)
-      throw new Error(
-        `no answer from ${api} within ${CALL_TIMEOUT_MS / 1000} s (${method} ${path})`,
-      );
-    const cause = (err as Error & { cause?: Error }).cause;
-    throw new Error(`cannot reach ${api}: ${cause?.message ?? (err as Error).message}`);
-  }
-  let json: Record<string, unknown> | undefined;
-  if ((res.headers.get('content-type') ?? '').includes('application/json')) {
-    try {
-      json = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
-    } catch {
-      // leave it raw
-    }
-  }
-  return { status: res.status, bytes, json };
-}
-
 function need(args: string[], n: number, usage: string): string[] {
   if (args.length !== n) throw new UsageError(`usage: peerctl ${usage}`);
   return args;
 }
 
-const enc = (s: string): string => encodeURIComponent(s);
 /** A field of an API answer as text. */
 const str = (v: unknown): string =>
   typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
@@ -174,20 +120,30 @@ async function readStdin(): Promise<Uint8Array> {
 }
 
 async function run(o: Options): Promise<number> {
-  const [verb, ...rest] = o.args;
   const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
   const printJson = (v: unknown): void => out(JSON.stringify(v, null, 2));
-  const failed = (r: {
-    status: number;
-    json?: Record<string, unknown>;
-    bytes: Uint8Array;
-  }): number => {
-    const msg =
-      typeof r.json?.error === 'string' ? r.json.error : new TextDecoder().decode(r.bytes);
-    if (o.json) printJson(r.json ?? { error: msg, status: r.status });
-    process.stderr.write(`peerctl: ${msg} (HTTP ${r.status})\n`);
+  const client = createPeerApiClient({
+    baseUrl: o.api,
+    ...(o.token !== undefined ? { token: o.token } : {}),
+    timeoutMs: CALL_TIMEOUT_MS,
+  });
+  try {
+    return await verb(o, client, out, printJson);
+  } catch (err) {
+    if (!(err instanceof PeerApiError)) throw err;
+    if (o.json) printJson(err.reply ?? { error: err.error, status: err.status });
+    process.stderr.write(`peerctl: ${err.message}\n`);
     return 1;
-  };
+  }
+}
+
+async function verb(
+  o: Options,
+  client: PeerApiClient,
+  out: (s: string) => void,
+  printJson: (v: unknown) => void,
+): Promise<number> {
+  const [verb, ...rest] = o.args;
   switch (verb) {
     case undefined:
     case 'help':
@@ -196,56 +152,49 @@ async function run(o: Options): Promise<number> {
     case 'put': {
       const [key, value] = need(rest, 2, 'put KEY VALUE');
       const body = value === '-' ? await readStdin() : new TextEncoder().encode(value);
-      const r = await call(o, 'PUT', `/v1/records/${enc(key!)}`, body);
-      if (r.status !== 200) return failed(r);
-      if (o.json) printJson(r.json);
+      const r = await client.put(key!, body);
+      if (o.json) printJson(r);
       else {
-        const stored = `stored ${key} on ${str(r.json?.stored ?? 0)} of ${str(r.json?.replicas ?? 0)} peers`;
+        const stored = `stored ${key} on ${str(r.stored ?? 0)} of ${str(r.replicas ?? 0)} peers`;
         // the PUT went through, but another value of the key is newer and stays current
-        out(r.json?.superseded === true ? `${stored}; superseded: a newer value exists` : stored);
+        out(r.superseded === true ? `${stored}; superseded: a newer value exists` : stored);
       }
       return 0;
     }
     case 'get': {
       const [key] = need(rest, 1, 'get KEY');
-      const r = await call(o, 'GET', `/v1/records/${enc(key!)}`);
-      if (r.status === 404) {
-        if (o.json) printJson(r.json);
+      const r = await client.get(key!);
+      if (r === undefined) {
+        if (o.json) printJson({ error: `not found: ${key}` });
         process.stderr.write(`peerctl: not found: ${key}\n`);
         return 1;
       }
-      if (r.status !== 200) return failed(r);
-      if (o.json) printJson({ key, value: new TextDecoder().decode(r.bytes) });
-      else process.stdout.write(r.bytes);
+      if (o.json) printJson({ key, value: new TextDecoder().decode(r.value) });
+      else process.stdout.write(r.value);
       return 0;
     }
     case 'provide': {
       const [key] = need(rest, 1, 'provide KEY');
-      const r = await call(o, 'POST', `/v1/providers/${enc(key!)}`);
-      if (r.status !== 200) return failed(r);
-      if (o.json) printJson(r.json);
+      const r = await client.provide(key!);
+      if (o.json) printJson(r);
       else
         out(
-          `providing ${key} (announced to ${str(r.json?.stored ?? 0)} of ${str(r.json?.replicas ?? 0)} peers)`,
+          `providing ${key} (announced to ${str(r.stored ?? 0)} of ${str(r.replicas ?? 0)} peers)`,
         );
       return 0;
     }
     case 'providers': {
       const [key] = need(rest, 1, 'providers KEY');
-      const r = await call(o, 'GET', `/v1/providers/${enc(key!)}`);
-      if (r.status !== 200) return failed(r);
-      if (o.json) printJson(r.json);
-      else for (const p of (r.json?.providers ?? []) as Array<{ peerId: string }>) out(p.peerId);
+      const r = await client.providers(key!);
+      if (o.json) printJson(r);
+      else for (const p of r.providers ?? []) out(p.peerId);
       return 0;
     }
     case 'peers': {
       need(rest, 0, 'peers');
-      const r = await call(o, 'GET', '/v1/peers');
-      if (r.status !== 200) return failed(r);
-      if (o.json) printJson(r.json);
-      else
-        for (const p of (r.json?.peers ?? []) as Array<{ peerId: string; addrs: string[] }>)
-          out(`${p.peerId} ${p.addrs.join(' ')}`);
+      const r = await client.peers();
+      if (o.json) printJson(r);
+      else for (const p of r.peers ?? []) out(`${p.peerId} ${p.addrs.join(' ')}`);
       return 0;
     }
     case 'version':
@@ -256,28 +205,25 @@ async function run(o: Options): Promise<number> {
       // the API refuses anything but a peer ID (400); say so before asking it
       if (peer!.startsWith('/'))
         throw new UsageError('ping: expected a peer ID, not an address (see peerctl peers)');
-      const r = await call(o, 'POST', `/v1/ping/${enc(peer!)}`);
-      if (r.status !== 200) return failed(r);
-      if (o.json) printJson(r.json);
-      else out(`${str(r.json?.peerId ?? peer)}: ${str(r.json?.rttMs)} ms`);
+      const r = await client.ping(peer!);
+      if (o.json) printJson(r);
+      else out(`${str(r.peerId ?? peer)}: ${str(r.rttMs)} ms`);
       return 0;
     }
     case 'status': {
       need(rest, 0, 'status');
-      const r = await call(o, 'GET', '/v1/status');
-      if (r.status !== 200) return failed(r);
-      if (o.json) printJson(r.json);
+      const r = await client.status();
+      if (o.json) printJson(r);
       else
-        for (const [k, v] of Object.entries(r.json ?? {}))
+        for (const [k, v] of Object.entries(r))
           out(`${k}: ${Array.isArray(v) ? v.join(' ') : str(v)}`);
       return 0;
     }
     case 'drain': {
       need(rest, 0, 'drain');
-      const r = await call(o, 'POST', '/v1/drain');
-      if (r.status !== 200) return failed(r);
-      if (o.json) printJson(r.json);
-      else out(`handed off ${str(r.json?.handedOff ?? 0)} records`);
+      const r = await client.drain();
+      if (o.json) printJson(r);
+      else out(`handed off ${str(r.handedOff ?? 0)} records`);
       return 0;
     }
     default:

@@ -8,6 +8,7 @@
 //   it ends its term, survives, backs off, leads again and converges after.
 import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { stringify } from 'yaml';
+import type { PeerNetworkStatus } from '../../operator/api/schema.js';
 import { auditWrites } from '../helpers/cluster-audit.js';
 import { applyCrds } from '../helpers/cluster-crd.js';
 import {
@@ -25,13 +26,7 @@ const operators: OperatorProcess[] = [];
 interface PeerNetwork {
   metadata: { name: string; uid: string; generation: number };
   spec: { replicas: number };
-  status?: {
-    phase?: string;
-    readyPeers?: number;
-    observedGeneration?: number;
-    peers?: { name: string; pod: string; peerId: string }[];
-    bootstrap?: string[];
-  };
+  status?: PeerNetworkStatus;
 }
 
 interface Owned {

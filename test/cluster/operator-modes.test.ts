@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { parse, stringify } from 'yaml';
+import type { PeerNetworkStatus } from '../../operator/api/schema.js';
 import { kubeAccessFromClientNode } from '../../operator/kube/config.js';
 import { createLogger } from '../../operator/logger.js';
 import { createOperator, type Operator } from '../../operator/operator.js';
@@ -34,28 +35,6 @@ interface Obj {
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
   };
   data?: Record<string, string>;
-}
-interface PeerNetworkStatus {
-  phase?: string;
-  readyPeers?: number;
-  readyText?: string;
-  observedGeneration?: number;
-  peers?: {
-    name: string;
-    pod: string;
-    container: string;
-    peerId: string;
-    node: string;
-    ready: boolean;
-  }[];
-  bootstrap?: string[];
-  conditions?: {
-    type: string;
-    status: string;
-    reason: string;
-    message: string;
-    observedGeneration?: number;
-  }[];
 }
 interface PeerNetworkObj {
   metadata: { name: string; uid: string; generation: number };

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { stringify } from 'yaml';
+import type { PeerNetworkStatus } from '../../operator/api/schema.js';
 import { kubeAccessFromClientNode } from '../../operator/kube/config.js';
 import { createLogger } from '../../operator/logger.js';
 import { createOperator, type Operator } from '../../operator/operator.js';
@@ -23,11 +24,7 @@ interface Pod {
   status?: { podIP?: string };
 }
 interface PeerNetworkObj {
-  status?: {
-    phase?: string;
-    readyText?: string;
-    peers?: { name: string; routingTable?: number; connections?: number }[];
-  };
+  status?: PeerNetworkStatus;
 }
 
 async function json<T>(args: string[]): Promise<T> {

@@ -11,6 +11,7 @@ import {
   type NetworkStatus,
   type PeerStatusEntry,
 } from './stack.js';
+import { reachablePeers } from '../../operator/status/view.js';
 
 const stack = useRealStack('e2e-nodeloss', { ownNodes: 3 });
 
@@ -44,7 +45,8 @@ describe('node loss on real nodes', () => {
           after.phase === 'Ready' &&
           after.readyPeers === 4 &&
           now.length === 4 &&
-          now.every((p) => p.ready === true && p.ip !== undefined && p.node !== lost)
+          reachablePeers(now).length === now.length &&
+          now.every((p) => p.node !== lost)
         );
       },
       360_000,

@@ -12,6 +12,9 @@ import { nodeKindLabel } from '../../cluster/index.js';
 import { run } from '../../cluster/exec.js';
 import { IMAGE_REPOSITORIES } from '../../cluster/images/index.js';
 import { ensureRuntimeBinaries } from '../../cluster/runtime-binaries.js';
+import type { PeerNetworkStatus, PeerStatus } from '../../operator/api/schema.js';
+import { networkReady, peerApiUrl } from '../../operator/status/view.js';
+import { createPeerApiClient, errorOf, type PeerApiClient } from '../../peer/api/client.js';
 import { chartFullname, installChart, uninstallChart } from '../helpers/chart.js';
 import { useCluster, waitUntil, type TestCluster } from '../helpers/cluster.js';
 
@@ -28,33 +31,17 @@ const version = (
 /** The peer image every real node imported (the operator's default peer image). */
 export const PEER_IMAGE = `${IMAGE_REPOSITORIES.peer}:${version}`;
 
-/** Every fetch to a peer gives up after this long. */
+/** Every call to a peer gives up after this long. */
 const FETCH_TIMEOUT_MS = 15_000;
 
-export interface PeerStatusEntry {
-  name: string;
-  pod: string;
-  peerId?: string;
-  node?: string;
-  ready?: boolean;
-  ip?: string;
-  container?: string;
-  routingTable?: number;
-  connections?: number;
-  /**
-   * The network's API token (its Secret `<network>-api-token`), attached by the stack's
-   * `status()`; putRecord and peerJson send it as a bearer token.
-   */
-  token?: string;
-}
+/**
+ * A peer of status.peers, with its network's API token (its Secret `<network>-api-token`)
+ * attached by the stack's `status()`: putRecord and peerJson send it as a bearer token.
+ */
+export type PeerStatusEntry = PeerStatus & { token?: string };
 
-export interface NetworkStatus {
-  phase?: string;
-  readyPeers?: number;
-  observedGeneration?: number;
-  peers?: PeerStatusEntry[];
-  conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
-}
+/** A PeerNetwork's status as the stack reads it (its peers with their token). */
+export type NetworkStatus = Omit<PeerNetworkStatus, 'peers'> & { peers?: PeerStatusEntry[] };
 
 /** What a test sets of a PeerNetwork; placement (nodeSelector, tolerations) is the stack's. */
 export interface NetworkSpec {
@@ -274,13 +261,7 @@ export function useRealStack(prefix: string, options: RealStackOptions = {}): Re
         await waitUntil(
           async () => {
             last = await status(name);
-            const all = last.peers ?? [];
-            return (
-              last.phase === 'Ready' &&
-              last.readyPeers === peers &&
-              all.length === peers &&
-              all.every((p) => p.ready === true && p.ip !== undefined)
-            );
+            return networkReady(last, peers);
           },
           timeoutMs,
           `PeerNetwork ${name} Ready with ${peers} peers`,
@@ -359,44 +340,31 @@ function portForward(t: TestCluster, pod: string, port: number): Promise<PortFor
 
 /** The HTTP API base URL of a peer listed in status.peers. */
 export function apiOf(peer: PeerStatusEntry): string {
-  const index = Number(/(\d+)$/.exec(peer.container ?? 'peer-0')?.[1] ?? 0);
-  return `http://${peer.ip ?? 'missing-ip'}:${5001 + index}`;
+  return peerApiUrl(peer) ?? 'http://missing-ip:5001';
 }
 
-/** `Authorization: Bearer` with the peer's network token, when the stack attached one. */
-export function authHeaders(peer: PeerStatusEntry): Record<string, string> {
-  return peer.token === undefined ? {} : { authorization: `Bearer ${peer.token}` };
+/** The typed client of a peer listed in status.peers, with its network's token. */
+export function clientOf(peer: PeerStatusEntry): PeerApiClient {
+  return createPeerApiClient({
+    baseUrl: apiOf(peer),
+    timeoutMs: FETCH_TIMEOUT_MS,
+    ...(peer.token !== undefined ? { token: peer.token } : {}),
+  });
 }
 
 export async function putRecord(peer: PeerStatusEntry, key: string, value: string): Promise<void> {
-  const res = await fetch(`${apiOf(peer)}/v1/records/${encodeURIComponent(key)}`, {
-    method: 'PUT',
-    body: value,
-    headers: authHeaders(peer),
-    signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-  });
-  if (!res.ok)
-    throw new Error(`PUT ${key} on ${peer.name}: HTTP ${res.status} ${await res.text()}`);
+  await clientOf(peer).put(key, value);
 }
 
 /** The value, or undefined when the peer answers 404. */
 export async function getRecord(peer: PeerStatusEntry, key: string): Promise<string | undefined> {
-  const res = await fetch(`${apiOf(peer)}/v1/records/${encodeURIComponent(key)}`, {
-    signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-  });
-  if (res.status === 404) return undefined;
-  if (!res.ok)
-    throw new Error(`GET ${key} on ${peer.name}: HTTP ${res.status} ${await res.text()}`);
-  return res.text();
+  const r = await clientOf(peer).get(key);
+  return r === undefined ? undefined : new TextDecoder().decode(r.value);
 }
 
+/** The JSON answer of a route (PeerApiError for any status but 200). */
 export async function peerJson<T>(peer: PeerStatusEntry, path: string, method = 'GET'): Promise<T> {
-  const res = await fetch(`${apiOf(peer)}${path}`, {
-    method,
-    headers: authHeaders(peer),
-    signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-  });
-  if (!res.ok)
-    throw new Error(`${method} ${path} on ${peer.name}: HTTP ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
+  const r = await clientOf(peer).request(method, path);
+  if (r.status !== 200) throw errorOf(r);
+  return JSON.parse(r.text) as T;
 }

@@ -6,16 +6,10 @@
 // `useCluster('name')` at the top: it attaches to that cluster (or starts its own when the
 // file runs without the global setup), gets a namespace of its own, and deletes it after.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll } from '@jest/globals';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import {
-  componentNames,
-  type Cluster,
-  type ClusterOptionsInput,
-  type KubectlResult,
-} from '../../cluster/index.js';
+import { type Cluster, type ClusterOptionsInput, type KubectlResult } from '../../cluster/index.js';
 import { acquireCluster, releaseCluster } from './cluster-acquire.js';
 
 export { acquireCluster, clusterDirEnv, killOnExit, releaseCluster } from './cluster-acquire.js';
@@ -127,20 +121,5 @@ export async function waitUntil(
       throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${why}`);
     }
     await sleep(intervalMs);
-  }
-}
-
-/** The last lines of one server's log, for a failure message. */
-export function serverLogTail(
-  cluster: Cluster,
-  name: (typeof componentNames)[number],
-  lines = 30,
-): string {
-  const c = cluster.status().find((s) => s.name === name);
-  if (c === undefined) return '';
-  try {
-    return readFileSync(c.logPath, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
   }
 }

@@ -2,12 +2,19 @@
 // /readyz, talks to their HTTP API, and always kills them. Used by the peer tests, the e2e tests
 // and the benchmarks, so it imports nothing from jest.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  createPeerApiClient,
+  type PeerApiClient,
+  type PeerReply,
+  type PeerTransport,
+} from '../../peer/api/client.js';
+import type { DrainReply, PingReply, StatusReply, StoreReply } from '../../peer/api/types.js';
 import { generateIdentity, writeKeyFile } from '../../peer/identity.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -117,52 +124,28 @@ export function swarmKeyText(hex64?: string): string {
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-export interface HttpResult {
-  status: number;
-  contentType: string;
-  text: string;
-}
+/** An answer of a raw request (`PeerClient.request`), whatever its status. */
+export type HttpResult = PeerReply;
 
-/** How requests reach a peer's API: plain fetch, or from inside a network namespace. */
-export type Transport = (
-  url: string,
-  init: {
-    method: string;
-    body?: string | Uint8Array;
-    headers?: Record<string, string>;
-    timeoutMs: number;
-  },
-) => Promise<HttpResult>;
-
-export const fetchTransport: Transport = async (url, init) => {
-  const res = await fetch(url, {
-    method: init.method,
-    body: init.body,
-    headers: init.headers,
-    signal: AbortSignal.timeout(init.timeoutMs),
-  });
-  return {
-    status: res.status,
-    contentType: res.headers.get('content-type') ?? '',
-    text: await res.text(),
-  };
-};
-
-/** Runs each request as a short node process inside network namespace `ns` (root only). */
-export function netnsTransport(ns: string): Transport {
+/**
+ * Requests from inside network namespace `ns` (root only): each runs as a short node process
+ * there, ended when the call's deadline passes.
+ */
+export function netnsTransport(ns: string): PeerTransport {
   const script = `
-    const [url, method, body, headers, t] = JSON.parse(process.argv[1]);
-    fetch(url, { method, body: body === null ? undefined : Buffer.from(body, 'base64'),
-      headers, signal: AbortSignal.timeout(t) })
+    const [url, method, body, headers] = JSON.parse(process.argv[1]);
+    fetch(url, { method, body: body === null ? undefined : Buffer.from(body, 'base64'), headers })
       .then(async (r) => process.stdout.write(JSON.stringify({ status: r.status,
-        contentType: r.headers.get('content-type') ?? '', text: await r.text() })))
+        headers: Object.fromEntries(r.headers),
+        body: Buffer.from(await r.arrayBuffer()).toString('base64') })))
       .catch((e) => { process.stderr.write(String(e)); process.exit(2); });`;
-  return (url, init) =>
+  return (req) =>
     new Promise((res, rej) => {
-      const body = init.body === undefined ? null : Buffer.from(init.body).toString('base64');
-      const arg = JSON.stringify([url, init.method, body, init.headers ?? {}, init.timeoutMs]);
+      const body = req.body === undefined ? null : Buffer.from(req.body).toString('base64');
+      const arg = JSON.stringify([req.url, req.method, body, req.headers]);
       const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script, arg], {
         stdio: ['ignore', 'pipe', 'pipe'],
+        signal: req.signal,
       });
       let out = '';
       let err = '';
@@ -172,7 +155,16 @@ export function netnsTransport(ns: string): Transport {
       child.on('close', (code) => {
         if (code !== 0) return rej(new Error(`request in netns ${ns} failed: ${err.trim()}`));
         try {
-          res(JSON.parse(out) as HttpResult);
+          const r = JSON.parse(out) as {
+            status: number;
+            headers: Record<string, string>;
+            body: string;
+          };
+          res({
+            status: r.status,
+            headers: r.headers,
+            body: new Uint8Array(Buffer.from(r.body, 'base64')),
+          });
         } catch (e) {
           rej(e instanceof Error ? e : new Error(String(e)));
         }
@@ -180,134 +172,69 @@ export function netnsTransport(ns: string): Transport {
     });
 }
 
-export class HttpError extends Error {
-  override name = 'HttpError';
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly body: string,
-  ) {
-    super(message);
-  }
-}
-
-export interface PeerStatus {
-  peerId: string;
-  addrs: string[];
-  network: string;
-  routingTable: number;
-  connections: number;
-  ready: boolean;
-  [k: string]: unknown;
-}
-
-/** A client for one peer's HTTP API (the routes of the contract). */
+/**
+ * One peer's API for tests: the typed client (`api`), with answers in the shapes tests compare
+ * (text values, lists of peer IDs) and `request` for what the typed methods do not send.
+ */
 export class PeerClient {
+  readonly api: PeerApiClient;
+
   constructor(
     readonly baseUrl: string,
-    readonly transport: Transport = fetchTransport,
-    readonly timeoutMs = 30_000,
-  ) {}
+    transport?: PeerTransport,
+    timeoutMs = 30_000,
+  ) {
+    this.api = createPeerApiClient({ baseUrl, timeoutMs, ...(transport ? { transport } : {}) });
+  }
 
-  async request(
+  request(
     method: string,
     path: string,
     body?: string | Uint8Array,
     opts: { headers?: Record<string, string>; timeoutMs?: number } = {},
   ): Promise<HttpResult> {
-    return this.transport(this.baseUrl + path, {
-      method,
-      body,
-      headers: opts.headers,
-      timeoutMs: opts.timeoutMs ?? this.timeoutMs,
-    });
+    return this.api.request(method, path, body, opts);
   }
 
-  /** The body as JSON; throws HttpError for a non-2xx answer. */
-  async json<T>(method: string, path: string, body?: string | Uint8Array): Promise<T> {
-    const r = await this.request(method, path, body);
-    if (r.status < 200 || r.status >= 300) {
-      throw new HttpError(`${method} ${path}: ${r.status} ${r.text}`, r.status, r.text);
-    }
-    return JSON.parse(r.text) as T;
+  status(): Promise<StatusReply> {
+    return this.api.status();
   }
 
-  status(): Promise<PeerStatus> {
-    return this.json<PeerStatus>('GET', '/v1/status');
+  ready(): Promise<boolean> {
+    return this.api.readyz({ timeoutMs: 5000 });
   }
 
-  async ready(): Promise<boolean> {
-    return (await this.request('GET', '/readyz', undefined, { timeoutMs: 5000 })).status === 200;
+  put(key: string, value: string | Uint8Array): Promise<StoreReply> {
+    return this.api.put(key, value);
   }
 
-  async put(key: string, value: string | Uint8Array): Promise<void> {
-    await this.json('PUT', `/v1/records/${encodeURIComponent(key)}`, value);
-  }
-
-  /** The value, or undefined on 404. */
+  /** The value as text, or undefined on 404. */
   async get(key: string): Promise<string | undefined> {
-    const r = await this.request('GET', `/v1/records/${encodeURIComponent(key)}`);
-    if (r.status === 404) return undefined;
-    if (r.status !== 200) {
-      throw new HttpError(`GET record ${key}: ${r.status} ${r.text}`, r.status, r.text);
-    }
-    return recordValue(r);
+    const r = await this.api.get(key);
+    return r === undefined ? undefined : new TextDecoder().decode(r.value);
   }
 
   async provide(key: string): Promise<void> {
-    await this.json('POST', `/v1/providers/${encodeURIComponent(key)}`);
+    await this.api.provide(key);
   }
 
   /** Peer IDs of the providers of `key`. */
   async providers(key: string): Promise<string[]> {
-    return peerIdsIn(await this.json<unknown>('GET', `/v1/providers/${encodeURIComponent(key)}`));
+    return (await this.api.providers(key)).providers.map((p) => p.peerId);
   }
 
   /** Peer IDs of the peers this peer is connected to. */
   async peers(): Promise<string[]> {
-    return peerIdsIn(await this.json<unknown>('GET', '/v1/peers'));
+    return (await this.api.peers()).peers.map((p) => p.peerId);
   }
 
-  ping(target: string): Promise<Record<string, unknown>> {
-    return this.json('POST', `/v1/ping/${encodeURIComponent(target)}`);
+  ping(target: string): Promise<PingReply> {
+    return this.api.ping(target);
   }
 
-  drain(): Promise<{ handedOff: number }> {
-    return this.json('POST', '/v1/drain');
+  drain(): Promise<DrainReply> {
+    return this.api.drain();
   }
-}
-
-/** A record GET answers the raw value, or JSON `{ value }` (tolerate both layouts). */
-function recordValue(r: HttpResult): string {
-  if (r.contentType.includes('application/json')) {
-    try {
-      const j = JSON.parse(r.text) as { value?: unknown };
-      if (j && typeof j === 'object' && typeof j.value === 'string') return j.value;
-    } catch {
-      // the value itself happened to be labelled JSON
-    }
-  }
-  return r.text;
-}
-
-const peerIdRe = /^(12D3Koo[1-9A-HJ-NP-Za-km-z]+|Qm[1-9A-HJ-NP-Za-km-z]{44})$/;
-/** Every distinct peer ID found in a JSON answer, whatever its shape (list of IDs or objects). */
-export function peerIdsIn(json: unknown): string[] {
-  const out = new Set<string>();
-  const walk = (v: unknown, key?: string): void => {
-    if (typeof v === 'string') {
-      if (peerIdRe.test(v) && key !== 'self' && key !== 'peerIdSelf') out.add(v);
-    } else if (Array.isArray(v)) {
-      v.forEach((x) => walk(x, key));
-    } else if (v && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v)) {
-        if (k === 'addrs' || k === 'multiaddrs' || k === 'addresses') continue;
-        walk(x, k);
-      }
-    }
-  };
-  walk(json);
-  return [...out];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -412,10 +339,7 @@ export class PeerProcess {
   }
 
   private clientFor(url: string): PeerClient {
-    return new PeerClient(
-      url,
-      this.options.netns ? netnsTransport(this.options.netns) : fetchTransport,
-    );
+    return new PeerClient(url, this.options.netns ? netnsTransport(this.options.netns) : undefined);
   }
 
   /**
@@ -790,8 +714,4 @@ export function createNetns(label: string): Netns | undefined {
     return undefined;
   }
   return { name, remove };
-}
-
-export function netnsExists(name: string): boolean {
-  return existsSync(`/run/netns/${name}`);
 }

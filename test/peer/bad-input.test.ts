@@ -1,5 +1,6 @@
-// Bad input gets the documented error and never takes a peer down: every HTTP route answers
-// 4xx JSON `{ error }`, every bad flag exits non-zero at once with one line naming it. Also the
+// Bad input gets the documented error and never takes a peer down: every HTTP route answers the
+// exact status docs/reference/peer.md gives for it (400, 401, 404, 405, 413) with JSON
+// `{ error }`, every bad flag exits non-zero at once with one line naming it. Also the
 // CLI's exit codes and the stable identity of a key file.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -66,7 +67,7 @@ function putOversized(
   });
 }
 
-describe('HTTP API: bad input gets 4xx JSON and the peer keeps serving', () => {
+describe('HTTP API: bad input gets its documented 4xx status as JSON and the peer keeps serving', () => {
   let group: PeerGroup;
   let p: PeerProcess;
   let other: PeerProcess;
@@ -81,61 +82,75 @@ describe('HTTP API: bad input gets 4xx JSON and the peer keeps serving', () => {
   });
   afterAll(() => group?.stop());
 
-  const cases: [string, string, () => string, (() => string | Uint8Array) | undefined][] = [
-    ['PUT', 'key one byte over the limit', () => `/v1/records/${LONG_KEY}`, () => 'v'],
-    ['GET', 'key one byte over the limit', () => `/v1/records/${LONG_KEY}`, undefined],
-    ['PUT', 'key with a control character', () => '/v1/records/a%00b', () => 'v'],
-    ['PUT', 'oversized key', () => `/v1/records/${HUGE_KEY}`, () => 'v'],
-    ['GET', 'oversized key', () => `/v1/records/${HUGE_KEY}`, undefined],
-    ['POST', 'oversized provider key', () => `/v1/providers/${HUGE_KEY}`, undefined],
-    ['GET', 'oversized provider key', () => `/v1/providers/${HUGE_KEY}`, undefined],
-    ['PUT', 'empty key', () => '/v1/records/', () => 'v'],
-    ['GET', 'empty key', () => '/v1/records/', undefined],
-    ['POST', 'empty provider key', () => '/v1/providers/', undefined],
-    ['PUT', 'malformed percent-encoding in the key', () => '/v1/records/%E0%A4%A', () => 'v'],
-    ['PUT', 'empty body', () => '/v1/records/empty-body', () => ''],
-    ['PUT', 'body one byte over the limit', () => '/v1/records/long-body', () => LONG_VALUE],
-    ['POST', 'unknown peer ID', () => `/v1/ping/${strangerId}`, undefined],
+  // [method, what, expected status (docs/reference/peer.md, "Status codes"), path, body]
+  const cases: [
+    string,
+    string,
+    400 | 404 | 405 | 413,
+    () => string,
+    (() => string | Uint8Array) | undefined,
+  ][] = [
+    ['PUT', 'key one byte over the limit', 400, () => `/v1/records/${LONG_KEY}`, () => 'v'],
+    ['GET', 'key one byte over the limit', 400, () => `/v1/records/${LONG_KEY}`, undefined],
+    ['PUT', 'key with a control character', 400, () => '/v1/records/a%00b', () => 'v'],
+    ['PUT', 'oversized key', 400, () => `/v1/records/${HUGE_KEY}`, () => 'v'],
+    ['GET', 'oversized key', 400, () => `/v1/records/${HUGE_KEY}`, undefined],
+    ['POST', 'oversized provider key', 400, () => `/v1/providers/${HUGE_KEY}`, undefined],
+    ['GET', 'oversized provider key', 400, () => `/v1/providers/${HUGE_KEY}`, undefined],
+    ['PUT', 'empty key', 400, () => '/v1/records/', () => 'v'],
+    ['GET', 'empty key', 400, () => '/v1/records/', undefined],
+    ['POST', 'empty provider key', 400, () => '/v1/providers/', undefined],
+    ['PUT', 'malformed percent-encoding in the key', 400, () => '/v1/records/%E0%A4%A', () => 'v'],
+    ['PUT', 'empty body', 400, () => '/v1/records/empty-body', () => ''],
+    ['PUT', 'body one byte over the limit', 413, () => '/v1/records/long-body', () => LONG_VALUE],
+    ['POST', 'unknown peer ID', 404, () => `/v1/ping/${strangerId}`, undefined],
     [
       'POST',
       'malformed multiaddr',
+      400,
       () => `/v1/ping/${encodeURIComponent('/ip4/999.1.1.1/tcp/x')}`,
       undefined,
     ],
     // ping takes a peer ID only, never an address to dial, even one of a peer of the network
-    ['POST', 'multiaddr of a peer', () => `/v1/ping/${encodeURIComponent(other.addr)}`, undefined],
+    [
+      'POST',
+      'multiaddr of a peer',
+      400,
+      () => `/v1/ping/${encodeURIComponent(other.addr)}`,
+      undefined,
+    ],
     [
       'POST',
       'multiaddr of a closed port',
+      400,
       () => `/v1/ping/${encodeURIComponent('/ip4/127.0.0.1/tcp/9')}`,
       undefined,
     ],
-    ['POST', 'not a peer ID', () => '/v1/ping/not-a-peer', undefined],
-    ['POST', 'peer ID with a path after it', () => `/v1/ping/${strangerId}/x`, undefined],
-    ['POST', 'empty ping target', () => '/v1/ping/', undefined],
-    ['GET', 'unknown route', () => '/v1/nothing-here', undefined],
-    ['GET', 'unknown top-level route', () => '/index.html', undefined],
-    ['DELETE', 'wrong method on records', () => '/v1/records/some-key', undefined],
-    ['POST', 'wrong method on records', () => '/v1/records/some-key', () => 'v'],
-    ['PUT', 'wrong method on providers', () => '/v1/providers/some-key', () => 'v'],
-    ['POST', 'wrong method on status', () => '/v1/status', () => '{}'],
-    ['DELETE', 'wrong method on peers', () => '/v1/peers', undefined],
-    ['GET', 'wrong method on ping', () => `/v1/ping/${strangerId}`, undefined],
-    ['POST', 'wrong method on healthz', () => '/healthz', undefined],
-    ['PUT', 'wrong method on metrics', () => '/metrics', () => 'x'],
+    ['POST', 'not a peer ID', 400, () => '/v1/ping/not-a-peer', undefined],
+    ['POST', 'peer ID with a path after it', 400, () => `/v1/ping/${strangerId}/x`, undefined],
+    ['POST', 'empty ping target', 400, () => '/v1/ping/', undefined],
+    ['GET', 'unknown route', 404, () => '/v1/nothing-here', undefined],
+    ['GET', 'unknown top-level route', 404, () => '/index.html', undefined],
+    ['DELETE', 'wrong method on records', 405, () => '/v1/records/some-key', undefined],
+    ['POST', 'wrong method on records', 405, () => '/v1/records/some-key', () => 'v'],
+    ['PUT', 'wrong method on providers', 405, () => '/v1/providers/some-key', () => 'v'],
+    ['POST', 'wrong method on status', 405, () => '/v1/status', () => '{}'],
+    ['DELETE', 'wrong method on peers', 405, () => '/v1/peers', undefined],
+    ['GET', 'wrong method on ping', 405, () => `/v1/ping/${strangerId}`, undefined],
+    ['POST', 'wrong method on healthz', 405, () => '/healthz', undefined],
+    ['PUT', 'wrong method on metrics', 405, () => '/metrics', () => 'x'],
   ];
 
-  test.each(cases)('%s %s', async (method, _what, path, body) => {
+  test.each(cases)('%s %s is %d', async (method, _what, expected, path, body) => {
     const r = await p.client.request(method, path(), body?.(), { timeoutMs: 60_000 });
-    const ctx = {
+    const seen = {
       method,
       path: path().slice(0, 80),
       status: r.status,
       body: r.text.slice(0, 200),
       log: p.logPath,
     };
-    expect(ctx).toMatchObject({ status: expect.any(Number) });
-    expect([ctx, r.status >= 400 && r.status < 500]).toEqual([ctx, true]);
+    expect(seen).toEqual({ ...seen, status: expected });
     expect(r.contentType).toContain('application/json');
     expect(JSON.parse(r.text)).toEqual({ error: expect.any(String) });
     expect((JSON.parse(r.text) as { error: string }).error.length).toBeGreaterThan(0);
@@ -202,6 +217,57 @@ describe('HTTP API: bad input gets 4xx JSON and the peer keeps serving', () => {
     expect(m.contentType).toContain('text/plain');
   });
 });
+
+describe('HTTP API with --api-token-file: writes, ping and drain without the token are 401', () => {
+  const TOKEN = 'a-test-token-of-this-peer';
+  let group: PeerGroup;
+  let p: PeerProcess;
+
+  beforeAll(async () => {
+    group = await PeerGroup.create('bad-token');
+    await mkdir(group.dir, { recursive: true });
+    await writeFile(group.path('token'), `${TOKEN}\n`);
+    p = await group.start({
+      name: 'guarded',
+      network: `test/badtoken-${uniq()}`,
+      args: ['--api-token-file', group.path('token')],
+    });
+  });
+  afterAll(() => group?.stop());
+
+  const none = {};
+  const wrong = { authorization: 'Bearer not-the-token' };
+  const cases: [string, string, () => string, Record<string, string>][] = [
+    ['PUT', 'a record without a token', () => '/v1/records/k', none],
+    ['PUT', 'a record with a wrong token', () => '/v1/records/k', wrong],
+    ['POST', 'a provider record without a token', () => '/v1/providers/k', none],
+    ['POST', 'a ping without a token', () => `/v1/ping/${p.peerId}`, none],
+    ['POST', 'a drain with a wrong token', () => '/v1/drain', wrong],
+  ];
+
+  test.each(cases)('%s %s is 401', async (method, _what, path, headers) => {
+    const r = await p.client.request(method, path(), method === 'PUT' ? 'v' : undefined, {
+      headers,
+    });
+    expect({ method, path: path(), status: r.status, body: r.text }).toEqual({
+      method,
+      path: path(),
+      status: 401,
+      body: expect.any(String),
+    });
+    expect(JSON.parse(r.text)).toEqual({ error: expect.any(String) });
+  });
+
+  test('with the token the same write is 200; reads stay open', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    expect((await p.client.request('PUT', '/v1/records/k', 'v', { headers: auth })).status).toBe(
+      200,
+    );
+    expect(await p.client.get('k')).toBe('v');
+  });
+});
+
+// 507 (a write beyond a quota) is in hardening.test.ts, which fills a peer up to its quota.
 
 describe('flags: a bad value exits non-zero at once with one line naming the flag', () => {
   let group: PeerGroup;

@@ -16,6 +16,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string';
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string';
+import type { StatusReply } from '../../peer/api/types.js';
 import { dhtInternals, sendDhtRequest } from '../../peer/dht/internals.js';
 import { providerCid, recordKey, sealValue } from '../../peer/dht/keys.js';
 import { handoffProtocol, replicateProtocol } from '../../peer/dht/records.js';
@@ -27,13 +28,6 @@ jest.setTimeout(240_000);
 const uniq = (): string => Math.random().toString(36).slice(2, 8);
 const KiB = 1024;
 const YEAR_MS = 365 * 86_400_000;
-
-interface Status {
-  records: number;
-  recordBytes: number;
-  providerRecords: number;
-  routingTable: number;
-}
 
 /** A libp2p node that speaks the network's protocols as a client: it sends, serves nothing. */
 async function wireClient(network: string) {
@@ -93,7 +87,7 @@ async function wireClient(network: string) {
 }
 type WireClient = Awaited<ReturnType<typeof wireClient>>;
 
-const status = (p: PeerProcess): Promise<Status> => p.client.json<Status>('GET', '/v1/status');
+const status = (p: PeerProcess): Promise<StatusReply> => p.client.status();
 
 async function refusedTotal(p: PeerProcess, reason: string): Promise<number> {
   const text = (await p.client.request('GET', '/metrics')).text;
@@ -186,11 +180,7 @@ describe('quotas: a peer holds what its quotas allow', () => {
     const refusedBefore = await refusedTotal(full, 'max-record-bytes');
     // other stores it and sends its copy to full, its only neighbour (PUT_VALUE, then a
     // replicate request): full refuses both
-    const put = await other.client.json<{ replicas: number; stored: number }>(
-      'PUT',
-      '/v1/records/from-other',
-      new Uint8Array(64 * KiB).fill(0x62),
-    );
+    const put = await other.client.put('from-other', new Uint8Array(64 * KiB).fill(0x62));
     expect(put).toMatchObject({ replicas: 1, stored: 0 });
     expect(await status(full)).toMatchObject({
       records: before.records,
@@ -270,7 +260,7 @@ describe('records that cannot be pinned', () => {
     expect(await a.client.get('pinned')).toBe('current');
     expect(await refusedTotal(a, 'future')).toBeGreaterThanOrEqual(1);
     // and later writes still win
-    const put = await a.client.json<Record<string, unknown>>('PUT', '/v1/records/pinned', 'later');
+    const put = await a.client.put('pinned', 'later');
     expect(put.superseded).toBeUndefined();
     expect(await a.client.get('pinned')).toBe('later');
     expect(await b.client.get('pinned')).toBe('later');
@@ -305,7 +295,7 @@ describe('records that cannot be pinned', () => {
     const ahead = Date.now() + 60_000;
     await client.putValue(b, 'raced', 'newer', ahead);
     await client.putValue(c, 'raced', 'newer', ahead);
-    const put = await a.client.json<Record<string, unknown>>('PUT', '/v1/records/raced', 'older');
+    const put = await a.client.put('raced', 'older');
     expect(put).toMatchObject({ key: 'raced', stored: 0, superseded: true });
     // the value that is current everywhere, a included
     for (const p of [a, b, c]) expect(await p.client.get('raced')).toBe('newer');
