@@ -378,7 +378,7 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
       api,
       log: log.child({ component: 'api' }),
       metrics,
-      ...(tokenFile !== undefined ? { token: tokenFile.current } : {}),
+      ...(tokenFile !== undefined ? { token: () => tokenFile.current() } : {}),
     });
   } catch (err) {
     tokenFile?.stop();
