@@ -1,19 +1,13 @@
 // A libp2p node in this process that speaks a network's DHT protocol as a client: it sends
 // hand-made records (any timestamp) straight to one peer with PUT_VALUE, as a hostile or buggy
 // peer could, and serves nothing.
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
-import { identify } from '@libp2p/identify';
-import { kadDHT, MessageType, passthroughMapper } from '@libp2p/kad-dht';
+import { MessageType } from '@libp2p/kad-dht';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { ping } from '@libp2p/ping';
 import { Libp2pRecord } from '@libp2p/record';
-import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createLibp2p } from 'libp2p';
-import { dhtInternals, sendDhtRequest } from '../peer/dht/internals.js';
+import { sendDhtRequest } from '../peer/dht/internals.js';
 import { recordKey, sealValue } from '../peer/dht/keys.js';
-import { dhtProtocol, quietLogger } from '../peer/node/index.js';
+import { createDhtClientNode } from '../peer/node/client.js';
 
 export interface WireClient {
   /**
@@ -25,23 +19,7 @@ export interface WireClient {
 }
 
 export async function createWireClient(network: string): Promise<WireClient> {
-  const node = await createLibp2p({
-    logger: quietLogger,
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionGater: { denyDialMultiaddr: () => false },
-    services: {
-      identify: identify(),
-      ping: ping(),
-      dht: kadDHT({
-        protocol: dhtProtocol(network),
-        clientMode: true,
-        peerInfoMapper: passthroughMapper,
-      }),
-    },
-  });
-  const dht = dhtInternals(node.services.dht);
+  const { node, dht } = await createDhtClientNode(network);
   return {
     async putValue(addr, key, value, timestamp) {
       const ma = multiaddr(addr);

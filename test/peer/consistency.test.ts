@@ -2,23 +2,17 @@
 // and 4). Real peer processes on loopback; the hand-made records and the client-mode peer come
 // from a libp2p node in this process.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
-import { identify } from '@libp2p/identify';
-import { kadDHT, MessageType, passthroughMapper } from '@libp2p/kad-dht';
+import { MessageType } from '@libp2p/kad-dht';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { ping } from '@libp2p/ping';
 import { Libp2pRecord } from '@libp2p/record';
-import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createLibp2p } from 'libp2p';
 import { randomBytes } from 'node:crypto';
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string';
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string';
-import { dhtInternals, sendDhtRequest } from '../../peer/dht/internals.js';
+import { sendDhtRequest } from '../../peer/dht/internals.js';
 import { openValue, recordKey, sealValue } from '../../peer/dht/keys.js';
-import { dhtProtocol, quietLogger } from '../../peer/node/index.js';
 import { PeerGroup, sleep, waitFor, type PeerProcess } from '../helpers/peers.js';
+import { createDhtClientNode } from '../../peer/node/client.js';
 
 jest.setTimeout(180_000);
 
@@ -26,23 +20,7 @@ const uniq = (): string => Math.random().toString(36).slice(2, 8);
 
 /** A libp2p node with kad-dht in client mode: it sends DHT requests and serves none. */
 async function dhtClient(network: string) {
-  const node = await createLibp2p({
-    logger: quietLogger,
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionGater: { denyDialMultiaddr: () => false },
-    services: {
-      identify: identify(),
-      ping: ping(),
-      dht: kadDHT({
-        protocol: dhtProtocol(network),
-        clientMode: true,
-        peerInfoMapper: passthroughMapper,
-      }),
-    },
-  });
-  const dht = dhtInternals(node.services.dht);
+  const { node, dht } = await createDhtClientNode(network);
   const connect = async (p: PeerProcess) => {
     await node.dial(multiaddr(p.addr), { signal: AbortSignal.timeout(10_000) });
     return peerIdFromString(p.peerId);

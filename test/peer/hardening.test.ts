@@ -3,25 +3,19 @@
 // the wire, and a PUT racing a newer value. Real peer processes; the hand-made records come from
 // a libp2p client in this process that speaks the network's DHT and peernet protocols.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
-import { identify } from '@libp2p/identify';
-import { kadDHT, MessageType, passthroughMapper } from '@libp2p/kad-dht';
+import { MessageType } from '@libp2p/kad-dht';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { ping } from '@libp2p/ping';
 import { Libp2pRecord } from '@libp2p/record';
-import { tcp } from '@libp2p/tcp';
 import { lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createLibp2p } from 'libp2p';
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string';
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string';
 import type { StatusReply } from '../../peer/api/types.js';
-import { dhtInternals, sendDhtRequest } from '../../peer/dht/internals.js';
+import { sendDhtRequest } from '../../peer/dht/internals.js';
 import { providerCid, recordKey, sealValue } from '../../peer/dht/keys.js';
 import { handoffProtocol, replicateProtocol } from '../../peer/dht/records.js';
-import { dhtProtocol, quietLogger } from '../../peer/node/index.js';
 import { PeerGroup, makeKey, waitFor, type PeerProcess } from '../helpers/peers.js';
+import { createDhtClientNode } from '../../peer/node/client.js';
 
 jest.setTimeout(240_000);
 
@@ -31,23 +25,7 @@ const YEAR_MS = 365 * 86_400_000;
 
 /** A libp2p node that speaks the network's protocols as a client: it sends, serves nothing. */
 async function wireClient(network: string) {
-  const node = await createLibp2p({
-    logger: quietLogger,
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionGater: { denyDialMultiaddr: () => false },
-    services: {
-      identify: identify(),
-      ping: ping(),
-      dht: kadDHT({
-        protocol: dhtProtocol(network),
-        clientMode: true,
-        peerInfoMapper: passthroughMapper,
-      }),
-    },
-  });
-  const dht = dhtInternals(node.services.dht);
+  const { node, dht } = await createDhtClientNode(network);
   const connect = async (p: PeerProcess) => {
     await node.dial(multiaddr(p.addr), { signal: AbortSignal.timeout(10_000) });
     return peerIdFromString(p.peerId);
