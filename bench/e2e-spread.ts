@@ -15,7 +15,7 @@ import { Watch, type KubeConfig, type V1Pod, type V1Secret } from '@kubernetes/c
 import { buildImages } from '../cluster/images/index.js';
 import { nodeKindLabel, startCluster, type Cluster } from '../cluster/index.js';
 import { apiTokenOf } from '../operator/pods/children.js';
-import { selectorString } from '../operator/pods/names.js';
+import { apiTokenSecretName, selectorString } from '../operator/pods/names.js';
 import { peerApiUrl } from '../operator/status/view.js';
 import { createPeerApiClient, type PeerApiClient } from '../peer/api/client.js';
 import { generateIdentity } from '../peer/identity.js';
@@ -355,9 +355,10 @@ spec:
         return (JSON.parse(r.stdout) as { status?: { phase?: string } }).status?.phase === 'Ready';
       },
       token: async () => {
-        const r = await c.kubectl(['get', 'secret', 'bench-api-token', '-n', NS, '-o', 'json']);
+        const name = apiTokenSecretName('bench');
+        const r = await c.kubectl(['get', 'secret', name, '-n', NS, '-o', 'json']);
         const token = apiTokenOf(r.code === 0 ? (JSON.parse(r.stdout) as V1Secret) : undefined);
-        if (token === undefined) throw new Error(`no API token in Secret bench-api-token`);
+        if (token === undefined) throw new Error(`no API token in Secret ${name}`);
         return token;
       },
       remove: ['-n', NS, 'peernetwork', 'bench'],

@@ -2,9 +2,12 @@
 // each peer's HTTP API through the pod proxy (pods/proxy), all with the user's kubeconfig over
 // the operator's transport (operator/kube/transport.ts: credentials applied and refreshed there).
 import type { Readable } from 'node:stream';
+import type { V1Secret } from '@kubernetes/client-node';
 import type { PeerNetworkObject } from '../operator/api/schema.js';
 import type { KubeAccess } from '../operator/kube/config.js';
 import { RESOURCES, resourcePath } from '../operator/kube/resources.js';
+import { apiTokenOf } from '../operator/pods/children.js';
+import { apiTokenSecretName } from '../operator/pods/names.js';
 import { createTransport } from '../operator/kube/transport.js';
 import { createPeerApiClient, type PeerApiClient } from '../peer/api/client.js';
 import { TOKEN_HEADER } from '../peer/api/types.js';
@@ -155,13 +158,9 @@ export function createKube(access: KubeAccess, namespace: string, opts: KubeOpti
       ).items;
     },
     async apiToken(network) {
-      const name = `${network}-api-token`;
+      const name = apiTokenSecretName(network);
       try {
-        const secret = await api<{ data?: Record<string, string> }>(
-          resourcePath(RESOURCES.Secret, namespace, name),
-        );
-        const b64 = secret.data?.token;
-        return b64 === undefined ? undefined : Buffer.from(b64, 'base64').toString('utf8').trim();
+        return apiTokenOf(await api<V1Secret>(resourcePath(RESOURCES.Secret, namespace, name)));
       } catch (e) {
         if (e instanceof ApiServerError && e.code === 404) return undefined;
         if (e instanceof ApiServerError)

@@ -9,9 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import { z } from 'zod';
+import type { V1Secret } from '@kubernetes/client-node';
 import { buildImages } from '../cluster/images/index.js';
 import { findRunningCluster, startCluster, type Cluster } from '../cluster/index.js';
 import type { PeerNetworkStatus, PeerStatus } from '../operator/api/schema.js';
+import { apiTokenOf } from '../operator/pods/children.js';
+import { apiTokenSecretName } from '../operator/pods/names.js';
 import { networkReady, peerApiUrl, reachablePeers } from '../operator/status/view.js';
 import { createPeerApiClient } from '../peer/api/client.js';
 
@@ -111,17 +114,12 @@ async function waitReady(cluster: Cluster, o: Options, total: number): Promise<P
 
 /** The network's API token (Secret `<name>-api-token`): writes need it. */
 async function apiToken(cluster: Cluster, o: Options): Promise<string> {
-  const r = await cluster.kubectl([
-    '-n',
-    o.namespace,
-    'get',
-    'secret',
-    `${o.name}-api-token`,
-    '-o',
-    'jsonpath={.data.token}',
-  ]);
+  const name = apiTokenSecretName(o.name);
+  const r = await cluster.kubectl(['-n', o.namespace, 'get', 'secret', name, '-o', 'json']);
   if (r.code !== 0) throw new Error(`read the API token Secret: ${r.stderr.trim()}`);
-  return Buffer.from(r.stdout, 'base64').toString('utf8');
+  const token = apiTokenOf(JSON.parse(r.stdout) as V1Secret);
+  if (token === undefined) throw new Error(`no API token in Secret ${name}`);
+  return token;
 }
 
 async function demoRecord(s: PeerNetworkStatus, token: string): Promise<void> {

@@ -8,11 +8,14 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll } from '@jest/globals';
+import type { V1Secret } from '@kubernetes/client-node';
 import { nodeKindLabel } from '../../cluster/index.js';
 import { run } from '../../cluster/exec.js';
 import { IMAGE_REPOSITORIES } from '../../cluster/images/index.js';
 import { ensureRuntimeBinaries } from '../../cluster/runtime-binaries.js';
 import type { PeerNetworkStatus, PeerStatus } from '../../operator/api/schema.js';
+import { apiTokenOf } from '../../operator/pods/children.js';
+import { apiTokenSecretName } from '../../operator/pods/names.js';
 import { networkReady, peerApiUrl } from '../../operator/status/view.js';
 import { createPeerApiClient, errorOf, type PeerApiClient } from '../../peer/api/client.js';
 import { chartFullname, installChart, uninstallChart } from '../helpers/chart.js';
@@ -174,15 +177,9 @@ export function useRealStack(prefix: string, options: RealStackOptions = {}): Re
   const tokenOf = async (name: string): Promise<string | undefined> => {
     const known = tokens.get(name);
     if (known !== undefined) return known;
-    const r = await t.kubectl([
-      'get',
-      'secret',
-      `${name}-api-token`,
-      '-o',
-      'jsonpath={.data.token}',
-    ]);
-    if (r.code !== 0 || r.stdout === '') return undefined;
-    const token = Buffer.from(r.stdout, 'base64').toString('utf8');
+    const r = await t.kubectl(['get', 'secret', apiTokenSecretName(name), '-o', 'json']);
+    const token = r.code === 0 ? apiTokenOf(JSON.parse(r.stdout) as V1Secret) : undefined;
+    if (token === undefined) return undefined;
     tokens.set(name, token);
     return token;
   };
