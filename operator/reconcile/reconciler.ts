@@ -288,44 +288,49 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     );
   }
 
-  async function ensureSwarmKey(network: PeerNetwork): Promise<void> {
-    const { name, namespace, uid } = network.metadata;
-    const secret = c.cache.secrets.get(namespace, swarmSecretName(name));
+  /**
+   * A Secret holding 32 random bytes the operator draws once and never replaces (the swarm key,
+   * the API token; rotating one is the user's act): made when missing or empty, refused when
+   * someone else's.
+   */
+  async function ensureRandomSecret(
+    network: PeerNetwork,
+    secretName: string,
+    make: (network: PeerNetwork, key: Uint8Array) => V1Secret,
+    holds: (secret: V1Secret) => boolean,
+    reason: string,
+    what: string,
+  ): Promise<void> {
+    const { namespace, uid } = network.metadata;
+    const secret = c.cache.secrets.get(namespace, secretName);
     if (secret) {
       if (!isOwnedBy(uid)(secret))
-        throw new ForeignObjectError(
-          `Secret ${swarmSecretName(name)} is not owned by this PeerNetwork`,
-        );
-      if (secret.data?.[SWARM_FILE]) return; // never regenerate a swarm key
+        throw new ForeignObjectError(`Secret ${secretName} is not owned by this PeerNetwork`);
+      if (holds(secret)) return;
     }
-    await createOwned(desiredSwarmSecret(network, new Uint8Array(randomBytes(32))), uid);
-    c.events.emit(
-      target(network),
-      'Normal',
-      'CreatedSwarmKey',
-      `made the private network key ${swarmSecretName(name)}`,
-    );
+    await createOwned(make(network, new Uint8Array(randomBytes(32))), uid);
+    c.events.emit(target(network), 'Normal', reason, `made ${what} ${secretName}`);
   }
 
-  /** The API token Secret: made once, never replaced (rotating it is the user's act). */
-  async function ensureApiToken(network: PeerNetwork): Promise<void> {
-    const { name, namespace, uid } = network.metadata;
-    const secret = c.cache.secrets.get(namespace, apiTokenSecretName(name));
-    if (secret) {
-      if (!isOwnedBy(uid)(secret))
-        throw new ForeignObjectError(
-          `Secret ${apiTokenSecretName(name)} is not owned by this PeerNetwork`,
-        );
-      if (apiTokenOf(secret) !== undefined) return;
-    }
-    await createOwned(desiredApiTokenSecret(network, new Uint8Array(randomBytes(32))), uid);
-    c.events.emit(
-      target(network),
-      'Normal',
-      'CreatedApiToken',
-      `made the API token ${apiTokenSecretName(name)}`,
+  const ensureSwarmKey = (network: PeerNetwork): Promise<void> =>
+    ensureRandomSecret(
+      network,
+      swarmSecretName(network.metadata.name),
+      desiredSwarmSecret,
+      (secret) => Boolean(secret.data?.[SWARM_FILE]),
+      'CreatedSwarmKey',
+      'the private network key',
     );
-  }
+
+  const ensureApiToken = (network: PeerNetwork): Promise<void> =>
+    ensureRandomSecret(
+      network,
+      apiTokenSecretName(network.metadata.name),
+      desiredApiTokenSecret,
+      (secret) => apiTokenOf(secret) !== undefined,
+      'CreatedApiToken',
+      'the API token',
+    );
 
   async function applyIfNeeded<T extends KubeObject>(
     network: PeerNetwork,
