@@ -44,7 +44,13 @@ import {
   validateValue,
 } from './keys.js';
 import { kadId, lookup } from './lookup.js';
-import { PROVIDER_PREFIX, RECORD_PREFIX, type RecordStore, type StoreCounts } from './store.js';
+import {
+  PROVIDER_PREFIX,
+  RECORD_PREFIX,
+  StaleRecordError,
+  type RecordStore,
+  type StoreCounts,
+} from './store.js';
 
 export { PROVIDER_PREFIX, RECORD_PREFIX };
 /**
@@ -142,7 +148,7 @@ export interface HeldRecord {
   record: Libp2pRecord;
 }
 
-/** `/peernet/<network>/handoff/1.0.0`: provider records a draining peer hands over. */
+/** `/peernet/<network>/handoff/1.0.0`: the records and provider records a draining peer hands over. */
 export function handoffProtocol(network: string): string {
   return `/peernet/${network}/handoff/1.0.0`;
 }
@@ -165,6 +171,46 @@ interface HandoffProvider {
   cid: string;
   peer: string;
   addrs: string[];
+}
+
+/** What a draining peer hands over on one stream: provider records, records (serialized, base64). */
+interface HandoffRequest {
+  providers?: HandoffProvider[];
+  records?: string[];
+}
+
+/** `kept`: indices into the request's records that the taker now holds (absent from older peers). */
+interface HandoffAnswer {
+  accepted: number;
+  refused: number;
+  kept?: number[];
+}
+
+/** A handoff message is at most this large; a batch of records is cut at a quarter of it. */
+const MAX_HANDOFF_BYTES = 4 * 1024 * 1024;
+/** At most this many records (and provider records) in one handoff message. */
+const MAX_HANDOFF_ITEMS = 2000;
+
+/** `indices` cut into batches of at most MAX_HANDOFF_ITEMS and about MAX_HANDOFF_BYTES / 4. */
+export function handoffBatches(indices: number[], sizeOf: (i: number) => number): number[][] {
+  const batches: number[][] = [];
+  let batch: number[] = [];
+  let bytes = 0;
+  for (const i of indices) {
+    const size = sizeOf(i) + 4; // the quotes and the comma around it in the JSON
+    if (
+      batch.length > 0 &&
+      (batch.length >= MAX_HANDOFF_ITEMS || bytes + size > MAX_HANDOFF_BYTES / 4)
+    ) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(i);
+    bytes += size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
 }
 
 /** `peers` in their order, those `connected` says have an open connection first */
@@ -515,19 +561,54 @@ export class RecordsService {
     await this.republishing;
     const deadline = AbortSignal.timeout(this.drainTimeout);
     const signal = AbortSignal.any([deadline, this.stopController.signal]);
-    let handedOff = 0;
     const jobs: Array<() => Promise<void>> = [];
-    for await (const held of this.heldRecords()) {
-      jobs.push(async () => {
-        const r = await this.replicate(held.record.key, held.record.value, signal);
-        if (r.stored > 0) {
-          handedOff++;
-          this.metrics?.handedOff.inc({ kind: 'record' });
-        }
-      });
+    // records travel in batches over the handoff protocol, one stream per batch and peer that
+    // takes them, instead of one PUT_VALUE stream per record and peer (10k records on 30 peers
+    // were ~130k streams); a peer that answers without `kept` (an older peernet) gets the
+    // batch's records one PUT_VALUE at a time
+    const held: Libp2pRecord[] = [];
+    const recordsFor = new Map<string, { peer: PeerId; indices: number[] }>();
+    for await (const h of this.heldRecords()) {
+      const index = held.push(h.record) - 1;
+      for (const to of this.closest(await kadId(h.record.key), this.replication)) {
+        const group = recordsFor.get(to.toString()) ?? { peer: to, indices: [] };
+        group.indices.push(index);
+        recordsFor.set(to.toString(), group);
+      }
+    }
+    const serialized = held.map((r) => uint8ArrayToString(r.serialize(), 'base64'));
+    const kept = new Uint8Array(held.length);
+    for (const { peer, indices } of recordsFor.values()) {
+      for (const batch of handoffBatches(indices, (i) => serialized[i]!.length)) {
+        jobs.push(async () => {
+          const records = batch.map((i) => serialized[i]!);
+          const answer = await this.sendHandoff(peer, { records }, signal).catch((err: unknown) => {
+            this.log.debug(
+              { peer: peer.toString(), err: (err as Error).message },
+              'record handoff failed',
+            );
+            return undefined;
+          });
+          if (Array.isArray(answer?.kept)) {
+            for (const k of answer.kept) {
+              const i = Number.isInteger(k) ? batch[k] : undefined;
+              if (i != null) kept[i] = 1;
+            }
+            return;
+          }
+          if (answer == null) return;
+          await Promise.all(
+            batch.map(async (i) => {
+              const r = held[i]!;
+              if ((await this.putCopy(peer, r.key, r.serialize(), signal)) === 'stored')
+                kept[i] = 1;
+            }),
+          );
+        });
+      }
     }
     // provider records of other peers: kad-dht only takes ADD_PROVIDER from the provider itself,
-    // so they travel over our own handoff protocol, grouped by the peer that takes them
+    // so they travel over the handoff protocol too, grouped by the peer that takes them
     const byPeer = new Map<string, { peer: PeerId; providers: HandoffProvider[] }>();
     for await (const p of this.heldProviders()) {
       if (p.peer.equals(this.node.peerId)) continue;
@@ -545,22 +626,30 @@ export class RecordsService {
     }
     const providerKeys = new Set<string>();
     for (const { peer, providers } of byPeer.values()) {
-      jobs.push(async () => {
-        try {
-          await this.sendHandoff(peer, providers, signal);
-          for (const p of providers) providerKeys.add(`${p.cid}/${p.peer}`);
-        } catch (err) {
-          this.log.debug(
-            { peer: peer.toString(), err: (err as Error).message },
-            'provider handoff failed',
-          );
-        }
-      });
+      const sizes = providers.map((p) => JSON.stringify(p).length);
+      for (const batch of handoffBatches(
+        providers.map((_, i) => i),
+        (i) => sizes[i]!,
+      )) {
+        jobs.push(async () => {
+          try {
+            const sent = batch.map((i) => providers[i]!);
+            await this.sendHandoff(peer, { providers: sent }, signal);
+            for (const p of sent) providerKeys.add(`${p.cid}/${p.peer}`);
+          } catch (err) {
+            this.log.debug(
+              { peer: peer.toString(), err: (err as Error).message },
+              'provider handoff failed',
+            );
+          }
+        });
+      }
     }
     await runLimited(jobs, 16);
-    handedOff += providerKeys.size;
+    const records = kept.reduce((n, k) => n + k, 0);
+    this.metrics?.handedOff.inc({ kind: 'record' }, records);
     this.metrics?.handedOff.inc({ kind: 'provider' }, providerKeys.size);
-    return { handedOff };
+    return { handedOff: records + providerKeys.size };
   }
 
   /** What this peer holds: counters kept by the store, no walk of it. */
@@ -784,17 +873,33 @@ export class RecordsService {
 
   private async sendHandoff(
     peer: PeerId,
-    providers: HandoffProvider[],
+    request: HandoffRequest,
     signal: AbortSignal,
-  ): Promise<void> {
-    await callJson(this.node, peer, handoffProtocol(this.opts.network), { providers }, signal);
+  ): Promise<HandoffAnswer> {
+    return (await callJson(
+      this.node,
+      peer,
+      handoffProtocol(this.opts.network),
+      request,
+      signal,
+    )) as HandoffAnswer;
   }
 
+  /**
+   * A draining peer's provider records and records. Each is checked as a PUT_VALUE or an
+   * ADD_PROVIDER would be (our record format, the clock skew, the quotas); `kept` lists the
+   * records this peer now holds, including those it already held newer.
+   */
   private async onHandoff(stream: Stream, from: PeerId): Promise<void> {
-    await serveJson(stream, AbortSignal.timeout(10_000), 4 * 1024 * 1024, async (body) => {
+    const signal = AbortSignal.any([AbortSignal.timeout(10_000), this.stopController.signal]);
+    await serveJson(stream, signal, MAX_HANDOFF_BYTES, async (body) => {
+      const req = body as Partial<HandoffRequest>;
+      const providers = Array.isArray(req.providers) ? req.providers : [];
+      const records = Array.isArray(req.records) ? req.records : [];
+      if (records.length > 0 && this.draining) throw new DrainingError('this peer is draining');
       let accepted = 0;
       let refused = 0;
-      for (const p of (body as { providers?: HandoffProvider[] }).providers ?? []) {
+      for (const p of providers.slice(0, MAX_HANDOFF_ITEMS)) {
         try {
           const cid = CID.parse(p.cid);
           const peer = peerIdFromString(p.peer);
@@ -807,12 +912,27 @@ export class RecordsService {
           refused++;
         }
       }
-      this.log.debug(
-        { from: from.toString(), accepted, refused },
-        'took provider records on handoff',
-      );
-      return { accepted, refused };
-    }).catch(() => {});
+      const kept: number[] = [];
+      for (const [i, r] of records.slice(0, MAX_HANDOFF_ITEMS).entries()) {
+        try {
+          if (typeof r !== 'string') throw new Error('a handed-off record is a base64 string');
+          const record = Libp2pRecord.deserialize(uint8ArrayFromString(r, 'base64'));
+          validateRecord(record.key, record.value);
+          this.checkClock(record.value);
+          await this.storeLocal(record.key, record.value);
+          kept.push(i);
+        } catch (err) {
+          if (err instanceof StaleRecordError)
+            kept.push(i); // we hold a newer value
+          else refused++;
+        }
+      }
+      accepted += kept.length;
+      this.log.debug({ from: from.toString(), accepted, refused }, 'took records on handoff');
+      return { accepted, refused, kept } satisfies HandoffAnswer;
+    }).catch((err: unknown) =>
+      this.log.debug({ from: from.toString(), err: (err as Error).message }, 'handoff refused'),
+    );
   }
 
   /** Asks `via` to copy `record` to the closest peers it knows beyond `have`; resolves with its answer. */

@@ -2,6 +2,7 @@
 // the on-disk store across a restart.
 import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { PeerGroup, makeKey, waitFor, type PeerProcess } from '../helpers/peers.js';
+import { mapLimit } from '../../operator/reconcile/peers.js';
 
 jest.setTimeout(240_000);
 
@@ -91,13 +92,22 @@ describe('graceful SIGTERM hands records off', () => {
     group = await PeerGroup.create('drain');
     const network = `test/drain-${uniq()}`;
     const holder = await group.start({ name: 'holder', network });
-    for (let i = 0; i < 3; i++) await holder.client.put(`drain-${i}`, `v${i}`);
+    // more than one handoff batch (2000 records) goes to the other peer
+    const n = 2500;
+    await mapLimit(
+      Array.from({ length: n }, (_, i) => i),
+      16,
+      (i) => holder.client.put(`drain-${i}`, `v${i}`),
+    );
     const other = await group.start({ name: 'other', network, bootstrap: [holder.addr] });
     await waitForTables(group, [holder, other], 1);
 
     const { handedOff } = await holder.client.drain();
-    expect(handedOff).toBeGreaterThanOrEqual(3);
-    for (let i = 0; i < 3; i++) expect(await other.client.get(`drain-${i}`)).toBe(`v${i}`);
+    expect(handedOff).toBe(n);
+    expect((await other.client.status()).records).toBe(n);
+    for (const i of [0, 1999, 2000, n - 1]) {
+      expect(await other.client.get(`drain-${i}`)).toBe(`v${i}`);
+    }
 
     const r = await holder.client.request('PUT', '/v1/records/after-drain', 'x');
     expect(r.status).toBeGreaterThanOrEqual(400);

@@ -190,6 +190,7 @@ describe('quotas: a peer holds what its quotas allow', () => {
     expect(await client.callJson(full, handoffProtocol(network), { providers: entries })).toEqual({
       accepted: 1,
       refused: 2,
+      kept: [],
     });
     expect((await status(full)).providerRecords).toBe(1);
     // other announces itself as a provider: full refuses its ADD_PROVIDER
@@ -258,6 +259,34 @@ describe('records that cannot be pinned', () => {
       }),
     ).rejects.toThrow();
     for (const p of [a, b, c]) expect(await p.client.get('via-replicate')).toBeUndefined();
+  });
+
+  test('records handed off are checked one by one: future-dated and malformed are refused, older ones kept as held', async () => {
+    await a.client.put('handoff-held', 'newer');
+    const sealed = (key: string, value: string, at: number): string =>
+      uint8ArrayToString(
+        new Libp2pRecord(
+          recordKey(key),
+          sealValue(uint8ArrayFromString(value), at),
+          new Date(),
+        ).serialize(),
+        'base64',
+      );
+    const records = [
+      sealed('handoff-future', 'from the future', Date.now() + YEAR_MS),
+      sealed('handoff-held', 'older', Date.now() - 60_000),
+      sealed('handoff-new', 'taken', Date.now()),
+      uint8ArrayToString(uint8ArrayFromString('not a record'), 'base64'),
+      42,
+    ];
+    expect(await client.callJson(a, handoffProtocol(network), { records })).toEqual({
+      accepted: 2,
+      refused: 3,
+      kept: [1, 2],
+    });
+    expect(await a.client.get('handoff-future')).toBeUndefined();
+    expect(await a.client.get('handoff-held')).toBe('newer');
+    expect(await a.client.get('handoff-new')).toBe('taken');
   });
 
   test('a PUT_VALUE older than the stored value is refused', async () => {
