@@ -47,8 +47,9 @@ const usage = `  --peers N              peers, one process each (default 100; en
                          every other peer, as the operator's bootstrap file lists them (each
                          peer connects to 8 of them, in a random order)
   --settle-timeout S     how long to wait for routing tables after the last launch (default 120)
-  --rest S               then let the network rest this long before the operations (default 0:
-                         they start while the launch's connections still keep the peers busy)
+  --rest S               then let the network rest this long before the operations, its CPU
+                         reported for each half (default 0: they start while the launch's
+                         connections still keep the peers busy)
   --op-timeout MS        one PUT or GET gives up after this (default 10000)
   --ops-budget S         stop issuing operations of one kind after this (default 300)
   --value-size BYTES     value size (default 128)
@@ -159,12 +160,15 @@ interface Result {
   get: OpStats;
   rssMiB: number[];
   pssMiB: number[];
-  /** CPU the peers used in each phase, in cores busy (CPU seconds / wall seconds) */
-  cores: { launch: number; settle: number; rest: number; put: number; get: number };
+  /**
+   * CPU the peers used in each phase, in cores busy (CPU seconds / wall seconds); `rest` is the
+   * first half of --rest (tables may still be filling), `idle` the second
+   */
+  cores: { launch: number; settle: number; rest: number; idle: number; put: number; get: number };
   /** connections the peers opened (dialled) in each phase */
-  dials: { launch: number; settle: number; rest: number; put: number; get: number };
+  dials: { launch: number; settle: number; rest: number; idle: number; put: number; get: number };
   /** DHT requests all peers served per second, by phase */
-  served: { launch: number; settle: number; rest: number; put: number; get: number };
+  served: { launch: number; settle: number; rest: number; idle: number; put: number; get: number };
 }
 
 function newOps(planned: number): OpStats {
@@ -335,7 +339,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
       };
     })();
     // a phase skipped (rest, without --rest) stays NaN: shown as '-'
-    const cores: Result['cores'] = { launch: 0, settle: 0, rest: NaN, put: 0, get: 0 };
+    const cores: Result['cores'] = { launch: 0, settle: 0, rest: NaN, idle: NaN, put: 0, get: 0 };
     const dials: Result['dials'] = { ...cores };
     const served: Result['served'] = { ...cores };
     let phaseStart = t0;
@@ -403,8 +407,10 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
     await endPhase('settle');
     if (o.restMs > 0) {
       ctx.progress(`${profile}: resting ${o.restMs / 1000} s before the operations`);
-      await sleep(o.restMs);
+      await sleep(o.restMs / 2);
       await endPhase('rest');
+      await sleep(o.restMs / 2);
+      await endPhase('idle');
     }
     const rand = rng(o.seed);
     // operations go through peers that got ready; the others are reported apart
@@ -629,18 +635,25 @@ function rows(target: number): Row[] {
       value: (r) => r.loadAtEnd,
       fmt: (v) => v.toFixed(1),
     },
-    ...(['launch', 'settle', 'rest', 'put', 'get'] as const).map((phase) => ({
-      label: `peers' CPU, cores busy: ${phase === 'put' || phase === 'get' ? `${phase.toUpperCase()}s` : phase}`,
+    {
+      label: 'millicores per peer at rest (2nd half)',
+      target: '<= 5',
+      meets: (v) => v <= 5,
+      value: (r) => (r.cores.idle * 1000) / r.tables.length,
+      fmt: (v) => (Number.isNaN(v) ? '-' : v.toFixed(1)),
+    },
+    ...(['launch', 'settle', 'rest', 'idle', 'put', 'get'] as const).map((phase) => ({
+      label: `peers' CPU, cores busy: ${phaseLabel(phase)}`,
       value: (r: Result) => r.cores[phase],
       fmt: (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(2)),
     })),
-    ...(['launch', 'settle', 'rest'] as const).map((phase) => ({
-      label: `connections dialled: ${phase}`,
+    ...(['launch', 'settle', 'rest', 'idle'] as const).map((phase) => ({
+      label: `connections dialled: ${phaseLabel(phase)}`,
       value: (r: Result) => r.dials[phase],
       fmt: (v: number) => (Number.isNaN(v) ? '-' : String(v)),
     })),
-    ...(['launch', 'settle', 'rest', 'put', 'get'] as const).map((phase) => ({
-      label: `DHT requests served per s: ${phase === 'put' || phase === 'get' ? `${phase.toUpperCase()}s` : phase}`,
+    ...(['launch', 'settle', 'rest', 'idle', 'put', 'get'] as const).map((phase) => ({
+      label: `DHT requests served per s: ${phaseLabel(phase)}`,
       value: (r: Result) => r.served[phase],
       fmt: (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(0)),
     })),
@@ -659,6 +672,13 @@ function rows(target: number): Row[] {
     },
     { label: 'PSS per peer, mean (shared pages split)', value: (r) => mean(r.pssMiB), fmt: mib },
   ];
+}
+
+function phaseLabel(phase: keyof Result['cores']): string {
+  if (phase === 'put' || phase === 'get') return `${phase.toUpperCase()}s`;
+  if (phase === 'rest') return 'rest, 1st half';
+  if (phase === 'idle') return 'rest, 2nd half';
+  return phase;
 }
 
 function report(o: Options, results: Result[], memBefore: number, ctx: BenchContext): void {

@@ -39,18 +39,25 @@ export interface TableFillerOptions {
 }
 
 /**
- * The wait before the next round. Full table: check now and then (maxInterval). Still learning
- * peers: go on at once (interval). Else back off, doubling, but not past 4 x interval while the
- * table is small. (An empty table with no connection waits for the bootstrapper's first peer:
- * `onAdd` starts a round then.)
+ * Rounds in a row that asked peers and learned nothing (every peer named was known or already
+ * connected) before the filler rests. kad-dht's own table refresh (every 5 minutes) goes on.
+ */
+export const QUIET_ROUNDS = 2;
+
+/**
+ * The wait before the next round, or undefined: rest until the table changes (a peer added or
+ * removed, a new DHT server connected). Full table, or the network around us known (QUIET_ROUNDS
+ * quiet rounds): rest. Still learning peers: go on at once (interval). Else back off, doubling,
+ * but not past 4 x interval while the table is small. (An empty table with no connection waits
+ * for the bootstrapper's first peer: `onAdd` starts a round then.)
  */
 export function nextDelay(
-  now: { size: number; progress: number; delay: number },
+  now: { size: number; progress: number; delay: number; quiet: number },
   opts: TableFillerOptions & { target: number },
-): number {
+): number | undefined {
   const min = opts.interval ?? 1_000;
   const max = opts.maxInterval ?? 30_000;
-  if (now.size >= opts.target) return max;
+  if (now.size >= opts.target || now.quiet >= QUIET_ROUNDS) return undefined;
   if (now.progress > 0) return min;
   if (now.size < (opts.smallTable ?? 20)) return Math.min(now.delay * 2, min * 4);
   return Math.min(now.delay * 2, max);
@@ -74,8 +81,9 @@ export class TableFiller {
 
   start(): void {
     this.running = true;
-    // a new neighbour is a reason to look again at once
+    // a change of the table, or a new DHT server connected, is a reason to look again
     this.dht.routingTable.addEventListener('peer:add', this.onAdd);
+    this.dht.routingTable.addEventListener('peer:remove', this.wake);
     this.node.addEventListener('peer:identify', this.onIdentify);
     this.node.addEventListener('peer:disconnect', this.onDisconnect);
     this.schedule(this.delay);
@@ -84,24 +92,48 @@ export class TableFiller {
   stop(): void {
     this.running = false;
     clearTimeout(this.timer);
+    this.timer = undefined;
     this.dht.routingTable.removeEventListener('peer:add', this.onAdd);
+    this.dht.routingTable.removeEventListener('peer:remove', this.wake);
     this.node.removeEventListener('peer:identify', this.onIdentify);
     this.node.removeEventListener('peer:disconnect', this.onDisconnect);
   }
 
+  /** true while no round is due: the filler rests until `wake` */
+  get resting(): boolean {
+    return this.running && this.timer === undefined && !this.inRound;
+  }
+
   private readonly onAdd = (): void => {
-    // (a round under way schedules the next itself: two at once dialled the same peers twice)
+    // the first peer: look at once (a round under way schedules the next itself: two at once
+    // dialled the same peers twice)
     if (this.dht.routingTable.size === 1 && !this.inRound) this.schedule(0);
+    else this.wake();
+  };
+
+  /** The table or the peers around us changed: rounds again, starting at the short interval. */
+  private readonly wake = (): void => {
+    this.quiet = 0;
+    if (!this.resting) return; // a round is due or under way: it sees the change
+    this.delay = this.opts.interval ?? 1_000;
+    this.schedule(this.delay);
   };
 
   private inRound = false;
+  /** rounds in a row that learned nothing */
+  private quiet = 0;
   /** connected peers whose last identify listed the DHT protocol */
   private readonly servers = new Set<string>();
 
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
     const id = evt.detail.peerId.toString();
-    if (evt.detail.protocols.includes(this.opts.protocol)) this.servers.add(id);
-    else this.servers.delete(id);
+    if (!evt.detail.protocols.includes(this.opts.protocol)) {
+      this.servers.delete(id);
+      return;
+    }
+    if (this.servers.has(id)) return;
+    this.servers.add(id);
+    this.wake(); // a DHT server we had no connection to: adopt() may need to add it
   };
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
@@ -112,20 +144,29 @@ export class TableFiller {
     if (!this.running) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
+      this.timer = undefined;
       let progress = 0;
       this.inRound = true;
       void this.round()
-        .then((n) => (progress = n))
+        .then((r) => {
+          progress = r.dialled + r.adopted;
+          this.quiet = r.answered > 0 && progress === 0 ? this.quiet + 1 : 0;
+        })
         .catch((err: unknown) =>
           this.log.debug({ err: (err as Error).message }, 'table fill round failed'),
         )
         .finally(() => {
           this.inRound = false;
-          this.delay = nextDelay(
-            { size: this.dht.routingTable.size, progress, delay: this.delay },
+          const next = nextDelay(
+            { size: this.dht.routingTable.size, progress, delay: this.delay, quiet: this.quiet },
             { ...this.opts, target: this.target },
           );
-          this.schedule(this.delay);
+          if (next === undefined) {
+            this.log.debug({ table: this.dht.routingTable.size }, 'table fill resting');
+            return;
+          }
+          this.delay = next;
+          this.schedule(next);
         });
     }, ms);
     this.timer.unref();
@@ -155,12 +196,15 @@ export class TableFiller {
     return added;
   }
 
-  /** One round: FIND_NODE(random key) to a few known peers, then dial the peers they name. */
-  async round(): Promise<number> {
+  /**
+   * One round: FIND_NODE(random key) to a few known peers, then dial the peers they name that we
+   * neither hold in the table nor are connected to. Says how many answered, were dialled, adopted.
+   */
+  async round(): Promise<{ answered: number; dialled: number; adopted: number }> {
     const t0 = Date.now();
     const adopted = await this.adopt();
     const size = this.dht.routingTable.size;
-    if (size === 0 || size >= this.target) return 0;
+    if (size === 0 || size >= this.target) return { answered: 0, dialled: 0, adopted };
     const known = new Set<string>([this.node.peerId.toString()]);
     const key = randomBytes(32);
     const asked = this.dht.routingTable.closestPeers(key, { count: this.opts.fanout ?? 3 });
@@ -201,6 +245,6 @@ export class TableFiller {
       },
       'table fill round',
     );
-    return fresh.length;
+    return { answered, dialled: fresh.length, adopted };
   }
 }
