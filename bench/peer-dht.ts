@@ -14,6 +14,7 @@ import {
   freePort,
   makeKey,
   sleep,
+  type PeerOptions,
   type PeerProcess,
 } from '../test/helpers/peers.js';
 import type { BenchContext, Benchmark } from './benchmark.js';
@@ -167,8 +168,65 @@ interface Result {
   cores: { launch: number; settle: number; rest: number; idle: number; put: number; get: number };
   /** connections the peers opened (dialled) in each phase */
   dials: { launch: number; settle: number; rest: number; idle: number; put: number; get: number };
+  /** a peer launched into the network after the GETs (ms since its spawn; NaN: not reached in 60 s) */
+  join: JoinResult;
   /** DHT requests all peers served per second, by phase */
   served: { launch: number; settle: number; rest: number; idle: number; put: number; get: number };
+}
+
+interface JoinResult {
+  /** /readyz answered 200 */
+  readyMs: number;
+  /** the first GET of a record written before answered its value */
+  firstGetMs: number;
+  /** its routing table held min(20, N - 1) peers */
+  tableMs: number;
+  /** CPU the process had used when it got ready, ms */
+  cpuToReadyMs: number;
+}
+
+/**
+ * Launches one more peer into the rested network, bootstrapping like the others, and times it
+ * from its spawn: ready, its first GET of `rec` (written by another peer), a full table. Polls
+ * /readyz every 10 ms, the rest every 100 ms; gives up on each after 60 s.
+ */
+async function joinLate(
+  group: PeerGroup,
+  opts: PeerOptions,
+  rec: { key: string; value: string },
+  target: number,
+): Promise<JoinResult> {
+  const apiPort = await freePort();
+  const spawn = performance.now();
+  const late = await group.start({ ...opts, name: 'late', apiPort, waitReady: false });
+  const r: JoinResult = { readyMs: NaN, firstGetMs: NaN, tableMs: NaN, cpuToReadyMs: NaN };
+  const since = (): number => performance.now() - spawn;
+  while (since() < 60_000 && [r.readyMs, r.firstGetMs, r.tableMs].some(Number.isNaN)) {
+    try {
+      if (Number.isNaN(r.readyMs)) {
+        if (
+          (await late.client.request('GET', '/readyz', undefined, { timeoutMs: 1000 })).status ===
+          200
+        ) {
+          r.readyMs = since();
+          r.cpuToReadyMs = (late.cpuSeconds() ?? NaN) * 1000;
+        }
+      }
+      if (!Number.isNaN(r.readyMs) && Number.isNaN(r.firstGetMs)) {
+        const got = await late.client.request('GET', `/v1/records/${rec.key}`, undefined, {
+          timeoutMs: 5000,
+        });
+        if (got.status === 200 && got.text === rec.value) r.firstGetMs = since();
+      }
+      if (!Number.isNaN(r.readyMs) && Number.isNaN(r.tableMs)) {
+        if ((await late.client.status()).routingTable >= target) r.tableMs = since();
+      }
+    } catch {
+      // not listening yet
+    }
+    await sleep(Number.isNaN(r.readyMs) ? 10 : 100);
+  }
+  return r;
 }
 
 function newOps(planned: number): OpStats {
@@ -476,6 +534,23 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
     ctx.progress(`${profile}: ${summary('GET', get)}`);
     await endPhase('get');
 
+    const join: JoinResult =
+      stored.length > 0
+        ? await joinLate(
+            group,
+            { network, bootstrap: bootAddrs, args: ['--dht-profile', profile, ...o.peerArgs] },
+            stored[0]!,
+            target,
+          )
+        : { readyMs: NaN, firstGetMs: NaN, tableMs: NaN, cpuToReadyMs: NaN };
+    const inSecs = (ms: number): string =>
+      Number.isNaN(ms) ? 'never' : `${(ms / 1000).toFixed(2)} s`;
+    ctx.progress(
+      `${profile}: a peer launched into the network: ready ${inSecs(join.readyMs)} ` +
+        `(${Number.isNaN(join.cpuToReadyMs) ? '-' : Math.round(join.cpuToReadyMs)} ms CPU), first GET ${inSecs(join.firstGetMs)}, ` +
+        `table >= ${target} ${inSecs(join.tableMs)} after its spawn`,
+    );
+
     const rssMiB = peers.map((p) => (p.rssKiB() ?? NaN) / 1024).filter((x) => !Number.isNaN(x));
     const pssMiB = peers.map((p) => (p.pssKiB() ?? NaN) / 1024).filter((x) => !Number.isNaN(x));
     return {
@@ -504,6 +579,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
       cores,
       dials,
       served,
+      join,
     };
   } finally {
     ctx.signal.removeEventListener('abort', abort);
@@ -662,6 +738,26 @@ function rows(target: number): Row[] {
       value: (r: Result) => r.dials[op] / Math.max(1, r[op].attempted),
       fmt: (v: number) => v.toFixed(1),
     })),
+    {
+      label: 'join: ready after spawn',
+      value: (r) => r.join.readyMs,
+      fmt: ms,
+    },
+    { label: 'join: CPU used to get ready', value: (r) => r.join.cpuToReadyMs, fmt: ms },
+    {
+      label: 'join: first GET answered after spawn',
+      target: '<= 1 s',
+      meets: (v) => v <= 1000,
+      value: (r) => r.join.firstGetMs,
+      fmt: ms,
+    },
+    {
+      label: `join: table >= ${target} after spawn`,
+      target: '<= 30 s',
+      meets: (v) => v <= 30_000,
+      value: (r) => r.join.tableMs,
+      fmt: ms,
+    },
     { label: 'RSS per peer, mean', value: (r) => mean(r.rssMiB), fmt: mib },
     {
       label: 'RSS per peer, max',

@@ -39,8 +39,8 @@ export interface TableFillerOptions {
 }
 
 /**
- * Rounds in a row that asked peers and learned nothing (every peer named was known or already
- * connected) before the filler rests. kad-dht's own table refresh (every 5 minutes) goes on.
+ * Rounds in a row that asked peers and learned nothing (the table did not grow) before the filler
+ * rests. kad-dht's own table refresh (every 5 minutes) goes on.
  */
 export const QUIET_ROUNDS = 2;
 
@@ -122,6 +122,7 @@ export class TableFiller {
   private inRound = false;
   /** rounds in a row that learned nothing */
   private quiet = 0;
+  private sizeAfterLastRound = 0;
   /** connected peers whose last identify listed the DHT protocol */
   private readonly servers = new Set<string>();
 
@@ -150,7 +151,13 @@ export class TableFiller {
       void this.round()
         .then((r) => {
           progress = r.dialled + r.adopted;
-          this.quiet = r.answered > 0 && progress === 0 ? this.quiet + 1 : 0;
+          // quiet: peers answered, and the table did not grow since the last round (peers a
+          // round dials enter the table, if at all, after it ended; in a network larger than
+          // the table, dialling the peers of full buckets adds nobody)
+          const size = this.dht.routingTable.size;
+          const grew = size > this.sizeAfterLastRound;
+          this.sizeAfterLastRound = size;
+          this.quiet = r.answered > 0 && r.adopted === 0 && !grew ? this.quiet + 1 : 0;
         })
         .catch((err: unknown) =>
           this.log.debug({ err: (err as Error).message }, 'table fill round failed'),
