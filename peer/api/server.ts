@@ -2,7 +2,8 @@
 // that says whose fault it is (4xx: the request; 5xx: this peer or the network); nothing a client
 // sends can crash the daemon.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { PeerId } from '@libp2p/interface';
@@ -16,6 +17,11 @@ import {
   type PingReply,
   type StatusReply,
 } from './types.js';
+
+// node:http loaded with require, not import: an ESM import reads every export of node:http, and
+// its lazy getters then load undici (fetch, WebSocket), ~60-90 ms of a peer's start-up for code
+// the peer never runs.
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 /** What the API needs from the daemon (the answers' shapes are in ./types.ts). */
 export interface PeerApi {
