@@ -183,6 +183,8 @@ interface JoinResult {
   tableMs: number;
   /** CPU the process had used when it got ready, ms */
   cpuToReadyMs: number;
+  /** each GET until the first that answered the value: status (or error) and duration */
+  getAttempts: string[];
 }
 
 /**
@@ -199,7 +201,13 @@ async function joinLate(
   const apiPort = await freePort();
   const spawn = performance.now();
   const late = await group.start({ ...opts, name: 'late', apiPort, waitReady: false });
-  const r: JoinResult = { readyMs: NaN, firstGetMs: NaN, tableMs: NaN, cpuToReadyMs: NaN };
+  const r: JoinResult = {
+    readyMs: NaN,
+    firstGetMs: NaN,
+    tableMs: NaN,
+    cpuToReadyMs: NaN,
+    getAttempts: [],
+  };
   const since = (): number => performance.now() - spawn;
   while (since() < 60_000 && [r.readyMs, r.firstGetMs, r.tableMs].some(Number.isNaN)) {
     try {
@@ -213,9 +221,11 @@ async function joinLate(
         }
       }
       if (!Number.isNaN(r.readyMs) && Number.isNaN(r.firstGetMs)) {
-        const got = await late.client.request('GET', `/v1/records/${rec.key}`, undefined, {
-          timeoutMs: 5000,
-        });
+        const t = performance.now();
+        const got = await late.client
+          .request('GET', `/v1/records/${rec.key}`, undefined, { timeoutMs: 5000 })
+          .catch((err: unknown) => ({ status: (err as Error).name, text: '' }));
+        r.getAttempts.push(`${got.status} in ${Math.round(performance.now() - t)} ms`);
         if (got.status === 200 && got.text === rec.value) r.firstGetMs = since();
       }
       if (!Number.isNaN(r.readyMs) && Number.isNaN(r.tableMs)) {
@@ -542,13 +552,14 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
             stored[0]!,
             target,
           )
-        : { readyMs: NaN, firstGetMs: NaN, tableMs: NaN, cpuToReadyMs: NaN };
+        : { readyMs: NaN, firstGetMs: NaN, tableMs: NaN, cpuToReadyMs: NaN, getAttempts: [] };
     const inSecs = (ms: number): string =>
       Number.isNaN(ms) ? 'never' : `${(ms / 1000).toFixed(2)} s`;
     ctx.progress(
       `${profile}: a peer launched into the network: ready ${inSecs(join.readyMs)} ` +
         `(${Number.isNaN(join.cpuToReadyMs) ? '-' : Math.round(join.cpuToReadyMs)} ms CPU), first GET ${inSecs(join.firstGetMs)}, ` +
-        `table >= ${target} ${inSecs(join.tableMs)} after its spawn`,
+        `table >= ${target} ${inSecs(join.tableMs)} after its spawn; ` +
+        `GETs: ${join.getAttempts.slice(0, 8).join(', ')}`,
     );
 
     const rssMiB = peers.map((p) => (p.rssKiB() ?? NaN) / 1024).filter((x) => !Number.isNaN(x));

@@ -583,6 +583,17 @@ export class PeerGroup {
     return p;
   }
 
+  /** Waits (up to 60 s each) until every one of `peers` holds at least `min` peers in its routing table. */
+  async waitForTables(peers: PeerProcess[], min: number): Promise<void> {
+    for (const p of peers) {
+      await waitFor(
+        `${p.name}'s routing table to hold ${min} peers (${this.logHint()})`,
+        async () => (await p.client.status()).routingTable >= min,
+        { timeoutMs: 60_000, intervalMs: 300 },
+      );
+    }
+  }
+
   /**
    * Starts `n` peers, `batch` at a time, each bootstrapping from the first one started (unless
    * `opts.bootstrap` says otherwise). Names are `<prefix>-<i>`.

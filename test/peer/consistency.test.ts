@@ -64,16 +64,6 @@ async function dhtClient(network: string) {
   };
 }
 
-async function waitForTables(group: PeerGroup, peers: PeerProcess[], min: number): Promise<void> {
-  for (const p of peers) {
-    await waitFor(
-      `${p.name}'s routing table to hold ${min} peers (${group.logHint()})`,
-      async () => (await p.client.status()).routingTable >= min,
-      { timeoutMs: 60_000, intervalMs: 300 },
-    );
-  }
-}
-
 describe('reads return the newest value', () => {
   let group: PeerGroup;
   let a: PeerProcess;
@@ -87,7 +77,7 @@ describe('reads return the newest value', () => {
     a = await group.start({ name: 'a', network });
     b = await group.start({ name: 'b', network, bootstrap: [a.addr] });
     c = await group.start({ name: 'c', network, bootstrap: [a.addr] });
-    await waitForTables(group, [a, b, c], 2);
+    await group.waitForTables([a, b, c], 2);
     client = await dhtClient(network);
   });
   afterAll(async () => {
@@ -143,7 +133,7 @@ describe('routing tables hold DHT servers only', () => {
     const network = `test/servers-${uniq()}`;
     p = await group.start({ name: 'p', network });
     q = await group.start({ name: 'q', network, bootstrap: [p.addr] });
-    await waitForTables(group, [p, q], 1);
+    await group.waitForTables([p, q], 1);
   });
   afterAll(() => group?.stop());
 

@@ -8,16 +8,6 @@ jest.setTimeout(240_000);
 
 const uniq = (): string => Math.random().toString(36).slice(2, 8);
 
-async function waitForTables(group: PeerGroup, peers: PeerProcess[], min: number): Promise<void> {
-  for (const p of peers) {
-    await waitFor(
-      `${p.name}'s routing table to hold ${min} peers (${group.logHint()})`,
-      async () => (await p.client.status()).routingTable >= min,
-      { timeoutMs: 60_000, intervalMs: 500 },
-    );
-  }
-}
-
 describe('replication under churn', () => {
   const N = 9;
   const RECORDS = 20;
@@ -27,7 +17,7 @@ describe('replication under churn', () => {
   beforeAll(async () => {
     group = await PeerGroup.create('churn');
     peers = await group.startMany(N, { network: `test/churn-${uniq()}`, prefix: 'c' });
-    await waitForTables(group, peers, N - 1);
+    await group.waitForTables(peers, N - 1);
   });
   afterAll(() => group?.stop());
 
@@ -68,7 +58,7 @@ describe('graceful SIGTERM hands records off', () => {
     const others = await Promise.all(
       [0, 1, 2].map((i) => group.start({ name: `o${i}`, network, bootstrap: [holder.addr] })),
     );
-    await waitForTables(group, [holder, ...others], 3);
+    await group.waitForTables([holder, ...others], 3);
 
     const exit = await holder.stop(30_000);
     expect({ exit, log: holder.logPath }).toEqual({
@@ -100,7 +90,7 @@ describe('graceful SIGTERM hands records off', () => {
       (i) => holder.client.put(`drain-${i}`, `v${i}`),
     );
     const other = await group.start({ name: 'other', network, bootstrap: [holder.addr] });
-    await waitForTables(group, [holder, other], 1);
+    await group.waitForTables([holder, other], 1);
 
     const { handedOff } = await holder.client.drain();
     expect(handedOff).toBe(n);
@@ -170,7 +160,7 @@ describe('a writer asks the closest peer it knows to copy on (replicate protocol
       bootstrap: [others[0]!.addr],
       args: ['--replication', '1'],
     });
-    await waitForTables(group, [writer, ...others], 6);
+    await group.waitForTables([writer, ...others], 6);
 
     const holders = async (key: string): Promise<number> => {
       let n = 0;

@@ -75,16 +75,6 @@ async function refusedTotal(p: PeerProcess, reason: string): Promise<number> {
   return Number(m?.[1] ?? NaN);
 }
 
-async function waitForTables(group: PeerGroup, peers: PeerProcess[], min: number): Promise<void> {
-  for (const p of peers) {
-    await waitFor(
-      `${p.name}'s routing table to hold ${min} peers (${group.logHint()})`,
-      async () => (await status(p)).routingTable >= min,
-      { timeoutMs: 60_000, intervalMs: 300 },
-    );
-  }
-}
-
 const mib = (kib: number | undefined): string => ((kib ?? NaN) / 1024).toFixed(1);
 
 describe('quotas: a peer holds what its quotas allow', () => {
@@ -104,7 +94,7 @@ describe('quotas: a peer holds what its quotas allow', () => {
       args: ['--max-record-bytes', '4MiB', '--max-provider-records', '1'],
     });
     other = await group.start({ name: 'other', network, bootstrap: [full.addr] });
-    await waitForTables(group, [full, other], 1);
+    await group.waitForTables([full, other], 1);
     client = await wireClient(network);
   });
   afterAll(async () => {
@@ -223,7 +213,7 @@ describe('records that cannot be pinned', () => {
     network = `test/pinning-${uniq()}`;
     const peers = await group.startMany(3, { network, prefix: 'pin' });
     [a, b, c] = [peers[0]!, peers[1]!, peers[2]!];
-    await waitForTables(group, peers, 2);
+    await group.waitForTables(peers, 2);
     client = await wireClient(network);
   });
   afterAll(async () => {

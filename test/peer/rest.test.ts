@@ -14,16 +14,6 @@ async function findNodesServed(p: PeerProcess): Promise<number> {
   return Number(m?.[1] ?? 0);
 }
 
-async function waitForTables(group: PeerGroup, peers: PeerProcess[], min: number): Promise<void> {
-  for (const p of peers) {
-    await waitFor(
-      `${p.name}'s routing table to hold ${min} peers (${group.logHint()})`,
-      async () => (await p.client.status()).routingTable >= min,
-      { timeoutMs: 60_000, intervalMs: 500 },
-    );
-  }
-}
-
 describe('a network at rest', () => {
   const N = 5;
   let group: PeerGroup;
@@ -33,7 +23,7 @@ describe('a network at rest', () => {
   beforeAll(async () => {
     group = await PeerGroup.create('rest');
     peers = await group.startMany(N, { network, prefix: 'r' });
-    await waitForTables(group, peers, N - 1);
+    await group.waitForTables(peers, N - 1);
   });
   afterAll(() => group?.stop());
 
@@ -58,7 +48,7 @@ describe('a network at rest', () => {
       network,
       bootstrap: [peers[0]!.addr],
     });
-    await waitForTables(group, [...peers, late], N);
+    await group.waitForTables([...peers, late], N);
     expect((await late.client.status()).routingTable).toBe(N);
   });
 });
