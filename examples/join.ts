@@ -116,7 +116,7 @@ if (verb === 'put') {
   console.log(new TextDecoder().decode(sealed.subarray(9)));
 } else if (verb === 'provide') {
   await routing.provide(await providerCid(key), { signal });
-  console.log('provided');
+  console.log(`provided by ${node.peerId.toString()}`);
 } else if (verb === 'providers') {
   for await (const p of routing.findProviders(await providerCid(key), { signal })) {
     console.log(p.id.toString());
