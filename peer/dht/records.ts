@@ -394,6 +394,8 @@ export class RecordsService {
       // 404 (1.3 % of GETs at 100 peers were a false 404 without it).
       const target = await kadId(dhtKey);
       const started = Date.now();
+      /** peers that answered without a usable copy */
+      const without: PeerId[] = [];
       const found = await lookup<{ sealed: Uint8Array; from: string; peer: PeerId }>({
         target,
         start: this.closest(target, this.replication * 3),
@@ -419,6 +421,8 @@ export class RecordsService {
             this.usable(res.record.value)
           ) {
             result = { sealed: res.record.value, from: peer.toString(), peer };
+          } else {
+            without.push(peer);
           }
           return { closer: res.closer, result };
         },
@@ -446,23 +450,32 @@ export class RecordsService {
         undefined,
       );
       if (newest == null) return undefined;
-      await this.repair(dhtKey, newest.sealed, found.results, local);
+      // peers without a copy that are among the closest to the key (as this peer knows them)
+      // should hold one: a reader near the key asks them first
+      const closest = new Set(this.closest(target, this.replication).map(String));
+      const missing = without.filter((p) => closest.has(p.toString()));
+      await this.repair(dhtKey, newest.sealed, found.results, missing, local);
       return this.result(newest.sealed, newest.from);
     });
   }
 
   /**
    * Read repair, as go-libp2p-kad-dht's GetValue does: the newest value goes to the holders of an
-   * older one the GET met; by PUT_VALUE in the background (a holder that took a newer one since
-   * refuses it), and into the local store before the GET answers, so the next read here sees it.
+   * older one the GET met and to the close peers it met without a copy (`missing`); by PUT_VALUE
+   * in the background (a holder that took a newer one since refuses it), and into the local
+   * store before the GET answers when that held an older one, so the next read here sees it.
    */
   private async repair(
     dhtKey: Uint8Array,
     newest: Uint8Array,
     met: Array<{ sealed: Uint8Array; peer: PeerId }>,
+    missing: PeerId[],
     local: Libp2pRecord | undefined,
   ): Promise<void> {
-    const stale = met.filter((r) => compareSealed(r.sealed, newest) < 0).map((r) => r.peer);
+    const stale = [
+      ...met.filter((r) => compareSealed(r.sealed, newest) < 0).map((r) => r.peer),
+      ...missing,
+    ];
     if (stale.length > 0) {
       const record = new Libp2pRecord(dhtKey, newest, new Date()).serialize();
       const signal = this.stopController.signal;
@@ -470,7 +483,10 @@ export class RecordsService {
         (outcomes) => {
           const stored = outcomes.filter((o) => o === 'stored').length;
           this.metrics?.repaired.inc(stored);
-          this.log.debug({ stale: stale.length, stored }, 'read repair');
+          this.log.debug(
+            { stale: stale.length - missing.length, missing: missing.length, stored },
+            'read repair',
+          );
         },
       );
     }

@@ -110,6 +110,18 @@ describe('reads return the newest value', () => {
     );
   });
 
+  test('a GET gives a copy to the close peers it met without one', async () => {
+    // the only copy sits on b; a and c are among the closest to the key (3 peers in all)
+    await client.putValue(b, 'lonely', 'only-on-b', Date.now());
+    expect(await client.heldBy(c, 'lonely')).toBeUndefined();
+    expect(await a.client.get('lonely')).toBe('only-on-b');
+    await waitFor(
+      `c to be given a copy (${group.logHint()})`,
+      async () => (await client.heldBy(c, 'lonely')) === 'only-on-b',
+      { timeoutMs: 10_000, intervalMs: 200 },
+    );
+  });
+
   test('?quorum=N sets the read quorum; a bad one is a 400', async () => {
     await client.putValue(a, 'q', 'only-on-a', Date.now());
     for (const n of ['1', '3']) {
