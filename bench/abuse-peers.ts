@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchContext } from './benchmark.js';
 import { call, metricValue, rssKiB, sampleRss, startPeer, type PeerProc } from './procs.js';
 import { mapLimit } from './stats.js';
-import { createWireClient } from './wire-client.js';
+import { createWireClient } from '../peer/node/client.js';
 
 export interface PeerPhaseOptions {
   /** MiB of 64 KiB values in each flood */

@@ -3,67 +3,20 @@
 // the wire, and a PUT racing a newer value. Real peer processes; the hand-made records come from
 // a libp2p client in this process that speaks the network's DHT and peernet protocols.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { MessageType } from '@libp2p/kad-dht';
-import { peerIdFromString } from '@libp2p/peer-id';
 import { Libp2pRecord } from '@libp2p/record';
-import { lpStream } from '@libp2p/utils';
-import { multiaddr } from '@multiformats/multiaddr';
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string';
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string';
 import type { StatusReply } from '../../peer/api/types.js';
-import { sendDhtRequest } from '../../peer/dht/internals.js';
 import { providerCid, recordKey, sealValue } from '../../peer/dht/keys.js';
 import { handoffProtocol, replicateProtocol } from '../../peer/dht/records.js';
 import { PeerGroup, makeKey, waitFor, type PeerProcess } from '../helpers/peers.js';
-import { createDhtClientNode } from '../../peer/node/client.js';
+import { createWireClient, type WireClient } from '../../peer/node/client.js';
 
 jest.setTimeout(240_000);
 
 const uniq = (): string => Math.random().toString(36).slice(2, 8);
 const KiB = 1024;
 const YEAR_MS = 365 * 86_400_000;
-
-/** A libp2p node that speaks the network's protocols as a client: it sends, serves nothing. */
-async function wireClient(network: string) {
-  const { node, dht } = await createDhtClientNode(network);
-  const connect = async (p: PeerProcess) => {
-    await node.dial(multiaddr(p.addr), { signal: AbortSignal.timeout(10_000) });
-    return peerIdFromString(p.peerId);
-  };
-  return {
-    node,
-    /** PUT_VALUE of a hand-made record of `key` dated `timestamp`; rejects when refused */
-    async putValue(p: PeerProcess, key: string, value: string, timestamp: number): Promise<void> {
-      const dhtKey = recordKey(key);
-      const record = new Libp2pRecord(
-        dhtKey,
-        sealValue(uint8ArrayFromString(value), timestamp),
-        new Date(),
-      ).serialize();
-      await sendDhtRequest(
-        dht,
-        await connect(p),
-        { type: MessageType.PUT_VALUE, key: dhtKey, record },
-        AbortSignal.timeout(10_000),
-      );
-    },
-    /** one request on a peernet JSON protocol; rejects when the peer aborts the stream */
-    async callJson(p: PeerProcess, protocol: string, body: unknown): Promise<unknown> {
-      const stream = await node.dialProtocol(await connect(p), protocol, {
-        signal: AbortSignal.timeout(10_000),
-      });
-      const lp = lpStream(stream);
-      const signal = AbortSignal.timeout(10_000);
-      await lp.write(uint8ArrayFromString(JSON.stringify(body)), { signal });
-      const answer: unknown = JSON.parse(
-        uint8ArrayToString((await lp.read({ signal })).subarray()),
-      );
-      await stream.close();
-      return answer;
-    },
-  };
-}
-type WireClient = Awaited<ReturnType<typeof wireClient>>;
 
 const status = (p: PeerProcess): Promise<StatusReply> => p.client.status();
 
@@ -95,7 +48,7 @@ describe('quotas: a peer holds what its quotas allow', () => {
     });
     other = await group.start({ name: 'other', network, bootstrap: [full.addr] });
     await group.waitForTables([full, other], 1);
-    client = await wireClient(network);
+    client = await createWireClient(network);
   });
   afterAll(async () => {
     await client?.node.stop();
@@ -164,7 +117,7 @@ describe('quotas: a peer holds what its quotas allow', () => {
     });
     // a hand-made PUT_VALUE over the wire: refused the same way
     await expect(
-      client.putValue(full, 'by-hand', 'x'.repeat(64 * KiB), Date.now()),
+      client.putValue(full.addr, 'by-hand', 'x'.repeat(64 * KiB), Date.now()),
     ).rejects.toThrow();
   });
 
@@ -177,7 +130,9 @@ describe('quotas: a peer holds what its quotas allow', () => {
         addrs: [],
       })),
     );
-    expect(await client.callJson(full, handoffProtocol(network), { providers: entries })).toEqual({
+    expect(
+      await client.callJson(full.addr, handoffProtocol(network), { providers: entries }),
+    ).toEqual({
       accepted: 1,
       refused: 2,
       kept: [],
@@ -214,7 +169,7 @@ describe('records that cannot be pinned', () => {
     const peers = await group.startMany(3, { network, prefix: 'pin' });
     [a, b, c] = [peers[0]!, peers[1]!, peers[2]!];
     await group.waitForTables(peers, 2);
-    client = await wireClient(network);
+    client = await createWireClient(network);
   });
   afterAll(async () => {
     await client?.node.stop();
@@ -224,7 +179,7 @@ describe('records that cannot be pinned', () => {
   test('a PUT_VALUE dated 100 years ahead is refused and does not replace the current value', async () => {
     await a.client.put('pinned', 'current');
     await expect(
-      client.putValue(a, 'pinned', 'from the future', Date.now() + 100 * YEAR_MS),
+      client.putValue(a.addr, 'pinned', 'from the future', Date.now() + 100 * YEAR_MS),
     ).rejects.toThrow();
     expect(await a.client.get('pinned')).toBe('current');
     expect(await refusedTotal(a, 'future')).toBeGreaterThanOrEqual(1);
@@ -243,7 +198,7 @@ describe('records that cannot be pinned', () => {
       new Date(),
     ).serialize();
     await expect(
-      client.callJson(a, replicateProtocol(network), {
+      client.callJson(a.addr, replicateProtocol(network), {
         record: uint8ArrayToString(record, 'base64'),
         have: [],
       }),
@@ -269,7 +224,7 @@ describe('records that cannot be pinned', () => {
       uint8ArrayToString(uint8ArrayFromString('not a record'), 'base64'),
       42,
     ];
-    expect(await client.callJson(a, handoffProtocol(network), { records })).toEqual({
+    expect(await client.callJson(a.addr, handoffProtocol(network), { records })).toEqual({
       accepted: 2,
       refused: 3,
       kept: [1, 2],
@@ -281,7 +236,7 @@ describe('records that cannot be pinned', () => {
 
   test('a PUT_VALUE older than the stored value is refused', async () => {
     await a.client.put('aged', 'new');
-    await expect(client.putValue(a, 'aged', 'old', Date.now() - 60_000)).rejects.toThrow();
+    await expect(client.putValue(a.addr, 'aged', 'old', Date.now() - 60_000)).rejects.toThrow();
     expect(await a.client.get('aged')).toBe('new');
     expect(await refusedTotal(a, 'stale')).toBeGreaterThanOrEqual(1);
   });
@@ -290,8 +245,8 @@ describe('records that cannot be pinned', () => {
     // b and c took a value from a writer whose clock is a minute ahead (within the skew); a
     // has not seen it
     const ahead = Date.now() + 60_000;
-    await client.putValue(b, 'raced', 'newer', ahead);
-    await client.putValue(c, 'raced', 'newer', ahead);
+    await client.putValue(b.addr, 'raced', 'newer', ahead);
+    await client.putValue(c.addr, 'raced', 'newer', ahead);
     const put = await a.client.put('raced', 'older');
     expect(put).toMatchObject({ key: 'raced', stored: 0, superseded: true });
     // the value that is current everywhere, a included
