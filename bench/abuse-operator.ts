@@ -22,6 +22,7 @@ import {
 import { startCluster, type Cluster } from '../cluster/index.js';
 import { API_BASE_PORT, LABEL_INSTANCE } from '../operator/pods/names.js';
 import type { BenchContext } from './benchmark.js';
+import { createKwokNetwork, group, plural, version } from './networks.js';
 import { call, metricSum, repoRoot, startOperator, type OperatorProc } from './procs.js';
 
 export interface OperatorPhaseOptions {
@@ -63,9 +64,6 @@ export interface OperatorPhaseResults {
   error?: string;
 }
 
-const group = 'peernet.io';
-const version = 'v1alpha1';
-const plural = 'peernetworks';
 const HEALTHY_NS = 'abuse-healthy';
 const HOSTILE_NS = 'abuse-hostile';
 
@@ -162,26 +160,8 @@ class Phase {
     );
   }
 
-  async createNetwork(namespace: string, name: string, replicas: number): Promise<void> {
-    await this.custom.createNamespacedCustomObject({
-      group,
-      version,
-      plural,
-      namespace,
-      body: {
-        apiVersion: `${group}/${version}`,
-        kind: 'PeerNetwork',
-        metadata: { name },
-        spec: {
-          replicas,
-          topology: {
-            mode: 'spread',
-            spreadPolicy: 'Preferred',
-            nodeSelector: { 'peernet.io/node-kind': 'kwok' },
-          },
-        },
-      },
-    });
+  createNetwork(namespace: string, name: string, replicas: number): Promise<void> {
+    return createKwokNetwork(this.custom, namespace, name, replicas);
   }
 
   getNetwork(namespace: string, name: string): Promise<Network> {

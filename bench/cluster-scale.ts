@@ -33,6 +33,7 @@ import {
   type OperatorProcess,
 } from '../test/helpers/cluster-operator.js';
 import type { BenchContext, Benchmark } from './benchmark.js';
+import { createKwokNetwork, group, plural, version } from './networks.js';
 import { mean, table } from './stats.js';
 
 const usage = `  --nodes N            fake kwok nodes (default 210)
@@ -115,11 +116,6 @@ function parse(args: string[]): Options {
   return o;
 }
 
-const group = 'peernet.io';
-const version = 'v1alpha1';
-const plural = 'peernetworks';
-const kwokOnly = { 'peernet.io/node-kind': 'kwok' };
-
 /** A PeerNetwork as the watch sees it: its generation and status (operator/api/schema.ts). */
 interface NetworkStatus {
   metadata?: { generation?: number };
@@ -199,27 +195,8 @@ class Bench {
     }
   }
 
-  async createNetwork(
-    namespace: string,
-    name: string,
-    replicas: number,
-    policy: string,
-  ): Promise<void> {
-    await this.custom.createNamespacedCustomObject({
-      group,
-      version,
-      plural,
-      namespace,
-      body: {
-        apiVersion: `${group}/${version}`,
-        kind: 'PeerNetwork',
-        metadata: { name },
-        spec: {
-          replicas,
-          topology: { mode: 'spread', spreadPolicy: policy, nodeSelector: kwokOnly },
-        },
-      },
-    });
+  createNetwork(namespace: string, name: string, replicas: number, policy: string): Promise<void> {
+    return createKwokNetwork(this.custom, namespace, name, replicas, policy);
   }
 
   async networkReady(namespace: string, name: string, peers: number): Promise<boolean> {
