@@ -225,8 +225,8 @@ function connectedFirst(peers: PeerId[], connected: (p: PeerId) => boolean): Pee
  * One request on one of our JSON protocols: opens a stream to `peer`, writes `body`
  * (length-prefixed JSON), reads the answer, closes; aborts the stream on any error.
  */
-async function callJson(
-  node: PeerNode,
+export async function callJson(
+  node: Pick<PeerNode, 'dialProtocol'>,
   peer: PeerId,
   protocol: string,
   body: unknown,

@@ -5,13 +5,11 @@
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify } from '@libp2p/identify';
-import { kadDHT, passthroughMapper } from '@libp2p/kad-dht';
+import { kadDHT, MessageType, passthroughMapper } from '@libp2p/kad-dht';
 import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
-import { MessageType } from '@libp2p/kad-dht';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { Libp2pRecord } from '@libp2p/record';
-import { lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
 import { randomBytes } from 'node:crypto';
 import { createLibp2p } from 'libp2p';
@@ -20,6 +18,7 @@ import { toString as uint8ArrayToString } from 'uint8arrays/to-string';
 import type { PeerId } from '@libp2p/interface';
 import { dhtInternals, sendDhtRequest, type DhtInternals } from '../dht/internals.js';
 import { openValue, recordKey, sealValue } from '../dht/keys.js';
+import { callJson } from '../dht/records.js';
 import { dhtProtocol, quietLogger } from './index.js';
 
 export async function createDhtClientNode(network: string) {
@@ -89,15 +88,7 @@ export async function createWireClient(network: string): Promise<WireClient> {
       return (await sendDhtRequest(dht, await connect(addr), msg, deadline())).closer.length;
     },
     async callJson(addr, protocol, body) {
-      const stream = await node.dialProtocol(await connect(addr), protocol, { signal: deadline() });
-      const lp = lpStream(stream);
-      const signal = deadline();
-      await lp.write(uint8ArrayFromString(JSON.stringify(body)), { signal });
-      const answer: unknown = JSON.parse(
-        uint8ArrayToString((await lp.read({ signal })).subarray()),
-      );
-      await stream.close();
-      return answer;
+      return callJson(node, await connect(addr), protocol, body, deadline());
     },
     async stop() {
       await node.stop();
