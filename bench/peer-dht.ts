@@ -165,14 +165,17 @@ interface Result {
    * CPU the peers used in each phase, in cores busy (CPU seconds / wall seconds); `rest` is the
    * first half of --rest (tables may still be filling), `idle` the second
    */
-  cores: { launch: number; settle: number; rest: number; idle: number; put: number; get: number };
+  cores: PhaseFigures;
   /** connections the peers opened (dialled) in each phase */
-  dials: { launch: number; settle: number; rest: number; idle: number; put: number; get: number };
+  dials: PhaseFigures;
   /** a peer launched into the network after the GETs (ms since its spawn; NaN: not reached in 60 s) */
   join: JoinResult;
   /** DHT requests all peers served per second, by phase */
-  served: { launch: number; settle: number; rest: number; idle: number; put: number; get: number };
+  served: PhaseFigures;
 }
+
+/** one figure per phase of a run */
+type PhaseFigures = Record<'launch' | 'settle' | 'rest' | 'idle' | 'put' | 'get', number>;
 
 interface JoinResult {
   /** /readyz answered 200 */
@@ -185,6 +188,11 @@ interface JoinResult {
   cpuToReadyMs: number;
   /** each GET until the first that answered the value: status (or error) and duration */
   getAttempts: string[];
+}
+
+/** A join not measured (yet): every time NaN. */
+function notJoined(): JoinResult {
+  return { readyMs: NaN, firstGetMs: NaN, tableMs: NaN, cpuToReadyMs: NaN, getAttempts: [] };
 }
 
 /**
@@ -201,13 +209,7 @@ async function joinLate(
   const apiPort = await freePort();
   const spawn = performance.now();
   const late = await group.start({ ...opts, name: 'late', apiPort, waitReady: false });
-  const r: JoinResult = {
-    readyMs: NaN,
-    firstGetMs: NaN,
-    tableMs: NaN,
-    cpuToReadyMs: NaN,
-    getAttempts: [],
-  };
+  const r = notJoined();
   const since = (): number => performance.now() - spawn;
   while (since() < 60_000 && [r.readyMs, r.firstGetMs, r.tableMs].some(Number.isNaN)) {
     try {
@@ -552,7 +554,7 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
             stored[0]!,
             target,
           )
-        : { readyMs: NaN, firstGetMs: NaN, tableMs: NaN, cpuToReadyMs: NaN, getAttempts: [] };
+        : notJoined();
     const inSecs = (ms: number): string =>
       Number.isNaN(ms) ? 'never' : `${(ms / 1000).toFixed(2)} s`;
     ctx.progress(

@@ -824,8 +824,10 @@ export function createReconciler(c: ReconcilerComponents, options: ReconcilerOpt
     // Ready, but a peer of a network of several still reports an empty routing table (it has
     // just (re)joined: ready once connected, its table fills a moment later): look again soon
     // rather than show the empty table until the next resync
-    const joining = (status.peers ?? []).some((p) => p.ready && (p.routingTable ?? 0) === 0);
-    const settled = status.phase === 'Ready' && !(joining && (status.peers?.length ?? 0) > 1);
+    const shownPeers = status.peers ?? [];
+    const joining =
+      shownPeers.length > 1 && shownPeers.some((p) => p.ready && (p.routingTable ?? 0) === 0);
+    const settled = status.phase === 'Ready' && !joining;
     return { requeueAfterMs: settled ? readyResync : progressingRequeue };
   }
 

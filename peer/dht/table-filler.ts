@@ -100,7 +100,7 @@ export class TableFiller {
   }
 
   /** true while no round is due: the filler rests until `wake` */
-  get resting(): boolean {
+  private get resting(): boolean {
     return this.running && this.timer === undefined && !this.inRound;
   }
 
