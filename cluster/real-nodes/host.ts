@@ -65,7 +65,6 @@ const HALF_CLAIM_MS = 60_000;
  * killed halfway), is torn down and taken.
  */
 export function claimSlot(clusterDir: string, isAlive: (ownerDir: string) => boolean): SlotLayout {
-  mkdirSync(RUN_ROOT, { recursive: true });
   const busy: string[] = [];
   for (let s = 1; s <= MAX_SLOTS; s++) {
     const slot = slotLayout(s);
@@ -90,6 +89,8 @@ export function claimSlot(clusterDir: string, isAlive: (ownerDir: string) => boo
       }
     }
     try {
+      // tearing down a slot left by a dead cluster removes the root once no slot is left
+      mkdirSync(RUN_ROOT, { recursive: true });
       mkdirSync(slot.runDir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
