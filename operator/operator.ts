@@ -276,15 +276,19 @@ export function createOperator(c: OperatorComponents, settings: Settings): Opera
         const e = err as Error;
         log.warn({ network: key, err: e.message, errName: e.name, retryInMs }, 'reconcile failed');
       },
-      onBackoff: (key, reason, retryInMs) => {
-        log.warn({ network: key, reason, retryInMs }, 'reconcile stopped short');
+      onBackoff: (key, reason, retryInMs, detail) => {
+        log.warn(
+          { network: key, reason, retryInMs, ...(detail ? { err: detail } : {}) },
+          reason === 'DeadlineExceeded' ? 'reconcile stopped short' : 'reconcile failed',
+        );
       },
     });
     queue.start(async (key) => {
       const end = reconcileDuration.startTimer();
       try {
         const r = await reconciler.reconcile(key);
-        reconcileTotal.inc({ result: r.deadline ? 'deadline' : 'success' });
+        if (r.failed) reconcileErrors.inc();
+        reconcileTotal.inc({ result: r.failed ? 'error' : r.deadline ? 'deadline' : 'success' });
         return r;
       } catch (err) {
         reconcileTotal.inc({ result: 'error' });

@@ -11,6 +11,8 @@ export interface QueueResult {
    * the workers), without an error. Says why.
    */
   backoff?: string;
+  /** what stopped it, in a sentence (for the log) */
+  detail?: string;
 }
 
 export type QueueHandler = (key: string) => Promise<QueueResult | void>;
@@ -25,7 +27,7 @@ export interface WorkQueueOptions {
   /** called with the error of a failed key */
   onError?: (key: string, err: unknown, retryInMs: number) => void;
   /** called when a run asked for backoff (QueueResult.backoff) */
-  onBackoff?: (key: string, reason: string, retryInMs: number) => void;
+  onBackoff?: (key: string, reason: string, retryInMs: number, detail?: string) => void;
   random?: () => number;
   /**
    * least time between the starts of two runs of one key: events that come faster are folded
@@ -130,7 +132,7 @@ export function createWorkQueue(clock: Clock, options: WorkQueueOptions = {}): W
       const result = await h(key);
       if (result?.backoff !== undefined) {
         next = backoffOf(key);
-        options.onBackoff?.(key, result.backoff, next);
+        options.onBackoff?.(key, result.backoff, next, result.detail);
       } else {
         failures.delete(key);
         next = result?.requeueAfterMs;
