@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { z } from 'zod';
+import { DHT_PROFILES, RECORDS_DEFAULTS as D, type DhtProfile } from './dht/defaults.js';
 import { defaultQuotas, DEFAULT_MEMORY_BYTES, type MemoryBudget, type Quotas } from './quotas.js';
 
 export class ConfigError extends Error {
@@ -20,8 +21,7 @@ export class ConfigError extends Error {
 export const NETWORK_NAME = /^[a-z0-9]([a-z0-9._/-]{0,126}[a-z0-9])?$/;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-export const DHT_PROFILES = ['tuned', 'stock'] as const;
-export type DhtProfile = (typeof DHT_PROFILES)[number];
+export { DHT_PROFILES, type DhtProfile };
 
 export interface ApiAddress {
   host: string;
@@ -49,7 +49,7 @@ export interface PeerConfig {
   logLevel: LogLevel;
   /** `tuned` (ours) or `stock` (kadDHT() defaults, for comparison). @default 'tuned' */
   dhtProfile: DhtProfile;
-  /** how many of the closest peers take a copy of each record. @default 20 */
+  /** how many of the closest peers take a copy of each record (RECORDS_DEFAULTS) */
   replication: number;
   /** a PUT answers once this many of the closest peers confirmed. @default 3 */
   writeQuorum: number;
@@ -338,8 +338,6 @@ function oneOf<T extends string>(values: readonly T[]) {
 const MAX_REPUBLISH_MS = 12 * 3_600_000;
 /** a record must fit: the largest value, its key and framing */
 const MIN_RECORD_BYTES = 1024 ** 2;
-const DEFAULT_WRITE_QUORUM = 3;
-const DEFAULT_READ_QUORUM = 3;
 
 const schema = z
   .object({
@@ -361,19 +359,19 @@ const schema = z
     'data-dir': pathSchema.optional(),
     'log-level': oneOf(LOG_LEVELS).default('info'),
     'dht-profile': oneOf(DHT_PROFILES).default('tuned'),
-    replication: intSchema(1, 100).default(20),
-    // default: 3, or --replication when that is smaller
+    replication: intSchema(1, 100).default(D.replication),
+    // default: D.writeQuorum / D.readQuorum, or --replication when that is smaller
     'write-quorum': intSchema(1, 100).optional(),
     'read-quorum': intSchema(1, 100).optional(),
-    'republish-interval': durationSchema(1000, MAX_REPUBLISH_MS).default(300_000),
-    'drain-timeout': durationSchema(0, 3_600_000).default(10_000),
+    'republish-interval': durationSchema(1000, MAX_REPUBLISH_MS).default(D.republishInterval),
+    'drain-timeout': durationSchema(0, 3_600_000).default(D.drainTimeout),
     'max-connections': intSchema(1, 100_000).default(300),
     // quotas: defaults from the memory budget (parseConfig)
     'max-records': intSchema(1, 1_000_000_000).optional(),
     'max-record-bytes': sizeSchema(MIN_RECORD_BYTES, 1024 ** 4).optional(),
     'max-provider-records': intSchema(1, 1_000_000_000).optional(),
     'max-providers-per-key': intSchema(1, 1_000_000).optional(),
-    'max-clock-skew': durationSchema(1000, DAY).default(300_000),
+    'max-clock-skew': durationSchema(1000, DAY).default(D.maxClockSkew),
   })
   .superRefine((v, ctx) => {
     const quorum = v['write-quorum'];
@@ -429,8 +427,8 @@ export function parseConfig(
     logLevel: v['log-level'],
     dhtProfile: v['dht-profile'],
     replication: v.replication,
-    writeQuorum: v['write-quorum'] ?? Math.min(DEFAULT_WRITE_QUORUM, v.replication),
-    readQuorum: v['read-quorum'] ?? Math.min(DEFAULT_READ_QUORUM, v.replication),
+    writeQuorum: v['write-quorum'] ?? Math.min(D.writeQuorum, v.replication),
+    readQuorum: v['read-quorum'] ?? Math.min(D.readQuorum, v.replication),
     republishInterval: v['republish-interval'],
     drainTimeout: v['drain-timeout'],
     maxConnections: v['max-connections'],
@@ -479,19 +477,19 @@ Flags (each also read from PEERNET_<FLAG>, e.g. PEERNET_DATA_DIR; flags win):
   --data-dir PATH            keep records across restarts (memory only without it)
   --log-level LEVEL          trace, debug, info, warn, error, fatal or silent (default info)
   --dht-profile NAME         tuned (default) or stock (kadDHT() defaults, for comparison)
-  --replication N            copies of each record on the closest peers (default 20)
-  --write-quorum N           a PUT answers once N of them confirmed (default 3, at most --replication)
+  --replication N            copies of each record on the closest peers (default ${D.replication})
+  --write-quorum N           a PUT answers once N of them confirmed (default ${D.writeQuorum}, at most --replication)
   --read-quorum N            a GET answers with the newest of N copies, its own among them
-                             (default 3, at most --replication; GET ?quorum=N per request)
-  --republish-interval DUR   how often held records are re-put (default 5m)
-  --drain-timeout DUR        how long a drain may take to hand records off (default 10s)
+                             (default ${D.readQuorum}, at most --replication; GET ?quorum=N per request)
+  --republish-interval DUR   how often held records are re-put (default ${formatMs(D.republishInterval)})
+  --drain-timeout DUR        how long a drain may take to hand records off (default ${formatMs(D.drainTimeout)})
   --max-connections N        connection limit (default 300)
   --max-records N            records this peer holds at most (default: memory limit / 16 KiB)
   --max-record-bytes SIZE    bytes of records it holds at most, e.g. 64MiB (default: memory limit / 4)
   --max-provider-records N   provider records it holds at most (default: memory limit / 8 KiB)
   --max-providers-per-key N  provider records of one key at most (default 100)
                              (memory limit: the cgroup's memory.max, else 512 MiB)
-  --max-clock-skew DUR       refuse records dated further ahead of this clock (default 5m)
+  --max-clock-skew DUR       refuse records dated further ahead of this clock (default ${formatMs(D.maxClockSkew)})
   --help                     this text
   --version                  print the version
 `;

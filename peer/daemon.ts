@@ -11,7 +11,7 @@ import { ConfigError, type PeerConfig } from './config.js';
 import { generateIdentity, parseSwarmKey, readKeyFile, type Identity } from './identity.js';
 import { createPeerNode, dhtProtocol, otherNetwork, type PeerNode } from './node/index.js';
 import { Bootstrapper } from './node/bootstrap.js';
-import { RecordsService } from './dht/records.js';
+import { createRecordsService, type RecordsService } from './dht/records.js';
 import { RECORD_PREFIX, RecordStore, type RecordStoreOptions } from './dht/store.js';
 import { dhtInternals, observeRequests } from './dht/internals.js';
 import { TableFiller } from './dht/table-filler.js';
@@ -279,9 +279,8 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
   });
   if (!observeRequests(node.services.dht, (type) => metrics.dhtRequestsReceived.inc({ type })))
     log.warn('this kad-dht hides its RPC handler: peernet_dht_requests_received_total stays 0');
-  const svc = new RecordsService(
-    node,
-    datastore,
+  const svc = createRecordsService(
+    { node, datastore, logger: log.child({ component: 'records' }), metrics },
     {
       profile: config.dhtProfile,
       network: config.network,
@@ -292,8 +291,6 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
       drainTimeout: config.drainTimeout,
       maxClockSkew: config.maxClockSkew,
     },
-    log.child({ component: 'records' }),
-    metrics,
   );
 
   if (config.mdns) {

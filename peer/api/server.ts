@@ -52,7 +52,7 @@ export class HttpError extends Error {
   }
 }
 
-/** Error names (see peer/dht/keys.ts, store.ts, records.ts, daemon.ts) and the status each maps to. */
+/** Error names (see peer/dht/keys.ts, store.ts, core.ts, daemon.ts) and the status each maps to. */
 const STATUS_BY_NAME: Record<string, number> = {
   // 507 Insufficient Storage: the peer is at a quota (the error names it), not the request's fault
   QuotaExceededError: 507,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { handoffBatches } from './records.js';
+import { handoffBatches } from './handoff.js';
 
 describe('handoffBatches', () => {
   const indices = (n: number): number[] => Array.from({ length: n }, (_, i) => i);

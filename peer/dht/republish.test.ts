@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { recordKey } from './keys.js';
-import { republishDue } from './records.js';
+import { republishDue } from './republish.js';
 
 describe('republishDue', () => {
   const interval = 300_000;

@@ -18,7 +18,7 @@ import { toString as uint8ArrayToString } from 'uint8arrays/to-string';
 import type { PeerId } from '@libp2p/interface';
 import { dhtInternals, sendDhtRequest, type DhtInternals } from '../dht/internals.js';
 import { openValue, recordKey, sealValue } from '../dht/keys.js';
-import { callJson } from '../dht/records.js';
+import { callJson } from '../dht/json-protocol.js';
 import { dhtProtocol, quietLogger } from './index.js';
 
 export async function createDhtClientNode(network: string) {
