@@ -18,7 +18,9 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/dist/{peer,operator,plugin,cluster,scripts,bench}/**/*.test.js'],
+      testMatch: [
+        '<rootDir>/dist/{common,peer,operator,plugin,cluster,scripts,bench}/**/*.test.js',
+      ],
     },
     {
       ...common,

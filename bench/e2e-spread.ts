@@ -18,7 +18,7 @@ import { apiTokenOf } from '../operator/pods/children.js';
 import { apiTokenSecretName, selectorString } from '../operator/pods/names.js';
 import { peerApiUrl } from '../operator/status/view.js';
 import { createPeerApiClient, type PeerApiClient } from '../peer/api/client.js';
-import { generateIdentity } from '../peer/identity.js';
+import { generateIdentity } from '../common/identity.js';
 import { installChart } from '../test/helpers/chart.js';
 import type { BenchContext, Benchmark } from './benchmark.js';
 import { statefulSetObjects } from './statefulset.js';

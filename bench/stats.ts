@@ -13,7 +13,7 @@ export function mean(xs: readonly number[]): number {
 }
 
 /** Runs `fn` over `items` with at most `limit` at once (the operator's helper). */
-export { mapLimit } from '../operator/reconcile/peers.js';
+export { mapLimit } from '../common/concurrency.js';
 
 /** Left-aligns the first column and right-aligns the rest. */
 export function table(rows: string[][]): string[] {

@@ -8,7 +8,7 @@ import { Key } from 'interface-datastore';
 import type { Logger } from 'pino';
 import type { PeerId } from '@libp2p/interface';
 import { ConfigError, type PeerConfig } from './config.js';
-import { generateIdentity, parseSwarmKey, readKeyFile, type Identity } from './identity.js';
+import { generateIdentity, parseSwarmKey, readKeyFile, type Identity } from '../common/identity.js';
 import { createPeerNode, dhtProtocol, otherNetwork, type PeerNode } from './node/index.js';
 import { Bootstrapper } from './node/bootstrap.js';
 import { createRecordsService, type RecordsService } from './dht/records.js';

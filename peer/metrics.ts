@@ -2,7 +2,7 @@
 // tests). Gauges are read when scraped, so nothing has to be kept in step by hand; what the store
 // holds comes from its counters, never from a walk of it.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { collectProcessMetrics } from './api/process-metrics.js';
+import { collectProcessMetrics } from '../common/process-metrics.js';
 import type { QuotaName, Quotas } from './quotas.js';
 import type { RefusalReason, StoreCounts } from './dht/store.js';
 

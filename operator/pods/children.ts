@@ -1,7 +1,7 @@
 // Pure builders of the network's other children: bootstrap list, headless Service, bootstrap
 // ConfigMap and the key Secrets (the keys themselves are made by the reconciler and passed in).
 import type { V1ConfigMap, V1Secret, V1Service } from '@kubernetes/client-node';
-import { formatSwarmKey } from '../../peer/identity.js';
+import { formatSwarmKey } from '../../common/identity.js';
 import { resolveTopology, type PeerNetwork } from '../api/schema.js';
 import {
   API_BASE_PORT,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { parseSwarmKey } from '../../peer/identity.js';
+import { parseSwarmKey } from '../../common/identity.js';
 import { resolveTopology } from '../api/schema.js';
 import {
   bootstrapAddrs,

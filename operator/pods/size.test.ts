@@ -4,7 +4,7 @@
 // names allowed everywhere.
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
-import { generateIdentity } from '../../peer/identity.js';
+import { generateIdentity } from '../../common/identity.js';
 import {
   MAX_NAME_LENGTH,
   MAX_PEERS_PER_POD,

@@ -4,6 +4,7 @@
 // fires on an idle socket, so a peer that trickles its answer a byte at a time held a call for as
 // long as it liked. A call also ends at once when the caller's signal aborts (the reconcile's own
 // deadline), and an answer over MAX_BODY is cut.
+import { mapLimit } from '../../common/concurrency.js';
 import http from 'node:http';
 import {
   createPeerApiClient,
@@ -165,22 +166,4 @@ export async function askPeers(
     else unanswered.push(t.name);
   });
   return { answered, unanswered };
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (t: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

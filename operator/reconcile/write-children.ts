@@ -3,7 +3,7 @@
 // written only when missing or different, and never over an object that is not this network's.
 import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
-import { generateIdentity, identityFromBytes } from '../../peer/identity.js';
+import { generateIdentity, identityFromBytes } from '../../common/identity.js';
 import type { PeerNetwork } from '../api/schema.js';
 import { isAlreadyExists, type KubeObject } from '../kube/client.js';
 import type { Store } from '../kube/informers.js';

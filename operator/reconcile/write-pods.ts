@@ -10,7 +10,7 @@ import { isPodReady, plan, specChanged, type PodDeletion } from '../pods/plan.js
 import { desiredPods } from '../pods/pods.js';
 import { eventTarget, isOwnedBy, type ReconcilerComponents } from './context.js';
 import { observePods, type Expectations } from './expectations.js';
-import { mapLimit } from './peers.js';
+import { mapLimit } from '../../common/concurrency.js';
 
 export interface PodsSettings {
   peerImage: string;

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readKeyFile } from '../identity.js';
+import { readKeyFile } from '../../common/identity.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** package.json of the repository: this file runs from dist/peer/cli/. */

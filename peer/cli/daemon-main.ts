@@ -1,10 +1,10 @@
 // The daemon's main, loaded by peernet-peer.ts once the V8 flags are in place.
 import { pino, type Logger } from 'pino';
 import { ConfigError, parseConfig, USAGE } from '../config.js';
-import { generateIdentity, writeKeyFile } from '../identity.js';
+import { generateIdentity, writeKeyFile } from '../../common/identity.js';
 import { startDaemon } from '../daemon.js';
 import { readMemoryLimit } from '../quotas.js';
-import { packageVersion } from './version.js';
+import { packageVersion } from '../../common/version.js';
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`peernet-peer: ${message}\n`);

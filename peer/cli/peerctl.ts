@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createPeerApiClient, PeerApiError, type PeerApiClient } from '../api/client.js';
 import { DEFAULT_API_URL } from '../api/types.js';
-import { packageVersion } from './version.js';
+import { packageVersion } from '../../common/version.js';
 
 /** Where operator-made pods mount the network's API token (operator/pods/names.ts). */
 const POD_TOKEN_FILE = '/var/run/peernet/api/token';

@@ -356,15 +356,3 @@ export class RecordsCore {
 function dsRecordKey(dhtKey: Uint8Array): Key {
   return new Key(`${RECORD_PREFIX}/${uint8ArrayToString(dhtKey, 'base32')}`, false);
 }
-
-/** Runs jobs with at most `limit` at once; a job's failure is its own business. */
-export async function runLimited(jobs: Array<() => Promise<void>>, limit: number): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < jobs.length) {
-      const job = jobs[next++]!;
-      await job().catch(() => {});
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
-}

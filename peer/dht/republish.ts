@@ -2,7 +2,8 @@
 // due (each holder has its own due time per record, see republishDue) and re-announces what this
 // peer provides once an interval.
 import type { PeerId } from '@libp2p/interface';
-import { runLimited, type RecordsCore } from './core.js';
+import { runLimited } from '../../common/concurrency.js';
+import type { RecordsCore } from './core.js';
 import { adoptNewer, replicate } from './replicate.js';
 
 /** records re-put at once */

@@ -17,7 +17,7 @@ import type { Identify } from '@libp2p/identify';
 import type { ComponentLogger, Logger, PrivateKey } from '@libp2p/interface';
 import type { Datastore } from 'interface-datastore';
 import type { DhtProfile } from '../config.js';
-import { formatSwarmKey } from '../identity.js';
+import { formatSwarmKey } from '../../common/identity.js';
 import { NAMESPACE, recordValidator, selectRecord, type ClockCheck } from '../dht/keys.js';
 
 const SOCKET_IDLE_MS = 10 * 60_000;

@@ -15,7 +15,7 @@ import { createLibp2p } from 'libp2p';
 import { pino } from 'pino';
 import { parseConfig } from '../config.js';
 import { startDaemon, type Daemon } from '../daemon.js';
-import { formatSwarmKey } from '../identity.js';
+import { formatSwarmKey } from '../../common/identity.js';
 import { dhtProtocol, otherNetwork, quietLogger } from './index.js';
 
 const log = pino({ level: 'silent' });

@@ -17,7 +17,7 @@ import { systemClock } from '../../operator/reconcile/clock.js';
 import { createLogger } from '../../operator/logger.js';
 import { createOperator } from '../../operator/operator.js';
 import { parseSettings } from '../../operator/settings.js';
-import { packageVersion } from '../../peer/cli/version.js';
+import { packageVersion } from '../../common/version.js';
 import { applyCrds } from '../helpers/cluster-crd.js';
 import { useCluster } from '../helpers/cluster.js';
 

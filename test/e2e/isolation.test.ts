@@ -5,7 +5,7 @@
 // token: writes, drain and ping need the network's token; peerctl in a pod finds the mounted one.
 import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { formatSwarmKey } from '../../peer/identity.js';
+import { formatSwarmKey } from '../../common/identity.js';
 import { PeerGroup, sleep } from '../helpers/peers.js';
 import {
   getRecord,

@@ -15,7 +15,7 @@ import {
   type PeerTransport,
 } from '../../peer/api/client.js';
 import type { DrainReply, PingReply, StatusReply, StoreReply } from '../../peer/api/types.js';
-import { generateIdentity, writeKeyFile } from '../../peer/identity.js';
+import { generateIdentity, writeKeyFile } from '../../common/identity.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root: this file runs from dist/test/helpers/. */

@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../../peer/dht/keys.js';
-import { readKeyFile } from '../../peer/identity.js';
+import { readKeyFile } from '../../common/identity.js';
 import { PeerGroup, makeKey, peerctl, peernetPeer, type PeerProcess } from '../helpers/peers.js';
 
 jest.setTimeout(180_000);

@@ -2,7 +2,7 @@
 // the on-disk store across a restart.
 import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { PeerGroup, makeKey, waitFor, type PeerProcess } from '../helpers/peers.js';
-import { mapLimit } from '../../operator/reconcile/peers.js';
+import { mapLimit } from '../../common/concurrency.js';
 
 jest.setTimeout(240_000);
 

@@ -1,5 +1,4 @@
-// The key files a peer reads and the operator writes (this is the one peer module the operator
-// imports, see Dockerfile.operator):
+// The key files a peer reads and the operator writes:
 // - the peer identity: an Ed25519 key stored as the libp2p protobuf encoding, the format
 //   `peernet-peer keygen` writes, `--key-file` reads, and the operator puts into its keys Secret;
 // - the swarm key of a private network: the `/key/swarm/psk/1.0.0/` file kubo, go-libp2p and
