@@ -36,6 +36,8 @@ export interface PeerConfig {
   /** multiaddrs with `/p2p/<peerId>` */
   bootstrap: string[];
   bootstrapFile?: string;
+  /** peers outside this network's own list: all dialled and kept connected (federation) */
+  externalBootstrapFile?: string;
   keyFile?: string;
   /** @default 'default' */
   network: string;
@@ -80,6 +82,7 @@ const FLAGS = {
   api: { type: 'string' },
   bootstrap: { type: 'string', multiple: true },
   'bootstrap-file': { type: 'string' },
+  'external-bootstrap-file': { type: 'string' },
   'key-file': { type: 'string' },
   network: { type: 'string' },
   mdns: { type: 'boolean' },
@@ -345,6 +348,7 @@ const schema = z
     api: apiSchema.default({ host: '127.0.0.1', port: 5001 }),
     bootstrap: z.array(multiaddrSchema('dial')).default([]),
     'bootstrap-file': pathSchema.optional(),
+    'external-bootstrap-file': pathSchema.optional(),
     'key-file': pathSchema.optional(),
     network: z
       .string()
@@ -418,6 +422,7 @@ export function parseConfig(
     api: v.api,
     bootstrap: v.bootstrap,
     bootstrapFile: v['bootstrap-file'],
+    externalBootstrapFile: v['external-bootstrap-file'],
     keyFile: v['key-file'],
     network: v.network,
     mdns: v.mdns,
@@ -467,6 +472,9 @@ Flags (each also read from PEERNET_<FLAG>, e.g. PEERNET_DATA_DIR; flags win):
   --api HOST:PORT            HTTP API address (default 127.0.0.1:5001; port 0 picks a free port)
   --bootstrap MULTIADDR      peer to join through, with /p2p/<peerId>, repeatable
   --bootstrap-file PATH      one bootstrap multiaddr a line, re-read when it changes
+  --external-bootstrap-file PATH
+                             peers beyond this network (federation), one a line: all dialled and
+                             kept connected; re-read when it changes
   --key-file PATH            private key (peernet-peer keygen); without it a fresh identity
   --network NAME             network name: peers of different names never share a DHT (default "default")
   --mdns                     discover peers on the local network with mDNS

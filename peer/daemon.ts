@@ -17,6 +17,7 @@ import { dhtInternals, observeRequests } from './dht/internals.js';
 import { TableFiller } from './dht/table-filler.js';
 import { startApiServer, type ApiServer, type PeerApi } from './api/server.js';
 import { watchTokenFile } from './api/token-file.js';
+import { MAX_EXTERNAL_LISTED } from './api/types.js';
 import { createMetrics, type PeerMetrics } from './metrics.js';
 
 export class UnknownPeerError extends Error {
@@ -187,14 +188,17 @@ export async function openDatastore(
  * `--bootstrap-file` must be a file this peer can read. One that does not exist yet is waited
  * for (the bootstrapper polls it); a directory or an unreadable file never works.
  */
-export async function checkBootstrapFile(path: string | undefined): Promise<void> {
+export async function checkBootstrapFile(
+  path: string | undefined,
+  flag = '--bootstrap-file',
+): Promise<void> {
   if (path == null) return;
   try {
     if (!(await stat(path)).isFile()) throw new Error('not a regular file');
     await readFile(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw new ConfigError('--bootstrap-file', `cannot read ${path}: ${(err as Error).message}`);
+    throw new ConfigError(flag, `cannot read ${path}: ${(err as Error).message}`);
   }
 }
 
@@ -220,6 +224,7 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
   }
   const identity = await loadIdentity(config.keyFile, log);
   await checkBootstrapFile(config.bootstrapFile);
+  await checkBootstrapFile(config.externalBootstrapFile, '--external-bootstrap-file');
   const metrics = createMetrics({
     routingTableSize: () => svc.routingTableSize,
     connections: () => node.getConnections().length,
@@ -260,7 +265,13 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
   }
   const bootstrap = new Bootstrapper(
     node,
-    { addrs: config.bootstrap, file: config.bootstrapFile },
+    {
+      addrs: config.bootstrap,
+      ...(config.bootstrapFile != null ? { file: config.bootstrapFile } : {}),
+      ...(config.externalBootstrapFile != null
+        ? { externalFile: config.externalBootstrapFile }
+        : {}),
+    },
     log.child({ component: 'bootstrap' }),
   );
   // Networks share no DHT (each has its own protocol), but a peer of another network can still
@@ -311,6 +322,21 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
   const ready = (): boolean =>
     !svc.draining && (knowsPeer() || (!config.mdns && bootstrap.peers().length === 0));
 
+  /**
+   * Connected peers the network's own list (the operator's bootstrap file) does not name: peers
+   * of federated networks, and clients (at most MAX_EXTERNAL_LISTED).
+   */
+  const externalPeers = (): string[] => {
+    const own = bootstrap.ownIds();
+    const out = new Set<string>();
+    for (const c of node.getConnections()) {
+      const id = c.remotePeer.toString();
+      if (!own.has(id)) out.add(id);
+      if (out.size >= MAX_EXTERNAL_LISTED) break;
+    }
+    return [...out];
+  };
+
   const api: PeerApi = {
     ready,
     status: () => {
@@ -329,6 +355,7 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
         quotas: config.quotas,
         ready: ready(),
         draining: svc.draining,
+        ...(config.bootstrapFile != null ? { externalPeers: externalPeers() } : {}),
       });
     },
     peers: () => {

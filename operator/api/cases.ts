@@ -5,7 +5,7 @@ export interface SpecCase {
   spec: unknown;
   /** the update's previous spec, for the immutability rules */
   old?: unknown;
-  /** undefined: accepted; else the field path the refusal must name */
+  /** undefined: accepted; else the field path the refusal must name (list items as `.0`) */
   refusedAt?: string;
 }
 
@@ -200,6 +200,41 @@ export const SPEC_CASES: SpecCase[] = [
       topology: { mode: 'spread' },
       image: `docker.io/peernet/peer@sha256:${'0'.repeat(64)}`,
     },
+  },
+  {
+    name: 'federated: a networkId and external peers',
+    spec: {
+      topology: { mode: 'spread' },
+      networkId: 'shared/fed',
+      bootstrap: {
+        external: [
+          '/dns4/fed-0.fed-peers.other.svc.cluster.local/tcp/4001/p2p/12D3KooWGzBrXQu2r2KNbmBzPh4Gz6eZxX3cYJwh7dZP7hHcnvRa',
+          '/ip4/192.0.2.7/tcp/4001/p2p/QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N',
+        ],
+      },
+    },
+  },
+  {
+    name: 'networkId with upper case',
+    spec: { topology: { mode: 'spread' }, networkId: 'Shared' },
+    refusedAt: 'spec.networkId',
+  },
+  {
+    name: 'external peer without /p2p/',
+    spec: { topology: { mode: 'spread' }, bootstrap: { external: ['/ip4/192.0.2.7/tcp/4001'] } },
+    refusedAt: 'spec.bootstrap.external.0',
+  },
+  {
+    name: 'external peer over UDP',
+    spec: {
+      topology: { mode: 'spread' },
+      bootstrap: {
+        external: [
+          '/ip4/192.0.2.7/udp/4001/quic-v1/p2p/QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N',
+        ],
+      },
+    },
+    refusedAt: 'spec.bootstrap.external.0',
   },
   {
     name: 'image with a shell command after it',

@@ -151,6 +151,13 @@ export const RESOURCES_RULES: CelRule[] = (['cpu', 'memory'] as const).map((r) =
   fieldPath: `.requests.${r}`,
 }));
 
+/** spec.networkId: the peer's --network (lower case, digits, . _ / -). */
+export const NETWORK_ID_PATTERN = '^[a-z0-9]([a-z0-9._/-]{0,126}[a-z0-9])?$';
+/** spec.bootstrap.external: a TCP multiaddr of an IP or DNS name, with /p2p/<peerId>. */
+export const EXTERNAL_ADDR_PATTERN =
+  '^/(ip4|ip6|dns|dns4|dns6)/[^/\\s]+/tcp/[0-9]{1,5}/p2p/[1-9A-HJ-NP-Za-km-z]{40,80}$';
+export const MAX_EXTERNAL_PEERS = 64;
+
 /** The default data key of a user's swarm key Secret (kubo's file name). */
 export const DEFAULT_SWARM_KEY_SECRET_KEY = 'swarm.key';
 const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
@@ -360,6 +367,34 @@ export const specSchema = z
           'The NetworkPolicy <name> the operator keeps: libp2p ports (and mDNS with colocated) only from pods of this network; the peer HTTP API ports (status, drain, records, /metrics) only from the operator pods and the sources its settings name. ' +
           'When unset, the operator setting --network-policy decides (default on).',
       }),
+    networkId: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(new RegExp(NETWORK_ID_PATTERN))
+      .optional()
+      .meta({
+        description:
+          'The id in the network protocol ids and mDNS tags (/peernet/<networkId>/kad/1.0.0); default <namespace>/<name>. ' +
+          'Networks with the same id (in other namespaces or clusters) form one DHT once their peers meet (bootstrap.external). ' +
+          'Lower-case letters, digits and . _ / - (1-128 characters, starting and ending alphanumeric). Changing it restarts every peer.',
+      }),
+    bootstrap: z
+      .object({
+        external: z
+          .array(z.string().max(256).regex(new RegExp(EXTERNAL_ADDR_PATTERN)))
+          .max(MAX_EXTERNAL_PEERS)
+          .default([])
+          .meta({
+            description:
+              `Peers outside this network (another PeerNetwork with the same networkId, in this cluster or another) that every peer dials and keeps connected: ` +
+              `multiaddrs with /p2p/<peerId>, e.g. /dns4/fed-0.fed-peers.other.svc.cluster.local/tcp/4001/p2p/12D3KooW... (at most ${MAX_EXTERNAL_PEERS}). ` +
+              'Edits reach running peers without a restart (the bootstrap ConfigMap).',
+          }),
+      })
+      .strict()
+      .optional()
+      .meta({ description: 'Where the peers find peers beyond their own network.' }),
     tolerations: z
       .array(tolerationSchema)
       .max(32)
@@ -472,6 +507,10 @@ export const statusSchema = z
       .array(z.string())
       .optional()
       .meta({ description: 'The bootstrap multiaddrs handed to the peers.' }),
+    externalPeers: z.number().int().optional().meta({
+      description:
+        'Peers outside this network (see spec.bootstrap.external and spec.networkId) connected to its peers, as the peers last said.',
+    }),
     unansweredPeers: z.array(z.string()).optional().meta({
       description:
         'Ready peers that did not answer GET /v1/status within its timeout or the reconcile deadline, in the last reconcile (at most 100 names).',

@@ -7,6 +7,7 @@ import {
   API_BASE_PORT,
   API_TOKEN_FILE,
   BOOTSTRAP_FILE,
+  EXTERNAL_FILE,
   P2P_BASE_PORT,
   SWARM_FILE,
   bootstrapConfigMapName,
@@ -82,6 +83,14 @@ export function bootstrapText(addrs: readonly string[]): string {
   ].join('\n');
 }
 
+/**
+ * The network may meet peers outside it: its peers dial spec.bootstrap.external, or it shares a
+ * networkId that other networks may use. Its libp2p ports are then open to any source.
+ */
+export function federates(network: PeerNetwork): boolean {
+  return network.spec.networkId !== undefined || network.spec.bootstrap !== undefined;
+}
+
 export function desiredBootstrapConfigMap(
   network: PeerNetwork,
   addrs: readonly string[],
@@ -90,7 +99,12 @@ export function desiredBootstrapConfigMap(
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: meta(network, bootstrapConfigMapName(network.metadata.name)),
-    data: { [BOOTSTRAP_FILE]: bootstrapText(addrs) },
+    data: {
+      [BOOTSTRAP_FILE]: bootstrapText(addrs),
+      ...(federates(network)
+        ? { [EXTERNAL_FILE]: bootstrapText(network.spec.bootstrap?.external ?? []) }
+        : {}),
+    },
   };
 }
 
@@ -247,7 +261,7 @@ export interface NetworkPolicy {
   spec: {
     podSelector: { matchLabels: Record<string, string> };
     policyTypes: ['Ingress'];
-    ingress: { from: PolicyPeer[]; ports: { protocol: 'TCP' | 'UDP'; port: number }[] }[];
+    ingress: { from?: PolicyPeer[]; ports: { protocol: 'TCP' | 'UDP'; port: number }[] }[];
   };
 }
 
@@ -279,7 +293,8 @@ export function desiredNetworkPolicy(
   const own = selectorFor(network.metadata.name);
   const ingress: NetworkPolicy['spec']['ingress'] = [
     {
-      from: [{ podSelector: { matchLabels: own } }],
+      // a federated network's peers meet peers of other namespaces and clusters
+      ...(federates(network) ? {} : { from: [{ podSelector: { matchLabels: own } }] }),
       ports: [
         ...ports(P2P_BASE_PORT),
         ...(mode === 'colocated' ? [{ protocol: 'UDP' as const, port: MDNS_PORT }] : []),

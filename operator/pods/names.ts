@@ -18,6 +18,8 @@ export const API_TOKEN_MOUNT = '/var/run/peernet/api';
 export const API_TOKEN_FILE = 'token';
 export const BOOTSTRAP_MOUNT = '/etc/peernet/bootstrap';
 export const BOOTSTRAP_FILE = 'bootstrap.txt';
+/** spec.bootstrap.external, beside BOOTSTRAP_FILE in the bootstrap ConfigMap */
+export const EXTERNAL_FILE = 'external.txt';
 export const SWARM_FILE = 'swarm.key';
 
 export const podName = (network: string, ordinal: number): string => `${network}-${ordinal}`;

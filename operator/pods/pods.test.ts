@@ -352,6 +352,28 @@ describe('bootstrap and children', () => {
     ]);
   });
 
+  test('a federated network: networkId is --network, external peers in external.txt', () => {
+    const external = [
+      '/dns4/fed-0.fed-peers.a.svc.cluster.local/tcp/4001/p2p/12D3KooWGzBrXQu2r2KNbmBzPh4Gz6eZxX3cYJwh7dZP7hHcnvRa',
+    ];
+    const fed = network({
+      topology: { mode: 'spread' },
+      networkId: 'shared/fed',
+      bootstrap: { external },
+    });
+    const args = desiredPod(fed, 0, settings).spec!.containers[0]!.args!;
+    expect(args[args.indexOf('--network') + 1]).toBe('shared/fed');
+    expect(args[args.indexOf('--external-bootstrap-file') + 1]).toBe(
+      '/etc/peernet/bootstrap/external.txt',
+    );
+    const cm = desiredBootstrapConfigMap(fed, ['/a']);
+    expect(cm.data?.['external.txt']).toBe(bootstrapText(external));
+    // without spec.bootstrap: no file, no flag (existing networks' pods are unchanged)
+    const plain = desiredPod(n, 0, settings).spec!.containers[0]!.args!;
+    expect(plain).not.toContain('--external-bootstrap-file');
+    expect(desiredBootstrapConfigMap(n, ['/a']).data).not.toHaveProperty('external.txt');
+  });
+
   test('needsApply ignores what the API server adds, sees what we changed', () => {
     const want = desiredBootstrapConfigMap(n, ['/a']);
     const server = {
@@ -422,7 +444,21 @@ describe('optional children', () => {
       },
     ]);
     // no rule without a source: a rule with ports and no `from` would admit everyone
-    for (const rule of np.spec.ingress) expect(rule.from.length).toBeGreaterThan(0);
+    for (const rule of np.spec.ingress) expect(rule.from?.length).toBeGreaterThan(0);
+  });
+
+  test('a federated network: its libp2p ports from any source, its API ports as before', () => {
+    const external = [
+      '/dns4/fed-0.fed-peers.a.svc.cluster.local/tcp/4001/p2p/12D3KooWGzBrXQu2r2KNbmBzPh4Gz6eZxX3cYJwh7dZP7hHcnvRa',
+    ];
+    for (const spec of [
+      { topology: { mode: 'spread' }, networkId: 'shared/fed' },
+      { topology: { mode: 'spread' }, bootstrap: { external } },
+    ]) {
+      const np = desiredNetworkPolicy(network(spec), { byDefault: true, operator: operatorPods })!;
+      expect(np.spec.ingress[0]).toEqual({ ports: [{ protocol: 'TCP', port: 4001 }] });
+      expect(np.spec.ingress[1]!.from).toHaveLength(1);
+    }
   });
 
   test('colocated: every peer port, and mDNS between the pods of the network', () => {

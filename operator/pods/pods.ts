@@ -8,6 +8,7 @@ import {
   API_TOKEN_FILE,
   API_TOKEN_MOUNT,
   BOOTSTRAP_FILE,
+  EXTERNAL_FILE,
   BOOTSTRAP_MOUNT,
   KEYS_MOUNT,
   LABEL_ORDINAL,
@@ -103,11 +104,13 @@ export function peerArgs(
     '--bootstrap-file',
     `${BOOTSTRAP_MOUNT}/${BOOTSTRAP_FILE}`,
     '--network',
-    `${network.metadata.namespace}/${network.metadata.name}`,
+    network.spec.networkId ?? `${network.metadata.namespace}/${network.metadata.name}`,
     '--api-token-file',
     `${API_TOKEN_MOUNT}/${API_TOKEN_FILE}`,
   ];
   if (topology.mode === 'colocated') args.push('--mdns');
+  if (network.spec.bootstrap !== undefined)
+    args.push('--external-bootstrap-file', `${BOOTSTRAP_MOUNT}/${EXTERNAL_FILE}`);
   if (network.spec.privateNetwork) args.push('--swarm-key-file', `${SWARM_MOUNT}/${SWARM_FILE}`);
   return args;
 }

@@ -4,13 +4,14 @@
 // fires on an idle socket, so a peer that trickles its answer a byte at a time held a call for as
 // long as it liked. A call also ends at once when the caller's signal aborts (the reconcile's own
 // deadline), and an answer over MAX_BODY is cut.
-import { mapLimit } from '../../common/concurrency.js';
 import http from 'node:http';
+import { mapLimit } from '../../common/concurrency.js';
 import {
   createPeerApiClient,
   type CallOptions,
   type PeerTransport,
 } from '../../peer/api/client.js';
+import { MAX_EXTERNAL_LISTED } from '../../peer/api/types.js';
 import type { PeerLive } from '../status/status.js';
 
 export interface PeerCallOptions {
@@ -118,6 +119,10 @@ export function createPeerStatusClient(options: PeerStatusClientOptions = {}): P
       if (typeof body.routingTable === 'number') live.routingTable = body.routingTable;
       if (typeof body.connections === 'number') live.connections = body.connections;
       if (body.draining === true) live.draining = true;
+      if (Array.isArray(body.externalPeers))
+        live.external = body.externalPeers
+          .filter((id): id is string => typeof id === 'string')
+          .slice(0, MAX_EXTERNAL_LISTED);
       return live;
     },
     async drain(ip, port, opts = {}) {

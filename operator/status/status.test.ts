@@ -193,3 +193,16 @@ describe('computeStatus', () => {
     expect(computeStatus(input(spread(1), [{}], { unanswered: ['net-0'] })).phase).toBe('Ready');
   });
 });
+
+describe('computeStatus: external peers', () => {
+  test('counts distinct peers outside the network, not its own, not at all without any', () => {
+    const base = input(spread(2), [{}, {}]);
+    expect(computeStatus(base).externalPeers).toBeUndefined();
+    const live = new Map([
+      ['net-0', { routingTable: 3, external: ['ext-a', 'ext-b'] }],
+      // ext-a seen by both peers counts once; an own peer ID (a stale list) is not external
+      ['net-1', { routingTable: 3, external: ['ext-a', 'id-net-0'] }],
+    ]);
+    expect(computeStatus({ ...base, live }).externalPeers).toBe(2);
+  });
+});

@@ -18,6 +18,8 @@ export interface PeerLive {
   connections?: number;
   /** the peer was drained (`POST /v1/drain`): it takes no writes and reports NotReady */
   draining?: boolean;
+  /** peers outside the network connected to it (peer IDs, as far as it listed them) */
+  external?: string[];
 }
 
 /** At most this many names in status.unansweredPeers (a 1000-peer network must not fill it). */
@@ -80,6 +82,18 @@ function condition(
   };
   if (generation !== undefined) c.observedGeneration = generation;
   return c;
+}
+
+/** Distinct peers outside the network that its peers said they were connected to. */
+function externalPeers(
+  live: ReadonlyMap<string, PeerLive> | undefined,
+  peerIds: ReadonlyMap<string, string>,
+): number {
+  const own = new Set(peerIds.values());
+  const seen = new Set<string>();
+  for (const l of live?.values() ?? [])
+    for (const id of l.external ?? []) if (!own.has(id)) seen.add(id);
+  return seen.size;
 }
 
 export function computeStatus(input: StatusInput): PeerNetworkStatus {
@@ -206,6 +220,8 @@ export function computeStatus(input: StatusInput): PeerNetworkStatus {
     bootstrap: [...input.bootstrap],
     conditions,
   };
+  const external = externalPeers(live, peerIds);
+  if (external > 0) status.externalPeers = external;
   if (input.unanswered?.length)
     status.unansweredPeers = input.unanswered.slice(0, MAX_UNANSWERED_LISTED);
   if (generation !== undefined) status.observedGeneration = generation;

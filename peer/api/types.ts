@@ -56,6 +56,9 @@ export interface PeersReply {
 }
 
 /** `GET /v1/status` (a peer may send more fields than these). */
+/** At most this many peer IDs in StatusReply.externalPeers. */
+export const MAX_EXTERNAL_LISTED = 100;
+
 export interface StatusReply {
   peerId: string;
   addrs: string[];
@@ -72,6 +75,11 @@ export interface StatusReply {
   ready: boolean;
   /** drained (`POST /v1/drain`): it takes no writes */
   draining: boolean;
+  /**
+   * with `--bootstrap-file`: connected peers that file does not name (peers of federated
+   * networks, clients), at most MAX_EXTERNAL_LISTED
+   */
+  externalPeers?: string[];
   [field: string]: unknown;
 }
 

@@ -7,10 +7,16 @@
 // because the file also lists peers that are not up yet (all pods start at once). The file is
 // watched through its directory (a Kubernetes ConfigMap volume swaps a `..data` symlink, which a
 // watch on the file itself misses) and polled as a fallback.
+//
+// The external file (`--external-bootstrap-file`, federation) lists peers beyond the network's
+// own: every one is dialled, tagged keep-alive (libp2p redials it when the connection drops) and
+// redialled by this bootstrapper while not connected.
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import { KEEP_ALIVE } from '@libp2p/interface';
 import type { Logger } from 'pino';
 import { parseBootstrapLines } from '../config.js';
 import type { PeerNode } from './index.js';
@@ -20,6 +26,8 @@ export interface BootstrapOptions {
   addrs: string[];
   /** `--bootstrap-file` */
   file?: string;
+  /** `--external-bootstrap-file`: peers beyond the network's own, all kept connected */
+  externalFile?: string;
   /** first retry delay while isolated, ms. @default 500 */
   minBackoff?: number;
   /** longest retry delay, ms. @default 15_000 */
@@ -53,67 +61,40 @@ export function pickBootstrap<T>(
   return free.slice(0, want);
 }
 
-export class Bootstrapper {
-  private fromFile: string[] = [];
-  private fileText?: string;
+/**
+ * A list of multiaddrs in a file, re-read when it changes (the directory is watched, the file
+ * polled as a fallback); `onChange` gets the new list.
+ */
+class ListFile {
+  private text?: string;
   private watcher?: FSWatcher;
   private pollTimer?: NodeJS.Timeout;
-  private retryTimer?: NodeJS.Timeout;
   private debounce?: NodeJS.Timeout;
-  private backoff: number;
-  private running = false;
-  /** bumped by each new round of dials; the dials of an older round stop taking more peers */
-  private round = 0;
   private warnedMissing = false;
-  private readonly minBackoff: number;
-  private readonly maxBackoff: number;
+  addrs: string[] = [];
 
   constructor(
-    private readonly node: PeerNode,
-    private readonly opts: BootstrapOptions,
+    private readonly file: string,
+    private readonly what: string,
     private readonly log: Logger,
-  ) {
-    this.minBackoff = opts.minBackoff ?? 500;
-    this.maxBackoff = opts.maxBackoff ?? 15_000;
-    this.backoff = this.minBackoff;
-  }
+    private readonly onChange: () => void,
+  ) {}
 
-  /** Bootstrap peers other than this one. */
-  peers(): Multiaddr[] {
-    const self = this.node.peerId.toString();
-    const seen = new Set<string>();
-    const out: Multiaddr[] = [];
-    for (const s of [...this.opts.addrs, ...this.fromFile]) {
-      if (seen.has(s)) continue;
-      seen.add(s);
-      const ma = multiaddr(s);
-      if (ma.getComponents().find((c) => c.name === 'p2p')?.value === self) continue;
-      out.push(ma);
-    }
-    return out;
-  }
-
-  async start(): Promise<void> {
-    this.running = true;
-    if (this.opts.file != null) {
-      await this.reload();
-      this.watchFile(this.opts.file);
-      this.pollTimer = setInterval(() => void this.reload(), this.opts.pollInterval ?? 5_000);
-      this.pollTimer.unref();
-    }
-    this.dialSome();
-    this.scheduleRetry();
+  async start(pollInterval: number): Promise<void> {
+    await this.reload();
+    this.watch();
+    this.pollTimer = setInterval(() => void this.reload(), pollInterval);
+    this.pollTimer.unref();
   }
 
   stop(): void {
-    this.running = false;
     this.watcher?.close();
     clearInterval(this.pollTimer);
-    clearTimeout(this.retryTimer);
     clearTimeout(this.debounce);
   }
 
-  private watchFile(file: string): void {
+  private watch(): void {
+    const file = this.file;
     try {
       this.watcher = watch(dirname(file), (_event, name) => {
         // ConfigMaps change `..data` and its target, not the file name itself: react to any change
@@ -129,15 +110,14 @@ export class Bootstrapper {
     } catch (err) {
       this.log.warn(
         { file, err: (err as Error).message },
-        'cannot watch the bootstrap file; polling it',
+        `cannot watch the ${this.what}; polling it`,
       );
     }
   }
 
-  /** Re-reads the bootstrap file; dials the new peers when it changed. */
+  /** Re-reads the file; calls onChange when it changed. */
   async reload(): Promise<void> {
-    const file = this.opts.file;
-    if (file == null || !this.running) return;
+    const file = this.file;
     let text: string;
     try {
       text = await readFile(file, 'utf8');
@@ -146,21 +126,154 @@ export class Bootstrapper {
       if (!this.warnedMissing) {
         this.log.warn(
           { file, err: (err as Error).message },
-          'cannot read the bootstrap file; will retry',
+          `cannot read the ${this.what}; will retry`,
         );
         this.warnedMissing = true;
       }
       return;
     }
-    if (text === this.fileText) return;
-    this.fileText = text;
+    if (text === this.text) return;
+    this.text = text;
     const { addrs, bad } = parseBootstrapLines(text);
     if (bad.length > 0)
       this.log.warn({ file, bad }, 'ignoring bootstrap lines that are not /p2p/ multiaddrs');
-    this.fromFile = addrs;
-    this.log.info({ file, peers: this.peers().map(String) }, 'bootstrap file loaded');
+    this.addrs = addrs;
+    this.onChange();
+  }
+}
+
+const peerIdOf = (ma: Multiaddr): string | undefined =>
+  ma.getComponents().find((c) => c.name === 'p2p')?.value;
+
+export class Bootstrapper {
+  private readonly list?: ListFile;
+  private readonly external?: ListFile;
+  private retryTimer?: NodeJS.Timeout;
+  private backoff: number;
+  private running = false;
+  /** bumped by each new round of dials; the dials of an older round stop taking more peers */
+  private round = 0;
+  private readonly minBackoff: number;
+  private readonly maxBackoff: number;
+
+  constructor(
+    private readonly node: PeerNode,
+    private readonly opts: BootstrapOptions,
+    private readonly log: Logger,
+  ) {
+    this.minBackoff = opts.minBackoff ?? 500;
+    this.maxBackoff = opts.maxBackoff ?? 15_000;
     this.backoff = this.minBackoff;
+    if (opts.file != null)
+      this.list = new ListFile(opts.file, 'bootstrap file', log, () => {
+        if (!this.running) return;
+        this.log.info(
+          { file: opts.file, peers: this.peers().map(String) },
+          'bootstrap file loaded',
+        );
+        this.backoff = this.minBackoff;
+        this.dialSome();
+      });
+    if (opts.externalFile != null)
+      this.external = new ListFile(opts.externalFile, 'external bootstrap file', log, () => {
+        if (!this.running) return;
+        const peers = this.externalPeers();
+        this.log.info(
+          { file: opts.externalFile, peers: peers.map(String) },
+          'external peers loaded',
+        );
+        void this.keepExternal(peers);
+      });
+  }
+
+  /** The network's own bootstrap peers (flags and file) other than this one. */
+  peers(): Multiaddr[] {
+    return this.others([...this.opts.addrs, ...(this.list?.addrs ?? [])]);
+  }
+
+  /** The external peers (the external file) other than this one. */
+  externalPeers(): Multiaddr[] {
+    return this.others(this.external?.addrs ?? []);
+  }
+
+  /** The peer IDs the network's own list names (this one included): the others are external. */
+  ownIds(): Set<string> {
+    const ids = new Set([this.node.peerId.toString()]);
+    for (const s of [...this.opts.addrs, ...(this.list?.addrs ?? [])]) {
+      const id = peerIdOf(multiaddr(s));
+      if (id != null) ids.add(id);
+    }
+    return ids;
+  }
+
+  private others(lines: readonly string[]): Multiaddr[] {
+    const self = this.node.peerId.toString();
+    const seen = new Set<string>();
+    const out: Multiaddr[] = [];
+    for (const s of lines) {
+      if (seen.has(s)) continue;
+      seen.add(s);
+      const ma = multiaddr(s);
+      if (peerIdOf(ma) === self) continue;
+      out.push(ma);
+    }
+    return out;
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    const poll = this.opts.pollInterval ?? 5_000;
+    await this.list?.start(poll);
+    await this.external?.start(poll);
     this.dialSome();
+    this.scheduleRetry();
+  }
+
+  stop(): void {
+    this.running = false;
+    this.list?.stop();
+    this.external?.stop();
+    clearTimeout(this.retryTimer);
+  }
+
+  /** Re-reads the bootstrap files now (tests; a change is also seen on its own). */
+  async reload(): Promise<void> {
+    if (!this.running) return;
+    await this.list?.reload();
+    await this.external?.reload();
+  }
+
+  /** Tags the external peers keep-alive (libp2p redials them) and dials those not connected. */
+  private async keepExternal(peers: Multiaddr[]): Promise<void> {
+    await Promise.all(
+      peers.map(async (ma) => {
+        const id = peerIdOf(ma);
+        if (id == null || !this.running) return;
+        try {
+          await this.node.peerStore.merge(peerIdFromString(id), {
+            multiaddrs: [ma],
+            tags: { [KEEP_ALIVE]: { value: 1 } },
+          });
+        } catch (err) {
+          this.log.debug(
+            { addr: ma.toString(), err: (err as Error).message },
+            'cannot tag external peer',
+          );
+        }
+        if (this.connected(ma)) return;
+        try {
+          await this.node.dial(ma, {
+            signal: AbortSignal.timeout(this.opts.dialTimeout ?? 10_000),
+          });
+          this.log.debug({ addr: ma.toString() }, 'connected to external peer');
+        } catch (err) {
+          this.log.debug(
+            { addr: ma.toString(), err: (err as Error).message },
+            'external dial failed',
+          );
+        }
+      }),
+    );
   }
 
   private isolated(): boolean {
@@ -168,7 +281,7 @@ export class Bootstrapper {
   }
 
   private connected(ma: Multiaddr): boolean {
-    const id = ma.getComponents().find((c) => c.name === 'p2p')?.value;
+    const id = peerIdOf(ma);
     return id != null && this.node.getConnections().some((c) => c.remotePeer.toString() === id);
   }
 
@@ -216,6 +329,8 @@ export class Bootstrapper {
         } else if (!this.isolated()) {
           this.backoff = this.minBackoff;
         }
+        const external = this.externalPeers().filter((ma) => !this.connected(ma));
+        if (external.length > 0) void this.keepExternal(external);
         this.scheduleRetry();
       },
       this.isolated() ? this.backoff : this.maxBackoff,
