@@ -106,7 +106,8 @@ describe('charts/peernet-operator', () => {
     expect(verbs('', 'pods')).toEqual(['create', 'delete', 'list', 'watch']);
     expect(verbs('', 'secrets')).toEqual(['create', 'get', 'list', 'update', 'watch']);
     expect(verbs('', 'configmaps')).toEqual(['create', 'get', 'list', 'patch', 'watch']);
-    expect(verbs('', 'services')).toEqual(['create', 'list', 'patch', 'watch']);
+    // delete: the NodePort Services of pods scaled away (spec.expose.type nodePort)
+    expect(verbs('', 'services')).toEqual(['create', 'delete', 'list', 'patch', 'watch']);
     expect(verbs('', 'events')).toEqual(['create']);
     expect(verbs('', 'nodes')).toEqual(['list', 'watch']);
     const fiveVerbs = ['create', 'delete', 'list', 'patch', 'watch'];

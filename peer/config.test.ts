@@ -27,7 +27,9 @@ describe('parseConfig', () => {
       listen: ['/ip4/0.0.0.0/tcp/4001'],
       api: { host: '127.0.0.1', port: 5001 },
       bootstrap: [],
+      announce: [],
       bootstrapFile: undefined,
+      externalBootstrapFile: undefined,
       keyFile: undefined,
       network: 'default',
       mdns: false,
@@ -109,6 +111,7 @@ describe('parseConfig', () => {
       'bootstrapFile',
       '/etc/peernet/bootstrap/bootstrap.txt',
     ],
+    [['--announce', '/ip4/192.0.2.7/tcp/30001'], 'announce', ['/ip4/192.0.2.7/tcp/30001']],
     [
       ['--external-bootstrap-file', '/etc/peernet/bootstrap/external.txt'],
       'externalBootstrapFile',
@@ -204,6 +207,14 @@ describe('parseConfig', () => {
     [['--bootstrap', '/ip4/10.0.0.1/tcp/4001/p2p/notapeer'], '--bootstrap'],
     [['--bootstrap', 'garbage'], '--bootstrap'],
     [['--bootstrap-file', ''], '--bootstrap-file'],
+    [['--announce', '/ip4/192.0.2.7/udp/1/quic-v1'], '--announce'],
+    [
+      [
+        '--announce',
+        '/ip4/192.0.2.7/tcp/1/p2p/12D3KooWGzBrXQu2r2KNbmBzPh4Gz6eZxX3cYJwh7dZP7hHcnvRa',
+      ],
+      '--announce',
+    ],
     [['--external-bootstrap-file', ''], '--external-bootstrap-file'],
     [['--key-file', ''], '--key-file'],
     [['--network', 'UPPER'], '--network'],

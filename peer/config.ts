@@ -35,6 +35,8 @@ export interface PeerConfig {
   api: ApiAddress;
   /** multiaddrs with `/p2p/<peerId>` */
   bootstrap: string[];
+  /** the addresses other peers are told to dial instead of the listen addresses; none: those */
+  announce: string[];
   bootstrapFile?: string;
   /** peers outside this network's own list: all dialled and kept connected (federation) */
   externalBootstrapFile?: string;
@@ -79,6 +81,7 @@ export interface PeerConfig {
 /** Flag name (without `--`) -> how it is parsed. */
 const FLAGS = {
   listen: { type: 'string', multiple: true },
+  announce: { type: 'string', multiple: true },
   api: { type: 'string' },
   bootstrap: { type: 'string', multiple: true },
   'bootstrap-file': { type: 'string' },
@@ -180,6 +183,8 @@ const got = (v: unknown): string => `got ${JSON.stringify(v)}`;
 const HOST_PROTOCOLS = ['ip4', 'ip6', 'dns', 'dns4', 'dns6'];
 const TCP_LISTEN =
   'a TCP address /ip4/<ip>/tcp/<port> or /ip6/<ip>/tcp/<port> (this peer speaks TCP only)';
+const TCP_ANNOUNCE =
+  'a TCP address /ip4|ip6|dns|dns4|dns6/<host>/tcp/<port> (without /p2p/: the peer adds its own)';
 const TCP_DIAL =
   'a TCP address /ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>/p2p/<peerId> or /dnsaddr/<host>/p2p/<peerId> (this peer speaks TCP only)';
 
@@ -187,7 +192,7 @@ const TCP_DIAL =
  * `listen`: an address to listen on (IP and TCP port); `dial`: a peer to dial (host, TCP port
  * and `/p2p/<peerId>`, or a `/dnsaddr/` name with the peer ID).
  */
-function multiaddrSchema(kind: 'listen' | 'dial') {
+function multiaddrSchema(kind: 'listen' | 'dial' | 'announce') {
   return z.string().transform((s, ctx) => {
     let ma: Multiaddr;
     try {
@@ -197,6 +202,13 @@ function multiaddrSchema(kind: 'listen' | 'dial') {
       return z.NEVER;
     }
     const names = ma.getComponents().map((c) => c.name);
+    if (kind === 'announce') {
+      if (names.length !== 2 || !HOST_PROTOCOLS.includes(names[0]!) || names[1] !== 'tcp') {
+        ctx.addIssue({ code: 'custom', message: `expected ${TCP_ANNOUNCE}, ${got(s)}` });
+        return z.NEVER;
+      }
+      return ma.toString();
+    }
     if (kind === 'listen') {
       if (names.length !== 2 || !['ip4', 'ip6'].includes(names[0]!) || names[1] !== 'tcp') {
         ctx.addIssue({ code: 'custom', message: `expected ${TCP_LISTEN}, ${got(s)}` });
@@ -347,6 +359,7 @@ const schema = z
     listen: z.array(multiaddrSchema('listen')).min(1).default(['/ip4/0.0.0.0/tcp/4001']),
     api: apiSchema.default({ host: '127.0.0.1', port: 5001 }),
     bootstrap: z.array(multiaddrSchema('dial')).default([]),
+    announce: z.array(multiaddrSchema('announce')).default([]),
     'bootstrap-file': pathSchema.optional(),
     'external-bootstrap-file': pathSchema.optional(),
     'key-file': pathSchema.optional(),
@@ -421,6 +434,7 @@ export function parseConfig(
     listen: v.listen,
     api: v.api,
     bootstrap: v.bootstrap,
+    announce: v.announce,
     bootstrapFile: v['bootstrap-file'],
     externalBootstrapFile: v['external-bootstrap-file'],
     keyFile: v['key-file'],
@@ -469,6 +483,8 @@ export const USAGE = `Usage: peernet-peer [flags]
 
 Flags (each also read from PEERNET_<FLAG>, e.g. PEERNET_DATA_DIR; flags win):
   --listen MULTIADDR         libp2p listen address, repeatable (default /ip4/0.0.0.0/tcp/4001)
+  --announce MULTIADDR       an address to announce instead of the listen addresses (behind NAT,
+                             a NodePort or a host port), repeatable
   --api HOST:PORT            HTTP API address (default 127.0.0.1:5001; port 0 picks a free port)
   --bootstrap MULTIADDR      peer to join through, with /p2p/<peerId>, repeatable
   --bootstrap-file PATH      one bootstrap multiaddr a line, re-read when it changes

@@ -245,6 +245,7 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
     node = await createPeerNode({
       privateKey: identity.privateKey,
       listen: config.listen,
+      announce: config.announce,
       network: config.network,
       swarmKey,
       mdns: config.mdns,

@@ -215,6 +215,46 @@ export const SPEC_CASES: SpecCase[] = [
     },
   },
   {
+    name: 'expose hostPort with a base port',
+    spec: {
+      replicas: 3,
+      topology: { mode: 'spread' },
+      expose: { type: 'hostPort', basePort: 42000 },
+    },
+  },
+  {
+    name: 'expose nodePort, default base',
+    spec: { replicas: 3, topology: { mode: 'spread' }, expose: { type: 'nodePort' } },
+  },
+  {
+    name: 'expose nodePort below the NodePort range',
+    spec: { topology: { mode: 'spread' }, expose: { type: 'nodePort', basePort: 20000 } },
+    refusedAt: 'spec.expose.basePort',
+  },
+  {
+    name: 'expose nodePort past the end of the NodePort range',
+    spec: {
+      replicas: 10,
+      topology: { mode: 'spread' },
+      expose: { type: 'nodePort', basePort: 32760 },
+    },
+    refusedAt: 'spec.expose.basePort',
+  },
+  {
+    name: 'expose hostPort past port 65535',
+    spec: {
+      replicas: 4,
+      topology: { mode: 'colocated', peersPerPod: 4 },
+      expose: { type: 'hostPort', basePort: 65530 },
+    },
+    refusedAt: 'spec.expose.basePort',
+  },
+  {
+    name: 'expose type loadBalancer',
+    spec: { topology: { mode: 'spread' }, expose: { type: 'loadBalancer' } },
+    refusedAt: 'spec.expose.type',
+  },
+  {
     name: 'networkId with upper case',
     spec: { topology: { mode: 'spread' }, networkId: 'Shared' },
     refusedAt: 'spec.networkId',

@@ -170,7 +170,7 @@ describe('the CRD', () => {
   const specProps = () =>
     (version.schema.openAPIV3Schema.properties as Record<string, Record<string, unknown>>).spec!;
 
-  test('spec carries the swarmKeySecret rule and the one-node size caps, naming the field', () => {
+  test('spec carries the swarmKeySecret rule, the one-node size caps and the exposed port ranges, naming the field', () => {
     expect(specProps()['x-kubernetes-validations']).toEqual([
       expect.objectContaining({
         fieldPath: '.swarmKeySecret',
@@ -187,6 +187,14 @@ describe('the CRD', () => {
       expect.objectContaining({
         fieldPath: '.replicas',
         message: expect.stringMatching(/^spec\.replicas x spec\.topology\.peersPerPod .* 256/),
+      }),
+      expect.objectContaining({
+        fieldPath: '.expose.basePort',
+        message: expect.stringMatching(/^spec\.expose\.basePort: with type nodePort .*30000-32767/),
+      }),
+      expect.objectContaining({
+        fieldPath: '.expose.basePort',
+        message: expect.stringMatching(/^spec\.expose\.basePort: with type hostPort .*65535/),
       }),
     ]);
   });

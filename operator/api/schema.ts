@@ -117,6 +117,14 @@ const REPLICAS_CEL = '(has(self.replicas) ? self.replicas : 1)';
 const PEERS_PER_POD_CEL = `(has(self.topology.peersPerPod) ? self.topology.peersPerPod : ${DEFAULT_PEERS_PER_POD_COLOCATED})`;
 
 /** CEL on spec: cross-field rules, and the size caps of networks that live on one node. */
+/** spec.expose: how peers are reached from outside the cluster. */
+export const EXPOSE_TYPES = ['none', 'hostPort', 'nodePort'] as const;
+export const DEFAULT_BASE_PORT = { hostPort: 40000, nodePort: 30000 } as const;
+export const NODE_PORT_RANGE = [30000, 32767] as const;
+const EXPOSE_PEERS_CEL = `${REPLICAS_CEL} * (self.topology.mode == 'colocated' ? ${PEERS_PER_POD_CEL} : 1)`;
+const basePortCel = (type: 'hostPort' | 'nodePort') =>
+  `(has(self.expose.basePort) ? self.expose.basePort : ${DEFAULT_BASE_PORT[type]})`;
+
 export const SPEC_RULES: CelRule[] = [
   {
     rule: '!has(self.swarmKeySecret) || (has(self.privateNetwork) && self.privateNetwork)',
@@ -138,6 +146,21 @@ export const SPEC_RULES: CelRule[] = [
     rule: `self.topology.mode != 'colocated' || ${REPLICAS_CEL} * ${PEERS_PER_POD_CEL} <= ${MAX_COLOCATED_PEERS}`,
     message: `spec.replicas x spec.topology.peersPerPod must be at most ${MAX_COLOCATED_PEERS} with mode colocated (every peer runs on one node)`,
     fieldPath: '.replicas',
+  },
+  {
+    rule:
+      `!has(self.expose) || self.expose.type != 'nodePort' || ` +
+      `(${basePortCel('nodePort')} >= ${NODE_PORT_RANGE[0]} && ${basePortCel('nodePort')} + ${EXPOSE_PEERS_CEL} - 1 <= ${NODE_PORT_RANGE[1]})`,
+    message: `spec.expose.basePort: with type nodePort every peer's port (basePort + ordinal x peersPerPod + i) must be in the NodePort range ${NODE_PORT_RANGE[0]}-${NODE_PORT_RANGE[1]}`,
+    fieldPath: '.expose.basePort',
+  },
+  {
+    rule:
+      `!has(self.expose) || self.expose.type != 'hostPort' || ` +
+      `${basePortCel('hostPort')} + ${EXPOSE_PEERS_CEL} - 1 <= 65535`,
+    message:
+      "spec.expose.basePort: with type hostPort every peer's port (basePort + ordinal x peersPerPod + i) must be at most 65535",
+    fieldPath: '.expose.basePort',
   },
 ];
 
@@ -395,6 +418,25 @@ export const specSchema = z
       .strict()
       .optional()
       .meta({ description: 'Where the peers find peers beyond their own network.' }),
+    expose: z
+      .object({
+        type: z
+          .enum(EXPOSE_TYPES)
+          .default('none')
+          .meta({
+            description:
+              'none: peers are reached at their pod IPs only. hostPort: each peer container maps a port of its node (basePort + ordinal x peersPerPod + i, default base 40000). ' +
+              'nodePort: a NodePort Service per pod with those node ports (default base 30000, within 30000-32767). ' +
+              'Either way each peer announces /ip4/<its node IP>/tcp/<port> and no other address, and status.peers[].externalAddrs lists it.',
+          }),
+        basePort: z.number().int().min(1024).max(65535).optional().meta({
+          description:
+            'The first peer port; peer i of pod n gets basePort + n x peersPerPod + i, the same across restarts. Another network using the same ports on a node keeps the pod Pending (hostPort) or is refused (nodePort).',
+        }),
+      })
+      .strict()
+      .optional()
+      .meta({ description: 'How peers are reached from outside the cluster.' }),
     tolerations: z
       .array(tolerationSchema)
       .max(32)
@@ -414,6 +456,21 @@ export const specSchema = z
       if (s.replicas > MAX_ONE_NODE_PODS) onePod(SPEC_RULES[2]!);
       const perPod = s.topology.peersPerPod ?? DEFAULT_PEERS_PER_POD_COLOCATED;
       if (s.replicas * perPod > MAX_COLOCATED_PEERS) onePod(SPEC_RULES[3]!);
+    }
+    const exposed = s.expose?.type;
+    if (exposed === 'nodePort' || exposed === 'hostPort') {
+      const base = s.expose?.basePort ?? DEFAULT_BASE_PORT[exposed];
+      const last = base + s.replicas * resolveTopology(s.topology).peersPerPod - 1;
+      const fits =
+        exposed === 'nodePort'
+          ? base >= NODE_PORT_RANGE[0] && last <= NODE_PORT_RANGE[1]
+          : last <= 65535;
+      if (!fits)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['expose', 'basePort'],
+          message: SPEC_RULES[exposed === 'nodePort' ? 4 : 5]!.message,
+        });
     }
   })
   .meta({
@@ -462,6 +519,10 @@ const peerStatusSchema = z
       .int()
       .optional()
       .meta({ description: 'Open libp2p connections, when the peer API answered.' }),
+    externalAddrs: z.array(z.string()).optional().meta({
+      description:
+        'With spec.expose: the address clients outside the cluster dial (/ip4/<node IP>/tcp/<port>/p2p/<peerId>), once the pod is scheduled.',
+    }),
     draining: z.boolean().optional().meta({
       description:
         'True when the peer said it was drained (POST /v1/drain): it takes no writes and is not ready. The operator recreates its pod unless the pod is being removed.',

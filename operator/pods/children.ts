@@ -8,18 +8,21 @@ import {
   API_TOKEN_FILE,
   BOOTSTRAP_FILE,
   EXTERNAL_FILE,
+  LABEL_ORDINAL,
   P2P_BASE_PORT,
   SWARM_FILE,
   bootstrapConfigMapName,
+  exposeServiceName,
   keysSecretName,
   labelsFor,
   ownerReference,
+  podName,
   selectorFor,
   serviceName,
   swarmSecretName,
   apiTokenSecretName,
 } from './names.js';
-import type { DesiredPeer } from './pods.js';
+import { exposedPort, type DesiredPeer } from './pods.js';
 
 /**
  * `/dns4/<pod>.<network>-peers.<namespace>.svc.<domain>/tcp/<port>/p2p/<peerId>` for every peer
@@ -73,6 +76,35 @@ export function desiredService(network: PeerNetwork): V1Service {
       })),
     },
   };
+}
+
+/**
+ * spec.expose.type nodePort: one NodePort Service per pod, its node ports those the pod's peers
+ * announce (exposedPort). externalTrafficPolicy Local: the node a peer announces (its own) is the
+ * one that forwards, and the peer sees its clients' addresses. Empty otherwise.
+ */
+export function desiredExposeServices(network: PeerNetwork): V1Service[] {
+  if (network.spec.expose?.type !== 'nodePort') return [];
+  const topology = resolveTopology(network.spec.topology);
+  const name = network.metadata.name;
+  return Array.from({ length: network.spec.replicas }, (_, ordinal) => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(network, exposeServiceName(podName(name, ordinal))),
+    spec: {
+      type: 'NodePort',
+      externalTrafficPolicy: 'Local',
+      publishNotReadyAddresses: true,
+      selector: { ...selectorFor(name), [LABEL_ORDINAL]: String(ordinal) },
+      ports: Array.from({ length: topology.peersPerPod }, (_, i) => ({
+        name: `p2p-${i}`,
+        port: P2P_BASE_PORT + i,
+        targetPort: P2P_BASE_PORT + i,
+        nodePort: exposedPort(network, ordinal, i, topology)!,
+        protocol: 'TCP',
+      })),
+    },
+  }));
 }
 
 export function bootstrapText(addrs: readonly string[]): string {
@@ -293,8 +325,12 @@ export function desiredNetworkPolicy(
   const own = selectorFor(network.metadata.name);
   const ingress: NetworkPolicy['spec']['ingress'] = [
     {
-      // a federated network's peers meet peers of other namespaces and clusters
-      ...(federates(network) ? {} : { from: [{ podSelector: { matchLabels: own } }] }),
+      // a federated or exposed network's peers meet peers from other namespaces, clusters or
+      // outside the cluster
+      ...(federates(network) ||
+      (network.spec.expose?.type !== undefined && network.spec.expose.type !== 'none')
+        ? {}
+        : { from: [{ podSelector: { matchLabels: own } }] }),
       ports: [
         ...ports(P2P_BASE_PORT),
         ...(mode === 'colocated' ? [{ protocol: 'UDP' as const, port: MDNS_PORT }] : []),

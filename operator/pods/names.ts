@@ -25,6 +25,8 @@ export const SWARM_FILE = 'swarm.key';
 export const podName = (network: string, ordinal: number): string => `${network}-${ordinal}`;
 export const serviceName = (network: string): string => `${network}-peers`;
 export const keysSecretName = (network: string): string => `${network}-keys`;
+/** spec.expose.type nodePort: the NodePort Service of one pod */
+export const exposeServiceName = (pod: string): string => `${pod}-p2p`;
 export const swarmSecretName = (network: string): string => `${network}-swarm`;
 export const apiTokenSecretName = (network: string): string => `${network}-api-token`;
 export const bootstrapConfigMapName = (network: string): string => `${network}-bootstrap`;

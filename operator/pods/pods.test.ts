@@ -6,6 +6,7 @@ import {
   bootstrapText,
   contains,
   desiredBootstrapConfigMap,
+  desiredExposeServices,
   desiredNetworkPolicy,
   desiredPodDisruptionBudget,
   desiredService,
@@ -374,6 +375,50 @@ describe('bootstrap and children', () => {
     expect(desiredBootstrapConfigMap(n, ['/a']).data).not.toHaveProperty('external.txt');
   });
 
+  test('spec.expose hostPort: each peer maps basePort + ordinal x peersPerPod + i and announces it', () => {
+    const net = network({
+      replicas: 2,
+      topology: { mode: 'colocated', peersPerPod: 2 },
+      expose: { type: 'hostPort', basePort: 41000 },
+    });
+    const c = desiredPod(net, 1, settings).spec!.containers[1]!;
+    expect(c.ports?.[0]).toEqual({
+      name: 'p2p-1',
+      containerPort: 4002,
+      protocol: 'TCP',
+      hostPort: 41003,
+    });
+    expect(c.env).toEqual([
+      { name: 'PEERNET_HOST_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+    ]);
+    expect(c.args!.slice(-2)).toEqual(['--announce', '/ip4/$(PEERNET_HOST_IP)/tcp/41003']);
+    expect(desiredExposeServices(net)).toEqual([]);
+  });
+
+  test('spec.expose nodePort: one NodePort Service per pod, its ports the ones announced', () => {
+    const net = network({
+      replicas: 2,
+      topology: { mode: 'spread' },
+      expose: { type: 'nodePort' },
+    });
+    const c = desiredPod(net, 1, settings).spec!.containers[0]!;
+    expect(c.ports?.[0]?.hostPort).toBeUndefined();
+    expect(c.args!.slice(-2)).toEqual(['--announce', '/ip4/$(PEERNET_HOST_IP)/tcp/30001']);
+    const svcs = desiredExposeServices(net);
+    expect(svcs.map((x) => x.metadata?.name)).toEqual(['net-0-p2p', 'net-1-p2p']);
+    expect(svcs[1]!.spec).toMatchObject({
+      type: 'NodePort',
+      externalTrafficPolicy: 'Local',
+      selector: { 'app.kubernetes.io/instance': 'net', 'peernet.io/ordinal': '1' },
+      ports: [{ name: 'p2p-0', port: 4001, targetPort: 4001, nodePort: 30001, protocol: 'TCP' }],
+    });
+    // not exposed: no env, no announce, no Services
+    const plain = desiredPod(n, 0, settings).spec!.containers[0]!;
+    expect(plain.env).toBeUndefined();
+    expect(plain.args).not.toContain('--announce');
+    expect(desiredExposeServices(n)).toEqual([]);
+  });
+
   test('needsApply ignores what the API server adds, sees what we changed', () => {
     const want = desiredBootstrapConfigMap(n, ['/a']);
     const server = {
@@ -447,13 +492,14 @@ describe('optional children', () => {
     for (const rule of np.spec.ingress) expect(rule.from?.length).toBeGreaterThan(0);
   });
 
-  test('a federated network: its libp2p ports from any source, its API ports as before', () => {
+  test('a federated or exposed network: its libp2p ports from any source, its API ports as before', () => {
     const external = [
       '/dns4/fed-0.fed-peers.a.svc.cluster.local/tcp/4001/p2p/12D3KooWGzBrXQu2r2KNbmBzPh4Gz6eZxX3cYJwh7dZP7hHcnvRa',
     ];
     for (const spec of [
       { topology: { mode: 'spread' }, networkId: 'shared/fed' },
       { topology: { mode: 'spread' }, bootstrap: { external } },
+      { topology: { mode: 'spread' }, expose: { type: 'hostPort' } },
     ]) {
       const np = desiredNetworkPolicy(network(spec), { byDefault: true, operator: operatorPods })!;
       expect(np.spec.ingress[0]).toEqual({ ports: [{ protocol: 'TCP', port: 4001 }] });

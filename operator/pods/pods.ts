@@ -1,7 +1,12 @@
 // Pure builders of the peer pods: no I/O, no clock, no randomness (ADR 0001 fixes the shape).
 import { createHash } from 'node:crypto';
 import type { V1Affinity, V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
-import { resolveTopology, type PeerNetwork, type ResolvedTopology } from '../api/schema.js';
+import {
+  DEFAULT_BASE_PORT,
+  resolveTopology,
+  type PeerNetwork,
+  type ResolvedTopology,
+} from '../api/schema.js';
 import {
   ANNOTATION_SPEC_HASH,
   API_BASE_PORT,
@@ -88,11 +93,31 @@ export function affinityFor(topology: ResolvedTopology, network: string): V1Affi
   }
 }
 
+/** The environment variable the kubelet fills with the node's IP (the downward API). */
+export const HOST_IP_ENV = 'PEERNET_HOST_IP';
+
+/**
+ * The port of peer i of pod `ordinal` on its node, with spec.expose: basePort + ordinal x
+ * peersPerPod + i, the same across restarts. Undefined when the network is not exposed.
+ */
+export function exposedPort(
+  network: PeerNetwork,
+  ordinal: number,
+  i: number,
+  topology: ResolvedTopology = resolveTopology(network.spec.topology),
+): number | undefined {
+  const type = network.spec.expose?.type;
+  if (type !== 'hostPort' && type !== 'nodePort') return undefined;
+  const base = network.spec.expose?.basePort ?? DEFAULT_BASE_PORT[type];
+  return base + ordinal * topology.peersPerPod + i;
+}
+
 export function peerArgs(
   network: PeerNetwork,
   peer: string,
   i: number,
   topology: ResolvedTopology,
+  ordinal = 0,
 ): string[] {
   const args = [
     '--listen',
@@ -112,12 +137,16 @@ export function peerArgs(
   if (network.spec.bootstrap !== undefined)
     args.push('--external-bootstrap-file', `${BOOTSTRAP_MOUNT}/${EXTERNAL_FILE}`);
   if (network.spec.privateNetwork) args.push('--swarm-key-file', `${SWARM_MOUNT}/${SWARM_FILE}`);
+  const port = exposedPort(network, ordinal, i, topology);
+  // the kubelet expands $(VAR) in args from the container's environment
+  if (port !== undefined) args.push('--announce', `/ip4/$(${HOST_IP_ENV})/tcp/${port}`);
   return args;
 }
 
 function container(
   network: PeerNetwork,
   pod: string,
+  ordinal: number,
   i: number,
   topology: ResolvedTopology,
   settings: PodSettings,
@@ -125,13 +154,23 @@ function container(
   const peer = peerName(pod, i, topology.peersPerPod);
   const api = `api-${i}`;
   const { resources } = network.spec;
+  const exposed = exposedPort(network, ordinal, i, topology);
+  const hostPort = network.spec.expose?.type === 'hostPort' ? exposed : undefined;
   return {
     name: containerName(i),
     image: network.spec.image ?? settings.peerImage,
     imagePullPolicy: network.spec.imagePullPolicy,
-    args: peerArgs(network, peer, i, topology),
+    args: peerArgs(network, peer, i, topology, ordinal),
+    ...(exposed !== undefined
+      ? { env: [{ name: HOST_IP_ENV, valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } }] }
+      : {}),
     ports: [
-      { name: `p2p-${i}`, containerPort: P2P_BASE_PORT + i, protocol: 'TCP' },
+      {
+        name: `p2p-${i}`,
+        containerPort: P2P_BASE_PORT + i,
+        protocol: 'TCP',
+        ...(hostPort !== undefined ? { hostPort } : {}),
+      },
       { name: api, containerPort: API_BASE_PORT + i, protocol: 'TCP' },
     ],
     resources: {
@@ -235,7 +274,7 @@ export function desiredPod(network: PeerNetwork, ordinal: number, settings: PodS
     hostname: pod,
     subdomain: serviceName(name),
     containers: Array.from({ length: topology.peersPerPod }, (_, i) =>
-      container(network, pod, i, topology, settings),
+      container(network, pod, ordinal, i, topology, settings),
     ),
     volumes,
     automountServiceAccountToken: false,

@@ -13,6 +13,7 @@ import {
   bootstrapAddrs,
   desiredApiTokenSecret,
   desiredBootstrapConfigMap,
+  desiredExposeServices,
   desiredKeysSecret,
   desiredNetworkPolicy,
   desiredPodDisruptionBudget,
@@ -120,6 +121,7 @@ export async function planChildren(
         desiredNetworkPolicy(network, settings.policy),
         c.cache.networkPolicies,
       ),
+      ensureExposeServices(c, network),
     ]);
     const refused = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
     if (refused) throw refused.reason;
@@ -296,6 +298,33 @@ async function applyIfNeeded<T extends KubeObject>(
     actual ? 'Updated' : 'Created',
     `${actual ? 'updated' : 'created'} ${desired.kind} ${desired.metadata?.name}`,
   );
+}
+
+/**
+ * spec.expose nodePort: a NodePort Service per pod (desiredExposeServices); those of pods scaled
+ * away, or of a network no longer exposed that way, are deleted. A node port another Service holds
+ * is refused by the API server (422): the status then says Refused and names the port.
+ */
+async function ensureExposeServices(c: ReconcilerComponents, network: PeerNetwork): Promise<void> {
+  const { name, namespace, uid } = network.metadata;
+  const desired = desiredExposeServices(network);
+  const wanted = new Set(desired.map((d) => d.metadata?.name));
+  for (const d of desired)
+    await applyIfNeeded(c, network, d, c.cache.services.get(namespace, d.metadata?.name ?? ''), [
+      'spec',
+    ]);
+  const ours = new RegExp(`^${name}-\\d+-p2p$`);
+  for (const svc of c.cache.services.list(namespace)) {
+    const svcName = svc.metadata?.name ?? '';
+    if (!ours.test(svcName) || wanted.has(svcName) || !isOwnedBy(uid)(svc)) continue;
+    await c.kube.delete(
+      RESOURCES.Service,
+      namespace,
+      svcName,
+      svc.metadata?.uid ? { uid: svc.metadata.uid } : {},
+    );
+    c.events.emit(eventTarget(network), 'Normal', 'Deleted', `deleted Service ${svcName}`);
+  }
 }
 
 /** An optional child (PodDisruptionBudget, NetworkPolicy): kept while wanted, removed when not. */

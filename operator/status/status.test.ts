@@ -206,3 +206,16 @@ describe('computeStatus: external peers', () => {
     expect(computeStatus({ ...base, live }).externalPeers).toBe(2);
   });
 });
+
+describe('computeStatus: exposed peers', () => {
+  test('each peer lists the address outside clients dial, once its pod has a node', () => {
+    const spec = { ...spread(2), expose: { type: 'hostPort', basePort: 41000 } };
+    const base = input(spec, [{}, { ready: false, phase: 'Pending' }]);
+    const pods = base.pods.map((p, i) =>
+      i === 0 ? { ...p, status: { ...p.status, hostIP: '10.0.0.7' } } : p,
+    );
+    const peers = computeStatus({ ...base, pods }).peers!;
+    expect(peers[0]!.externalAddrs).toEqual(['/ip4/10.0.0.7/tcp/41000/p2p/id-net-0']);
+    expect(peers[1]!.externalAddrs).toBeUndefined();
+  });
+});

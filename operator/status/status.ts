@@ -8,7 +8,7 @@ import {
   type PeerStatus,
 } from '../api/schema.js';
 import { ordinalOf, selectorString } from '../pods/names.js';
-import type { DesiredPeer } from '../pods/pods.js';
+import { exposedPort, type DesiredPeer } from '../pods/pods.js';
 import { isTerminating } from '../pods/plan.js';
 import { readyPeers as readyPeersOf } from './view.js';
 
@@ -114,6 +114,9 @@ export function computeStatus(input: StatusInput): PeerNetworkStatus {
       ready: containerReady(pod, p.container),
     };
     if (pod?.status?.podIP) e.ip = pod.status.podIP;
+    const port = exposedPort(network, p.ordinal, p.index);
+    if (port !== undefined && pod?.status?.hostIP && e.peerId !== '')
+      e.externalAddrs = [`/ip4/${pod.status.hostIP}/tcp/${port}/p2p/${e.peerId}`];
     const l = live?.get(p.name);
     if (l?.routingTable !== undefined) e.routingTable = l.routingTable;
     if (l?.connections !== undefined) e.connections = l.connections;

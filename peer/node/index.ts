@@ -28,6 +28,8 @@ export type PeerNode = Libp2p<PeerServices>;
 export interface PeerNodeOptions {
   privateKey: PrivateKey;
   listen: string[];
+  /** announced instead of the listen addresses when given */
+  announce?: string[];
   network: string;
   /** the 32 key bytes of a `/key/swarm/psk/1.0.0/` file; none: no connection protector */
   swarmKey?: Uint8Array;
@@ -139,7 +141,10 @@ export async function createPeerNode(opts: PeerNodeOptions): Promise<PeerNode> {
     privateKey: opts.privateKey,
     datastore: opts.datastore,
     ...(opts.libp2pDebug ? {} : { logger: quietLogger }),
-    addresses: { listen: opts.listen },
+    addresses: {
+      listen: opts.listen,
+      ...(opts.announce?.length ? { announce: opts.announce } : {}),
+    },
     // A connection idle this long closes. @libp2p/tcp's default, 2 minutes, closed most of the
     // connections a peer made while filling its table before it used them: every PUT then dialled
     // ~8 of its 20 closest peers again (a handshake on both ends each). Connections cost memory,

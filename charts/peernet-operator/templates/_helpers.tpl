@@ -56,7 +56,7 @@ write that conflicted), a Secret or ConfigMap by a child's name that is not in i
   verbs: [get, list, watch, create, patch]
 - apiGroups: ['']
   resources: [services]
-  verbs: [list, watch, create, patch]
+  verbs: [list, watch, create, patch, delete]
 - apiGroups: ['']
   resources: [events]
   verbs: [create]
