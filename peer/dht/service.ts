@@ -1,7 +1,10 @@
 // What both profiles share: the stream protocols they serve (handoff, replicate), the
 // republisher, the drain, and the counts. A profile adds put, get, provide and findProviders.
 import type { PeerId, Stream } from '@libp2p/interface';
+import type { CID } from 'multiformats/cid';
 import {
+  DrainingError,
+  ProviderSet,
   RecordsCore,
   type GetResult,
   type HeldRecord,
@@ -10,6 +13,7 @@ import {
   type RecordsComponents,
   type RecordsInit,
 } from './core.js';
+import { providerCid, recordKey, sealValue, validateKey, validateValue } from './keys.js';
 import { handOffAll, handoffProtocol, onHandoff } from './handoff.js';
 import { onReplicate, replicateProtocol } from './replicate.js';
 import { Republisher } from './republish.js';
@@ -49,10 +53,55 @@ export abstract class BaseRecords implements RecordsService {
     this.republisher = new Republisher(this.core);
   }
 
-  abstract put(key: string, value: Uint8Array): Promise<PutResult>;
-  abstract get(key: string, opts?: { quorum?: number }): Promise<GetResult | undefined>;
-  abstract provide(key: string): Promise<PutResult>;
-  abstract findProviders(key: string): Promise<ProviderInfo[]>;
+  /** Stores `sealed` (the value with its timestamp) under `dhtKey` here and on the closest peers. */
+  protected abstract putSealed(dhtKey: Uint8Array, sealed: Uint8Array): Promise<PutResult>;
+  /** The newest value of `dhtKey` found; `quorum` as in get(). */
+  protected abstract getValue(
+    dhtKey: Uint8Array,
+    key: string,
+    quorum: number | undefined,
+  ): Promise<GetResult | undefined>;
+  /** Announces this peer as a provider of `cid`. */
+  protected abstract provideCid(cid: CID): Promise<PutResult>;
+  /** Adds the providers of `cid` found to `found`. */
+  protected abstract findProvidersOf(cid: CID, found: ProviderSet): Promise<void>;
+
+  // The user operations: the checks and the timing are the same for both profiles.
+
+  put(key: string, value: Uint8Array): Promise<PutResult> {
+    validateKey(key);
+    validateValue(value);
+    this.refuseWhenDraining();
+    return this.core.timed('put', async () => {
+      const dhtKey = recordKey(key);
+      const sealed = sealValue(value, this.core.stamp(await this.core.readLocal(dhtKey)));
+      return this.putSealed(dhtKey, sealed);
+    });
+  }
+
+  get(key: string, opts: { quorum?: number } = {}): Promise<GetResult | undefined> {
+    validateKey(key);
+    return this.core.timed('get', () => this.getValue(recordKey(key), key, opts.quorum));
+  }
+
+  provide(key: string): Promise<PutResult> {
+    validateKey(key);
+    this.refuseWhenDraining();
+    return this.core.timed('provide', async () => this.provideCid(await providerCid(key)));
+  }
+
+  findProviders(key: string): Promise<ProviderInfo[]> {
+    validateKey(key);
+    return this.core.timed('find_providers', async () => {
+      const found = new ProviderSet();
+      await this.findProvidersOf(await providerCid(key), found);
+      return found.list();
+    });
+  }
+
+  private refuseWhenDraining(): void {
+    if (this.core.draining) throw new DrainingError('this peer is draining and takes no writes');
+  }
 
   get routingTableSize(): number {
     return this.core.dht.routingTable.size;

@@ -5,21 +5,9 @@ import { MessageType } from '@libp2p/kad-dht';
 import { Libp2pRecord } from '@libp2p/record';
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals';
 import type { PeerId } from '@libp2p/interface';
-import {
-  DrainingError,
-  ProviderSet,
-  type GetResult,
-  type ProviderInfo,
-  type PutResult,
-} from './core.js';
-import {
-  compareSealed,
-  providerCid,
-  recordKey,
-  sealValue,
-  validateKey,
-  validateValue,
-} from './keys.js';
+import type { CID } from 'multiformats/cid';
+import type { GetResult, ProviderSet, PutResult } from './core.js';
+import { compareSealed } from './keys.js';
 import { kadId, lookup } from './lookup.js';
 import { adoptNewer, replicate } from './replicate.js';
 import { BaseRecords } from './service.js';
@@ -39,111 +27,97 @@ interface Copy {
 }
 
 export class TunedRecords extends BaseRecords {
-  async put(key: string, value: Uint8Array): Promise<PutResult> {
-    validateKey(key);
-    validateValue(value);
+  protected async putSealed(dhtKey: Uint8Array, sealed: Uint8Array): Promise<PutResult> {
     const core = this.core;
-    if (core.draining) throw new DrainingError('this peer is draining and takes no writes');
-    return core.timed('put', async () => {
-      const dhtKey = recordKey(key);
-      const sealed = sealValue(value, core.stamp(await core.readLocal(dhtKey)));
-      try {
-        await core.storeLocal(dhtKey, sealed);
-      } catch (err) {
-        if ((err as Error).name === 'StaleRecordError')
-          return { replicas: 0, stored: 0, superseded: true };
-        throw err; // a quota: QuotaExceededError
-      }
-      const signal = core.stopSignal;
-      const r = await replicate(core, dhtKey, sealed, signal, core.settings.writeQuorum, true);
-      const newer =
-        r.refused.length > 0 && (await adoptNewer(core, dhtKey, sealed, r.refused, signal));
-      return { replicas: r.replicas, stored: r.stored, ...(newer ? { superseded: true } : {}) };
-    });
+    try {
+      await core.storeLocal(dhtKey, sealed);
+    } catch (err) {
+      if ((err as Error).name === 'StaleRecordError')
+        return { replicas: 0, stored: 0, superseded: true };
+      throw err; // a quota: QuotaExceededError
+    }
+    const signal = core.stopSignal;
+    const r = await replicate(core, dhtKey, sealed, signal, core.settings.writeQuorum, true);
+    const newer =
+      r.refused.length > 0 && (await adoptNewer(core, dhtKey, sealed, r.refused, signal));
+    return { replicas: r.replicas, stored: r.stored, ...(newer ? { superseded: true } : {}) };
   }
 
   /** `quorum`: the newest of this many copies (default `readQuorum`) */
-  async get(key: string, opts: { quorum?: number } = {}): Promise<GetResult | undefined> {
-    validateKey(key);
+  protected async getValue(
+    dhtKey: Uint8Array,
+    key: string,
+    requested: number | undefined,
+  ): Promise<GetResult | undefined> {
     const core = this.core;
-    const { replication, alpha } = core.settings;
-    return core.timed('get', async () => {
-      const dhtKey = recordKey(key);
-      // The local copy may be older than the ones on other holders (this peer missed a write
-      // while it was away or refused it on a quota): it is one vote of the quorum, and answers
-      // alone only when the caller asked for a quorum of 1.
-      const quorum = Math.max(1, opts.quorum ?? core.settings.readQuorum);
-      const local = await core.readLocal(dhtKey);
-      if (local != null && quorum <= 1) return core.result(local.value, 'local');
-      // The writer put the copies on the closest peers *it* knew; when its table missed some of
-      // the true closest, or some of them did not answer us, copies sit a little further out
-      // than the `replication` closest. So a miss goes on to three times as many before it is a
-      // 404 (1.3 % of GETs at 100 peers were a false 404 without it).
-      const target = await kadId(dhtKey);
-      const started = Date.now();
-      /** peers that answered without a usable copy */
-      const without: PeerId[] = [];
-      const found = await lookup<Copy>({
-        target,
-        start: core.closest(target, replication * 3),
-        self: core.node.peerId,
-        quorum: quorum - (local == null ? 0 : 1),
-        count: replication,
-        widenTo: replication * 3,
-        alpha,
-        prefer: core.connected,
-        hedgeMs: HEDGE_MS,
-        signal: core.stopSignal,
-        ask: async (peer, signal) => {
-          const res = await core.request(
-            peer,
-            { type: MessageType.GET_VALUE, key: dhtKey },
-            signal,
-            true,
-          );
-          let result: Copy | undefined;
-          if (
-            res.record != null &&
-            uint8ArrayEquals(res.record.key, dhtKey) &&
-            core.usable(res.record.value)
-          ) {
-            result = { sealed: res.record.value, from: peer.toString(), peer };
-          } else {
-            without.push(peer);
-          }
-          return { closer: res.closer, result };
-        },
-      });
-      const ms = Date.now() - started;
-      if (ms >= SLOW_LOOKUP_MS) {
-        // what a slow GET waited for: peers that did not answer (failed), or many that answered
-        // without the record
-        core.log.debug(
-          {
-            key,
-            ms,
-            answered: found.answered,
-            failed: found.failed,
-            copies: found.results.length + (local == null ? 0 : 1),
-          },
-          'slow get',
+    const { replication } = core.settings;
+    // The local copy may be older than the ones on other holders (this peer missed a write
+    // while it was away or refused it on a quota): it is one vote of the quorum, and answers
+    // alone only when the caller asked for a quorum of 1.
+    const quorum = Math.max(1, requested ?? core.settings.readQuorum);
+    const local = await core.readLocal(dhtKey);
+    if (local != null && quorum <= 1) return core.result(local.value, 'local');
+    // The writer put the copies on the closest peers *it* knew; when its table missed some of
+    // the true closest, or some of them did not answer us, copies sit a little further out
+    // than the `replication` closest. So a miss goes on to three times as many before it is a
+    // 404 (1.3 % of GETs at 100 peers were a false 404 without it).
+    const target = await kadId(dhtKey);
+    const started = Date.now();
+    /** peers that answered without a usable copy */
+    const without: PeerId[] = [];
+    const found = await lookup<Copy>({
+      ...this.lookupOptions(target, replication * 3),
+      quorum: quorum - (local == null ? 0 : 1),
+      widenTo: replication * 3,
+      ask: async (peer, signal) => {
+        const res = await core.request(
+          peer,
+          { type: MessageType.GET_VALUE, key: dhtKey },
+          signal,
+          true,
         );
-      }
-      // the local copy first: it answers (`from: local`) when no other is newer
-      const copies = found.results.map((r) => ({ sealed: r.sealed, from: r.from }));
-      if (local != null) copies.unshift({ sealed: local.value, from: 'local' });
-      const newest = copies.reduce<(typeof copies)[number] | undefined>(
-        (best, c) => (best == null || compareSealed(c.sealed, best.sealed) > 0 ? c : best),
-        undefined,
-      );
-      if (newest == null) return undefined;
-      // peers without a copy that are among the closest to the key (as this peer knows them)
-      // should hold one: a reader near the key asks them first
-      const closest = new Set(core.closest(target, replication).map(String));
-      const missing = without.filter((p) => closest.has(p.toString()));
-      await this.repair(dhtKey, newest.sealed, found.results, missing, local);
-      return core.result(newest.sealed, newest.from);
+        let result: Copy | undefined;
+        if (
+          res.record != null &&
+          uint8ArrayEquals(res.record.key, dhtKey) &&
+          core.usable(res.record.value)
+        ) {
+          result = { sealed: res.record.value, from: peer.toString(), peer };
+        } else {
+          without.push(peer);
+        }
+        return { closer: res.closer, result };
+      },
     });
+    const ms = Date.now() - started;
+    if (ms >= SLOW_LOOKUP_MS) {
+      // what a slow GET waited for: peers that did not answer (failed), or many that answered
+      // without the record
+      core.log.debug(
+        {
+          key,
+          ms,
+          answered: found.answered,
+          failed: found.failed,
+          copies: found.results.length + (local == null ? 0 : 1),
+        },
+        'slow get',
+      );
+    }
+    // the local copy first: it answers (`from: local`) when no other is newer
+    const copies = found.results.map((r) => ({ sealed: r.sealed, from: r.from }));
+    if (local != null) copies.unshift({ sealed: local.value, from: 'local' });
+    const newest = copies.reduce<(typeof copies)[number] | undefined>(
+      (best, c) => (best == null || compareSealed(c.sealed, best.sealed) > 0 ? c : best),
+      undefined,
+    );
+    if (newest == null) return undefined;
+    // peers without a copy that are among the closest to the key (as this peer knows them)
+    // should hold one: a reader near the key asks them first
+    const closest = new Set(core.closest(target, replication).map(String));
+    const missing = without.filter((p) => closest.has(p.toString()));
+    await this.repair(dhtKey, newest.sealed, found.results, missing, local);
+    return core.result(newest.sealed, newest.from);
   }
 
   /**
@@ -187,50 +161,47 @@ export class TunedRecords extends BaseRecords {
     }
   }
 
-  async provide(key: string): Promise<PutResult> {
-    validateKey(key);
+  protected async provideCid(cid: CID): Promise<PutResult> {
     const core = this.core;
-    if (core.draining) throw new DrainingError('this peer is draining and takes no writes');
-    return core.timed('provide', async () => {
-      const cid = await providerCid(key);
-      // stored here first: a quota refuses it before anything is announced
-      await core.dht.providers.addProvider(cid, core.node.peerId);
-      core.provided.set(cid.toString(), { cid, at: Date.now() });
-      return core.announce(cid);
+    // stored here first: a quota refuses it before anything is announced
+    await core.dht.providers.addProvider(cid, core.node.peerId);
+    core.provided.set(cid.toString(), { cid, at: Date.now() });
+    return core.announce(cid);
+  }
+
+  protected async findProvidersOf(cid: CID, found: ProviderSet): Promise<void> {
+    const core = this.core;
+    for (const id of await core.dht.providers.getProviders(cid)) {
+      found.add(id, await core.addrsOf(id));
+    }
+    const target = await kadId(cid.multihash.bytes);
+    await lookup<true>({
+      ...this.lookupOptions(target, core.settings.replication),
+      ask: async (peer, signal) => {
+        const res = await core.request(
+          peer,
+          { type: MessageType.GET_PROVIDERS, key: cid.multihash.bytes },
+          signal,
+          true,
+        );
+        for (const p of res.providers) found.add(p.id, p.multiaddrs);
+        return { closer: res.closer, result: res.providers.length > 0 ? true : undefined };
+      },
     });
   }
 
-  async findProviders(key: string): Promise<ProviderInfo[]> {
-    validateKey(key);
+  /** What every lookup of this profile shares: connected peers first, hedged requests. */
+  private lookupOptions(target: Uint8Array, start: number) {
     const core = this.core;
-    return core.timed('find_providers', async () => {
-      const cid = await providerCid(key);
-      const found = new ProviderSet();
-      for (const id of await core.dht.providers.getProviders(cid)) {
-        found.add(id, await core.addrsOf(id));
-      }
-      const target = await kadId(cid.multihash.bytes);
-      await lookup<true>({
-        target,
-        start: core.closest(target, core.settings.replication),
-        self: core.node.peerId,
-        count: core.settings.replication,
-        alpha: core.settings.alpha,
-        prefer: core.connected,
-        hedgeMs: HEDGE_MS,
-        signal: core.stopSignal,
-        ask: async (peer, signal) => {
-          const res = await core.request(
-            peer,
-            { type: MessageType.GET_PROVIDERS, key: cid.multihash.bytes },
-            signal,
-            true,
-          );
-          for (const p of res.providers) found.add(p.id, p.multiaddrs);
-          return { closer: res.closer, result: res.providers.length > 0 ? true : undefined };
-        },
-      });
-      return found.list();
-    });
+    return {
+      target,
+      start: core.closest(target, start),
+      self: core.node.peerId,
+      count: core.settings.replication,
+      alpha: core.settings.alpha,
+      prefer: core.connected,
+      hedgeMs: HEDGE_MS,
+      signal: core.stopSignal,
+    };
   }
 }
