@@ -198,13 +198,20 @@ export class Bootstrapper {
 
   /** The peer IDs the network's own list names (this one included): the others are external. */
   ownIds(): Set<string> {
-    const ids = new Set([this.node.peerId.toString()]);
-    for (const s of [...this.opts.addrs, ...(this.list?.addrs ?? [])]) {
-      const id = peerIdOf(multiaddr(s));
-      if (id != null) ids.add(id);
+    const listed = this.list?.addrs ?? [];
+    // parsed again only when the file changed (the list is replaced, never edited in place)
+    if (this.own?.from !== listed) {
+      const ids = new Set([this.node.peerId.toString()]);
+      for (const s of [...this.opts.addrs, ...listed]) {
+        const id = peerIdOf(multiaddr(s));
+        if (id != null) ids.add(id);
+      }
+      this.own = { from: listed, ids };
     }
-    return ids;
+    return this.own.ids;
   }
+
+  private own?: { from: readonly string[]; ids: Set<string> };
 
   private others(lines: readonly string[]): Multiaddr[] {
     const self = this.node.peerId.toString();
