@@ -7,6 +7,7 @@
 // healthy network's pods have no process behind them (the calls are refused at once), as in
 // cluster-scale. The healthy network is scaled low -> high -> low; each step is timed from the
 // spec write to observedGeneration == generation with the pods and ready peers matching.
+// Long: one benchmark, its phases in the order they run and print.
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';

@@ -2,6 +2,7 @@
 // flood (accepted vs refused, the target's resident memory), writes and drains without the API
 // token, a future-dated record sent over the wire, and a drain of many records timed against the
 // pod's termination grace period. Figures only; nothing is asserted.
+// Long: one benchmark, its phases in the order they run and print.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

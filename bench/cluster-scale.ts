@@ -8,6 +8,7 @@
 //    in the API server's audit log (the operator acts as its own user), its reconciles from
 //    its metrics, and its resident memory.
 // Figures are printed, never asserted.
+// Long: one benchmark, its phases in the order they run and print.
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

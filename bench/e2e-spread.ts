@@ -7,6 +7,7 @@
 // Ready, apply -> every peer DHT-ready (asked of the peers), each pod's start (watched: first
 // seen -> Ready), then PUT/GET through the peers' HTTP APIs on their pod addresses, each GET from
 // a peer on another node. Figures are printed, never asserted.
+// Long: one benchmark, its phases in the order they run and print.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';

@@ -3,6 +3,7 @@
 // (`--dht-profile stock`). Measures how fast routing tables fill, PUT/GET latency from random
 // peers, success rate and resident memory, and prints both side by side against the targets
 // of issue 2. Figures are printed, never asserted.
+// Long: one benchmark, its phases in the order they run and print.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';

@@ -169,6 +169,7 @@ export function kwokConfigYaml(stageDocuments: string[]): string {
 }
 
 /** Command lines of every server: pure, so they are unit-tested and stored for restarts. */
+// Long: one command line per server, a table in code.
 export function componentCommands(
   bins: ClusterBinaries,
   paths: ClusterPaths,

@@ -1,3 +1,7 @@
+// The local cluster: start (etcd, kube-apiserver, controller manager, scheduler, kwok, CoreDNS,
+// real nodes), stop, and the state file through which another process stops it. Long: the
+// start's steps share the cluster's paths, ports, certificates and tokens; what stands alone
+// lives beside it (components.ts, process.ts, real-nodes/, images/).
 import { spawn } from 'node:child_process';
 import { randomBytes, generateKeyPairSync } from 'node:crypto';
 import {
@@ -195,6 +199,7 @@ export async function startCluster(
   }
 }
 
+// Long: the control plane's servers start in dependency order, each waiting for the one before.
 async function startOnce(
   options: ClusterOptions,
   paths: ClusterPaths,

@@ -45,6 +45,7 @@ export interface Operator {
   readonly registry: Registry;
 }
 
+// Wiring only: each part is built in ./controller/, ./kube/ and ./reconcile/; the order of building is the length.
 export function createOperator(c: OperatorComponents, settings: Settings): Operator {
   const registry = new Registry();
   const kubeRequests = kubeRequestCounter(registry);

@@ -1,5 +1,6 @@
 // The peer's configuration: flags, each also read from `PEERNET_<FLAG>` (flags win), parsed once
 // with zod at start and passed down. A bad value throws ConfigError naming the flag.
+// Long: one table of flags with their schemas and defaults, and the usage text built from them.
 import { parseArgs } from 'node:util';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { peerIdFromString } from '@libp2p/peer-id';

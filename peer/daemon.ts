@@ -1,5 +1,6 @@
 // The daemon: config in, a running peer out (libp2p node, records service, bootstrap, HTTP API),
 // with a graceful stop that drains first.
+// Long: start and stop of every part in one place, so their order is read once (startDaemon).
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { MemoryDatastore, MountDatastore } from 'datastore-core';
@@ -213,6 +214,7 @@ export function listenError(err: Error, listen: string[]): ConfigError {
   return new ConfigError('--listen', reason);
 }
 
+// Long: the daemon's parts in start order (store, node, records, API), each needing the one before, and their stop in one place.
 export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daemon> {
   const swarmKey = await loadSwarmKey(config.swarmKeyFile);
   const apiToken = await loadApiToken(config.apiTokenFile);

@@ -51,6 +51,7 @@ export interface MetricsOptions {
   processMetrics?: boolean;
 }
 
+// Long: one declaration per metric.
 export function createMetrics(sources: MetricSources, opts: MetricsOptions = {}): PeerMetrics {
   const registry = new Registry();
   if (opts.processMetrics !== false) collectProcessMetrics(registry);

@@ -97,6 +97,7 @@ const ONLY: Record<string, readonly string[]> = {
   '--tail': ['logs'],
 };
 
+// Long: one pass over argv, one case per flag.
 export function parseArgs(argv: readonly string[]): Command {
   const flags = new Map<string, string>();
   const pos: string[] = [];

@@ -80,6 +80,7 @@ function statusMessage(body: Buffer): string | undefined {
   return undefined;
 }
 
+// A factory: one short method per thing the plugin asks the API server, sharing its client.
 export function createKube(access: KubeAccess, namespace: string, opts: KubeOptions = {}): Kube {
   const transport = createTransport(access);
   const timeoutMs = opts.timeoutMs ?? 30_000;

@@ -42,6 +42,7 @@ const PROG = 'kubectl-peernet';
 /** Ready peers tried in turn when one cannot be reached. */
 const MAX_TRIES = 3;
 
+// A factory-like closure: one verb() switch over the plugin's verbs around the shared API access.
 export async function runPlugin(
   argv: readonly string[],
   io: PluginIO,
@@ -97,6 +98,7 @@ export async function runPlugin(
     kube?.close();
   }
 
+  // Long: one case per verb.
   async function verb(c: Command, k: Kube, io: PluginIO, limit: number): Promise<number> {
     switch (c.verb) {
       case 'help':

@@ -153,6 +153,7 @@ async function demoRecord(s: PeerNetworkStatus, token: string): Promise<void> {
   }
 }
 
+// Long: `npm start`'s steps in the order a user sees them.
 async function main(): Promise<void> {
   const program = new Command('npm start')
     .description(

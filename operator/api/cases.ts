@@ -1,5 +1,6 @@
 // One table of PeerNetwork specs and the verdict the CRD's rules are meant to give. The unit test
 // runs it through the zod schema, the cluster test through the real API server.
+// Long: a table of cases, one entry each.
 export interface SpecCase {
   name: string;
   spec: unknown;

@@ -3,6 +3,7 @@
 // immutability rules exist twice by necessity: as CEL on the CRD (the API server enforces them)
 // and as zod refinements here (the operator and unit tests use them); ./schema.test.ts checks the
 // two agree on one table of objects.
+// Long: each field's schema, its CEL rule and its zod refinement are kept next to each other.
 import { z } from 'zod';
 import {
   IMAGE_PATTERN,

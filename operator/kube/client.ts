@@ -155,6 +155,7 @@ class RateLimiter {
   }
 }
 
+// A factory: one short method per API verb, sharing the transport and the rate limiter.
 export function createKubeClient(
   access: KubeAccess,
   clock: Clock,

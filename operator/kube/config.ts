@@ -9,6 +9,7 @@
 // Credentials may change while the process runs: token files (a ServiceAccount's bound token)
 // and client certificate files are re-read at most once a minute, exec credentials are fetched
 // again when they expire, and a 401 from the server (see refused()) drops whatever was cached.
+// Long: each kind of credential a kubeconfig can hold, in turn.
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
@@ -236,6 +237,7 @@ const loadClientNode: ClientNodeLoader = async () => {
  * else still come from the narrow reader. client-node caches an exec credential until its
  * `expirationTimestamp` (for ever without one) and refreshes OIDC tokens when they expire.
  */
+// Long: each credential kind client-node handles, in turn.
 function delegatedAuth(
   server: string,
   ca: Buffer | undefined,
@@ -335,6 +337,7 @@ export interface KubeAccessOptions {
 }
 
 /** From kubeconfig files, merged as kubectl merges KUBECONFIG's list. */
+// Long: each kubeconfig credential kind in turn, as kubectl resolves them.
 export function kubeAccessFromFiles(
   paths: readonly string[],
   options: KubeAccessOptions = {},

@@ -31,6 +31,7 @@ export interface InformerOptions {
   random?: () => number;
 }
 
+// A factory: the list-watch loop and the cache share one closure state.
 export function createInformer<T extends KubeObject>(
   client: KubeClient,
   r: ResourceType,

@@ -40,6 +40,7 @@ export interface LeaderElector {
   isLeader(): boolean;
 }
 
+// A factory: acquire, renew and release share the lease state.
 export function createLeaderElector(
   kube: KubeClient,
   clock: Clock,

@@ -74,6 +74,7 @@ function withCredentials(access: KubeAccess, raw: { send: Send; close(): void })
 const sameCert = (a: ClientCert | undefined, b: ClientCert | undefined): boolean =>
   a === b || (a !== undefined && b !== undefined && a.cert.equals(b.cert) && a.key.equals(b.key));
 
+// A factory: sessions, their certificates and request sending share one state.
 function http2Transport(access: KubeAccess): { send: Send; close(): void } {
   let session: http2.ClientHttp2Session | undefined;
   let sessionCert: ClientCert | undefined;

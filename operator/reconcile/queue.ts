@@ -47,6 +47,7 @@ export interface WorkQueue {
   stop(): Promise<void>;
 }
 
+// A factory: add, timers and workers share the queue state.
 export function createWorkQueue(clock: Clock, options: WorkQueueOptions = {}): WorkQueue {
   const concurrency = options.concurrency ?? 4;
   const base = options.baseDelayMs ?? 500;

@@ -107,6 +107,7 @@ function validate(obj: PeerNetworkObject): { spec: PeerNetworkSpec } | { error: 
   }
 }
 
+// A factory: the inner functions are the pipeline's steps, sharing its settings and expectations.
 export function createReconciler(c: ReconcilerComponents, options: ReconcilerOptions): Reconciler {
   const log = c.logger;
   const settings = {

@@ -96,6 +96,7 @@ function externalPeers(
   return seen.size;
 }
 
+// Long: the phase decision reads top to bottom as one table; splitting it would hide the order.
 export function computeStatus(input: StatusInput): PeerNetworkStatus {
   const { network, pods, peers, peerIds, live, previous, now } = input;
   const name = network.metadata.name;

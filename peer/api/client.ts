@@ -162,6 +162,7 @@ export function errorOf(r: { status: number; text: string }): PeerApiError {
   return new PeerApiError(r.status, msg || 'no answer', json);
 }
 
+// A factory: one short method per route of the peer API.
 export function createPeerApiClient(options: PeerApiClientOptions = {}): PeerApiClient {
   const baseUrl = (options.baseUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
   const transport = options.transport ?? fetchTransport;

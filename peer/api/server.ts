@@ -1,6 +1,7 @@
 // The peer's HTTP API on node:http. Every failure is a JSON `{ "error": "..." }` with a status
 // that says whose fault it is (4xx: the request; 5xx: this peer or the network); nothing a client
 // sends can crash the daemon.
+// Long: the route table and its error mapping, one entry per route of the contract.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -188,6 +189,7 @@ function peerIdParam(raw: string): PeerId {
   }
 }
 
+// Long: the route table, one entry per route.
 function routes(api: PeerApi, metrics?: PeerMetrics): Route[] {
   const key = (p: string): string => {
     if (p === '') throw new HttpError(400, 'key is empty');

@@ -137,6 +137,7 @@ async function run(o: Options): Promise<number> {
   }
 }
 
+// Long: one case per verb.
 async function verb(
   o: Options,
   client: PeerApiClient,

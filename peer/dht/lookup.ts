@@ -70,6 +70,7 @@ interface Candidate {
   state: 'new' | 'asking' | 'answered' | 'failed';
 }
 
+// Long: one iterative lookup over its candidate state; its parts are only meaningful together.
 export async function lookup<T>(opts: LookupOptions<T>): Promise<LookupResult<T>> {
   let count = opts.count ?? 20;
   const widenTo = Math.max(count, opts.widenTo ?? count);

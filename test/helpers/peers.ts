@@ -1,6 +1,7 @@
 // A harness for real `peernet-peer` processes on this machine: it spawns them, waits for
 // /readyz, talks to their HTTP API, and always kills them. Used by the peer tests, the e2e tests
 // and the benchmarks, so it imports nothing from jest.
+// Long: the process, its typed client and the group that starts and stops them belong together.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
