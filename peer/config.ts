@@ -261,7 +261,7 @@ const apiSchema = z.string().transform((s, ctx) => {
 /** Longest duration any flag takes: Node's timers overflow past ~24.8 days (then fire at once). */
 const DAY = 86_400_000;
 
-function formatMs(ms: number): string {
+export function formatMs(ms: number): string {
   for (const [unit, n] of [
     ['h', 3_600_000],
     ['m', 60_000],
@@ -478,43 +478,3 @@ export function parseBootstrapLines(text: string): { addrs: string[]; bad: strin
   }
   return { addrs, bad };
 }
-
-export const USAGE = `Usage: peernet-peer [flags]
-       peernet-peer keygen --out PATH
-
-Flags (each also read from PEERNET_<FLAG>, e.g. PEERNET_DATA_DIR; flags win):
-  --listen MULTIADDR         libp2p listen address, repeatable (default /ip4/0.0.0.0/tcp/4001)
-  --announce MULTIADDR       an address to announce instead of the listen addresses (behind NAT,
-                             a NodePort or a host port), repeatable
-  --api HOST:PORT            HTTP API address (default 127.0.0.1:5001; port 0 picks a free port)
-  --bootstrap MULTIADDR      peer to join through, with /p2p/<peerId>, repeatable
-  --bootstrap-file PATH      one bootstrap multiaddr a line, re-read when it changes
-  --external-bootstrap-file PATH
-                             peers beyond this network (federation), one a line: all dialled and
-                             kept connected; re-read when it changes
-  --key-file PATH            private key (peernet-peer keygen); without it a fresh identity
-  --network NAME             network name: peers of different names never share a DHT (default "default")
-  --mdns                     discover peers on the local network with mDNS
-  --swarm-key-file PATH      private network: a kubo/go-libp2p swarm.key (/key/swarm/psk/1.0.0/),
-                             used as it is; without it the network is open
-  --api-token-file PATH      a file holding the API token: PUT/POST writes, drain and ping then
-                             need "Authorization: Bearer <token>" (reads and probes stay open)
-  --data-dir PATH            keep records across restarts (memory only without it)
-  --log-level LEVEL          trace, debug, info, warn, error, fatal or silent (default info)
-  --dht-profile NAME         tuned (default) or stock (kadDHT() defaults, for comparison)
-  --replication N            copies of each record on the closest peers (default ${D.replication})
-  --write-quorum N           a PUT answers once N of them confirmed (default ${D.writeQuorum}, at most --replication)
-  --read-quorum N            a GET answers with the newest of N copies, its own among them
-                             (default ${D.readQuorum}, at most --replication; GET ?quorum=N per request)
-  --republish-interval DUR   how often held records are re-put (default ${formatMs(D.republishInterval)})
-  --drain-timeout DUR        how long a drain may take to hand records off (default ${formatMs(D.drainTimeout)})
-  --max-connections N        connection limit (default 300)
-  --max-records N            records this peer holds at most (default: memory limit / 16 KiB)
-  --max-record-bytes SIZE    bytes of records it holds at most, e.g. 64MiB (default: memory limit / 4)
-  --max-provider-records N   provider records it holds at most (default: memory limit / 8 KiB)
-  --max-providers-per-key N  provider records of one key at most (default 100)
-                             (memory limit: the cgroup's memory.max, else 512 MiB)
-  --max-clock-skew DUR       refuse records dated further ahead of this clock (default ${formatMs(D.maxClockSkew)})
-  --help                     this text
-  --version                  print the version
-`;

@@ -1,6 +1,7 @@
 // The daemon's main, loaded by peernet-peer.ts once the V8 flags are in place.
 import { pino, type Logger } from 'pino';
-import { ConfigError, parseConfig, USAGE } from '../config.js';
+import { ConfigError, parseConfig } from '../config.js';
+import { USAGE } from '../usage.js';
 import { generateIdentity, writeKeyFile } from '../../common/identity.js';
 import { startDaemon } from '../daemon.js';
 import { readMemoryLimit } from '../quotas.js';
