@@ -221,6 +221,11 @@ describe('exec credential plugins and auth providers (through client-node)', () 
     return import('@kubernetes/client-node');
   };
 
+  // client-node's first import takes seconds on a loaded machine: not inside a test's 5 s
+  beforeAll(async () => {
+    await import('@kubernetes/client-node');
+  }, 60_000);
+
   beforeAll(async () => {
     plugin = join(dir, 'bin', 'plugin.sh');
     await mkdir(join(dir, 'bin'), { recursive: true });
