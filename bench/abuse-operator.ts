@@ -267,6 +267,7 @@ function meanReconcileMs(before: string, after: string): number {
   return n > 0 ? (1000 * d('peernet_operator_reconcile_duration_seconds_sum')) / n : NaN;
 }
 
+// Long: the phase's steps in order (cluster, operator, networks, the slow peer, the figures).
 export async function runOperatorPhase(
   o: OperatorPhaseOptions,
   ctx: BenchContext,

@@ -49,6 +49,7 @@ const counts = (m: Map<string, number> | undefined): string =>
         .map(([c, n]) => `${n}x ${c}`)
         .join(', ');
 
+// Long: one printed line per figure of the peer phases.
 function reportPeers(o: AbuseOptions, r: PeerPhaseResults, ctx: BenchContext): void {
   if (r.floods.length > 0) {
     ctx.print(

@@ -428,6 +428,7 @@ function rssMiB(pid: number, field = 'VmRSS'): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+// Long: the benchmark's rounds in the order they run and print.
 async function run(args: string[], ctx: BenchContext): Promise<void> {
   const o = parse(args);
   const started = Date.now();

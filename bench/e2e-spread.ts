@@ -137,6 +137,7 @@ async function dhtReady(p: SeenPod): Promise<boolean> {
   return st?.ready === true && st.routingTable > 0;
 }
 
+// Long: one round's measurements in the order they are taken.
 async function measure(
   side: Side,
   cluster: Cluster,
@@ -286,6 +287,7 @@ function report(ctx: BenchContext, net: SideResult, sts: SideResult): void {
   for (const line of table(rows)) ctx.print(`  ${line}`);
 }
 
+// Long: the benchmark's rounds in the order they run and print.
 async function run(args: string[], ctx: BenchContext): Promise<void> {
   const { values } = parseArgs({
     args,

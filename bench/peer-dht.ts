@@ -257,6 +257,7 @@ function summary(kind: string, s: OpStats): string {
   );
 }
 
+// Long: one profile's run, phase by phase (start, settle, rest, GETs and PUTs, a late joiner, memory), each printed in order.
 async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Promise<Result> {
   const N = o.peers;
   const target = Math.min(20, N - 1);
@@ -623,6 +624,7 @@ const pct = (v: number): string => `${v.toFixed(1)} %`;
 const mib = (v: number): string => `${v.toFixed(1)} MiB`;
 const rate = (s: OpStats): number => (s.planned === 0 ? NaN : (100 * s.ok) / s.planned);
 
+// Long: one row per figure of the printed table.
 function rows(target: number): Row[] {
   return [
     { label: 'launch: all peers ready', value: (r) => r.launchMs, fmt: secs },

@@ -103,6 +103,7 @@ export interface RealStack {
   diagnose(): Promise<string>;
 }
 
+// A factory: the stack's hooks and helpers share the namespace, the release and the nodes.
 export function useRealStack(prefix: string, options: RealStackOptions = {}): RealStack {
   const ownCount = options.ownNodes ?? 0;
   const own: string[] = [];

@@ -61,6 +61,7 @@ process.on('exit', () => {
   for (const c of alive) c.kill('SIGKILL');
 });
 
+// A factory: start, log capture and stop share the child process.
 export function startOperatorProcess(options: OperatorProcessOptions): OperatorProcess {
   const logDir = options.logDir ?? '.test-output';
   mkdirSync(logDir, { recursive: true });
