@@ -250,7 +250,10 @@ export class Bootstrapper {
     await this.external?.reload();
   }
 
-  /** Tags the external peers keep-alive (libp2p redials them) and dials those not connected. */
+  /**
+   * Tags the external peers keep-alive (libp2p redials them when a connection drops) and dials
+   * those not connected. The retry loop only dials: the tags are set once per loaded list.
+   */
   private async keepExternal(peers: Multiaddr[]): Promise<void> {
     await Promise.all(
       peers.map(async (ma) => {
@@ -267,20 +270,21 @@ export class Bootstrapper {
             'cannot tag external peer',
           );
         }
-        if (this.connected(ma)) return;
-        try {
-          await this.node.dial(ma, {
-            signal: AbortSignal.timeout(this.opts.dialTimeout ?? 10_000),
-          });
-          this.log.debug({ addr: ma.toString() }, 'connected to external peer');
-        } catch (err) {
-          this.log.debug(
-            { addr: ma.toString(), err: (err as Error).message },
-            'external dial failed',
-          );
-        }
+        if (!this.connected(ma)) await this.tryDial(ma, 'external');
       }),
     );
+  }
+
+  /** One dial within dialTimeout; true when it connected. */
+  private async tryDial(ma: Multiaddr, kind: 'bootstrap' | 'external'): Promise<boolean> {
+    try {
+      await this.node.dial(ma, { signal: AbortSignal.timeout(this.opts.dialTimeout ?? 10_000) });
+      this.log.debug({ addr: ma.toString() }, `connected to ${kind} peer`);
+      return true;
+    } catch (err) {
+      this.log.debug({ addr: ma.toString(), err: (err as Error).message }, `${kind} dial failed`);
+      return false;
+    }
   }
 
   private isolated(): boolean {
@@ -311,18 +315,7 @@ export class Bootstrapper {
       const ma = order.shift();
       if (ma == null) return;
       if (this.connected(ma)) return; // it dialled us meanwhile: that counts
-      try {
-        await this.node.dial(ma, {
-          signal: AbortSignal.timeout(this.opts.dialTimeout ?? 10_000),
-        });
-        this.log.debug({ addr: ma.toString() }, 'connected to bootstrap peer');
-        return;
-      } catch (err) {
-        this.log.debug(
-          { addr: ma.toString(), err: (err as Error).message },
-          'bootstrap dial failed',
-        );
-      }
+      if (await this.tryDial(ma, 'bootstrap')) return;
     }
   }
 
@@ -336,8 +329,8 @@ export class Bootstrapper {
         } else if (!this.isolated()) {
           this.backoff = this.minBackoff;
         }
-        const external = this.externalPeers().filter((ma) => !this.connected(ma));
-        if (external.length > 0) void this.keepExternal(external);
+        for (const ma of this.externalPeers())
+          if (!this.connected(ma)) void this.tryDial(ma, 'external');
         this.scheduleRetry();
       },
       this.isolated() ? this.backoff : this.maxBackoff,
