@@ -22,7 +22,7 @@ import {
   swarmSecretName,
   apiTokenSecretName,
 } from './names.js';
-import { exposedPort, type DesiredPeer } from './pods.js';
+import { exposeType, exposedPort, type DesiredPeer } from './pods.js';
 
 /**
  * `/dns4/<pod>.<network>-peers.<namespace>.svc.<domain>/tcp/<port>/p2p/<peerId>` for every peer
@@ -84,7 +84,7 @@ export function desiredService(network: PeerNetwork): V1Service {
  * one that forwards, and the peer sees its clients' addresses. Empty otherwise.
  */
 export function desiredExposeServices(network: PeerNetwork): V1Service[] {
-  if (network.spec.expose?.type !== 'nodePort') return [];
+  if (exposeType(network) !== 'nodePort') return [];
   const topology = resolveTopology(network.spec.topology);
   const name = network.metadata.name;
   return Array.from({ length: network.spec.replicas }, (_, ordinal) => ({
@@ -327,8 +327,7 @@ export function desiredNetworkPolicy(
     {
       // a federated or exposed network's peers meet peers from other namespaces, clusters or
       // outside the cluster
-      ...(federates(network) ||
-      (network.spec.expose?.type !== undefined && network.spec.expose.type !== 'none')
+      ...(federates(network) || exposeType(network) !== undefined
         ? {}
         : { from: [{ podSelector: { matchLabels: own } }] }),
       ports: [

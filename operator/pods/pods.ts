@@ -96,6 +96,12 @@ export function affinityFor(topology: ResolvedTopology, network: string): V1Affi
 /** The environment variable the kubelet fills with the node's IP (the downward API). */
 export const HOST_IP_ENV = 'PEERNET_HOST_IP';
 
+/** How the network's peers are reached from outside: hostPort, nodePort, or not at all. */
+export function exposeType(network: PeerNetwork): 'hostPort' | 'nodePort' | undefined {
+  const type = network.spec.expose?.type;
+  return type === 'hostPort' || type === 'nodePort' ? type : undefined;
+}
+
 /**
  * The port of peer i of pod `ordinal` on its node, with spec.expose: basePort + ordinal x
  * peersPerPod + i, the same across restarts. Undefined when the network is not exposed.
@@ -106,8 +112,8 @@ export function exposedPort(
   i: number,
   topology: ResolvedTopology = resolveTopology(network.spec.topology),
 ): number | undefined {
-  const type = network.spec.expose?.type;
-  if (type !== 'hostPort' && type !== 'nodePort') return undefined;
+  const type = exposeType(network);
+  if (type === undefined) return undefined;
   const base = network.spec.expose?.basePort ?? DEFAULT_BASE_PORT[type];
   return base + ordinal * topology.peersPerPod + i;
 }
@@ -155,7 +161,7 @@ function container(
   const api = `api-${i}`;
   const { resources } = network.spec;
   const exposed = exposedPort(network, ordinal, i, topology);
-  const hostPort = network.spec.expose?.type === 'hostPort' ? exposed : undefined;
+  const hostPort = exposeType(network) === 'hostPort' ? exposed : undefined;
   return {
     name: containerName(i),
     image: network.spec.image ?? settings.peerImage,
