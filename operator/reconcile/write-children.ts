@@ -2,6 +2,7 @@
 // token Secret, headless Service, bootstrap ConfigMap, PodDisruptionBudget, NetworkPolicy), each
 // written only when missing or different, and never over an object that is not this network's.
 import { randomBytes } from 'node:crypto';
+import { mapLimit } from '../../common/concurrency.js';
 import type { V1Secret } from '@kubernetes/client-node';
 import { generateIdentity, identityFromBytes } from '../../common/identity.js';
 import type { PeerNetwork } from '../api/schema.js';
@@ -44,6 +45,8 @@ import {
 export interface ChildrenSettings {
   clusterDomain: string;
   policy: NetworkPolicySettings;
+  /** parallel writes of one kind (the NodePort Services of many pods) */
+  concurrency: number;
 }
 
 /** Peer IDs of the keys seen (deriving one parses a private key: ~0.1 ms, 200 per reconcile). */
@@ -121,7 +124,7 @@ export async function planChildren(
         desiredNetworkPolicy(network, settings.policy),
         c.cache.networkPolicies,
       ),
-      ensureExposeServices(c, network),
+      ensureExposeServices(c, settings, network),
     ]);
     const refused = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
     if (refused) throw refused.reason;
@@ -305,14 +308,18 @@ async function applyIfNeeded<T extends KubeObject>(
  * away, or of a network no longer exposed that way, are deleted. A node port another Service holds
  * is refused by the API server (422): the status then says Refused and names the port.
  */
-async function ensureExposeServices(c: ReconcilerComponents, network: PeerNetwork): Promise<void> {
+async function ensureExposeServices(
+  c: ReconcilerComponents,
+  settings: ChildrenSettings,
+  network: PeerNetwork,
+): Promise<void> {
   const { name, namespace, uid } = network.metadata;
   const desired = desiredExposeServices(network);
   const wanted = new Set(desired.map((d) => d.metadata?.name));
-  for (const d of desired)
-    await applyIfNeeded(c, network, d, c.cache.services.get(namespace, d.metadata?.name ?? ''), [
-      'spec',
-    ]);
+  // one per pod: written like the pods, `concurrency` at a time, not one after another
+  await mapLimit(desired, settings.concurrency, (d) =>
+    applyIfNeeded(c, network, d, c.cache.services.get(namespace, d.metadata?.name ?? ''), ['spec']),
+  );
   const ours = new RegExp(`^${name}-\\d+-p2p$`);
   for (const svc of c.cache.services.list(namespace)) {
     const svcName = svc.metadata?.name ?? '';
