@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds what a real kubelet needs on the host besides runc (from Debian): containerd 2.x with its
-# runc shim and ctr, a CoreDNS with only the cluster DNS plugins, and the pod sandbox's pause
-# binary, from published Go modules and our own sources, once, into a cache folder keyed by every
-# version. Prints the folder on its last line. See /work/shared/notes/real-runtime.md.
+# runc shim and ctr, a CoreDNS with only the cluster DNS plugins, the pod sandbox's pause binary,
+# and rancher's local-path-provisioner (the dynamic provisioner of the real nodes' volumes), from
+# published Go modules and our own sources, once, into a cache folder keyed by every version. Prints the folder on its last line. See /work/shared/notes/real-runtime.md.
 set -euo pipefail
 
 CONTAINERD_VERSION="${CONTAINERD_VERSION:-v2.4.2}"
@@ -10,14 +10,15 @@ CONTAINERD_VERSION="${CONTAINERD_VERSION:-v2.4.2}"
 # needs `replace` directives, and with -trimpath a replaced module's build cache key names the
 # required version, not the replacement: the pin would share no package with build-binaries.sh.
 COREDNS_VERSION="${COREDNS_VERSION:-v1.15.0}"
+LOCAL_PATH_PROVISIONER_VERSION="${LOCAL_PATH_PROVISIONER_VERSION:-v0.0.30}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE_ROOT="${PEERNET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/peernet}"
 GO_VERSION="$(go env GOVERSION)"
 # Our own Go sources are part of the key: editing them must rebuild.
 SRC_HASH="$(cat "$HERE/pause/main.go" "$HERE/pause/go.mod" "$HERE/coredns/main.go" | sha256sum | cut -c1-12)"
-KEY="containerd-${CONTAINERD_VERSION}_coredns-${COREDNS_VERSION}_src-${SRC_HASH}_${GO_VERSION}"
+KEY="containerd-${CONTAINERD_VERSION}_coredns-${COREDNS_VERSION}_lpp-${LOCAL_PATH_PROVISIONER_VERSION}_src-${SRC_HASH}_${GO_VERSION}"
 OUT="$CACHE_ROOT/runtime/$KEY"
-TOOLS=(containerd containerd-shim-runc-v2 ctr coredns pause)
+TOOLS=(containerd containerd-shim-runc-v2 ctr coredns pause local-path-provisioner)
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false"
 
@@ -84,9 +85,20 @@ build_coredns() {
   install_checked coredns -version
 }
 
+build_local_path_provisioner() {
+  local t; t=$(date +%s)
+  log "building local-path-provisioner $LOCAL_PATH_PROVISIONER_VERSION"; heartbeat local-path-provisioner
+  GOBIN="$WORK/gobin-lpp" go install -trimpath -ldflags "-s -w -X main.VERSION=${LOCAL_PATH_PROVISIONER_VERSION#v}" \
+    "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION"
+  mv "$WORK/gobin-lpp/local-path-provisioner" "$WORK/local-path-provisioner"
+  done_step local-path-provisioner "$t"
+  install_checked local-path-provisioner --version
+}
+
 exe "$OUT/pause" || build_pause
 { exe "$OUT/containerd" && exe "$OUT/ctr" && exe "$OUT/containerd-shim-runc-v2"; } || build_containerd
 exe "$OUT/coredns" || build_coredns
+exe "$OUT/local-path-provisioner" || build_local_path_provisioner
 have_all || { log "build finished but binaries are missing in $OUT"; exit 1; }
 log "all runtime binaries ready in $(( $(date +%s) - start ))s"
 echo "$OUT"

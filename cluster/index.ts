@@ -61,6 +61,12 @@ import {
   type SlotLayout,
 } from './real-nodes/index.js';
 import { ensurePauseImage } from './real-nodes/pause-image.js';
+import {
+  ensureVolumeHelperImage,
+  provisionerCommand,
+  storageObjects,
+  writeProvisionerConfig,
+} from './real-nodes/storage.js';
 import { ensureRuntimeBinaries } from './runtime-binaries.js';
 import { readState, writeState, type ClusterState, type RealNodeState } from './state.js';
 
@@ -368,8 +374,8 @@ function liveComponents(state: ClusterState): ComponentName[] {
 async function stopAll(state: ClusterState): Promise<void> {
   if (state.real !== undefined) {
     for (const node of state.real.nodes) await stopRealNode(node);
-    const dns = state.real.coredns;
-    if (dns?.pid !== undefined) await stopProcess(dns.pid, dns.command);
+    for (const c of [state.real.storage, state.real.coredns])
+      if (c?.pid !== undefined) await stopProcess(c.pid, c.command);
   }
   for (const name of [...componentNames].reverse()) {
     const c = state.components[name];
@@ -391,6 +397,7 @@ export function killClusterNow(state: ClusterState): void {
     ...Object.values(state.components).map((c) => c?.pid),
     ...(state.real?.nodes.flatMap((n) => Object.values(n.components).map((c) => c.pid)) ?? []),
     state.real?.coredns?.pid,
+    state.real?.storage?.pid,
   ];
   for (const pid of pids) {
     if (pid === undefined) continue;
@@ -473,7 +480,11 @@ class LocalCluster implements Cluster {
         coredns: rt.coredns,
         shimDir: dirname(rt.containerdShim),
       },
-      images: [await ensurePauseImage(rt.pause), ...(this.state.real?.images ?? [])],
+      images: [
+        await ensurePauseImage(rt.pause),
+        await ensureVolumeHelperImage(),
+        ...(this.state.real?.images ?? []),
+      ],
       timeoutMs: this.timeoutMs,
       progress,
     };
@@ -498,6 +509,28 @@ class LocalCluster implements Cluster {
       {},
       progress,
     );
+    progress('starting the volume provisioner (local-path-provisioner, StorageClass local-path)');
+    await this.startStorage();
+  }
+
+  /** The volume provisioner and its objects (real-nodes/storage.ts); its own process. */
+  private async startStorage(): Promise<void> {
+    const rt = await ensureRuntimeBinaries();
+    const dir = join(this.dir, 'storage');
+    const volumes = join(dir, 'volumes');
+    const applied = await this.kubectl(['apply', '-f', '-'], { input: storageObjects(volumes) });
+    if (applied.code !== 0)
+      throw new Error(`applying the volume provisioner's objects failed: ${applied.stderr}`);
+    const spec = provisionerCommand(
+      rt.localPathProvisioner,
+      this.kubeconfig,
+      writeProvisionerConfig(dir, volumes),
+      join(this.paths.logs, 'local-path-provisioner.log'),
+    );
+    spec.pid = spawnDetached(spec);
+    this.saveState((s) => {
+      if (s.real) s.real.storage = spec;
+    });
   }
 
   async addRealNodes(count: number, labels: Record<string, string> = {}): Promise<string[]> {

@@ -13,6 +13,8 @@ export interface RuntimeBinaries {
   coredns: string;
   /** The static pause binary for the pod sandbox image. */
   pause: string;
+  /** rancher's local-path-provisioner: the dynamic provisioner of the real nodes' volumes. */
+  localPathProvisioner: string;
 }
 
 /** The build script, found relative to this module (it runs from `dist/cluster/`). */
@@ -29,6 +31,7 @@ export function runtimeBinariesIn(dir: string): RuntimeBinaries {
     ctr: join(dir, 'ctr'),
     coredns: join(dir, 'coredns'),
     pause: join(dir, 'pause'),
+    localPathProvisioner: join(dir, 'local-path-provisioner'),
   };
 }
 

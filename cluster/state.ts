@@ -42,6 +42,8 @@ export const clusterStateSchema = z.object({
       slot: z.number().int(),
       nodes: z.array(realNodeSchema),
       coredns: commandSchema.optional(),
+      /** the volume provisioner (local-path-provisioner) */
+      storage: commandSchema.optional(),
       /** token per user of the nodes, kube-proxy and CoreDNS */
       tokens: z.record(z.string(), z.string()),
       zones: z.array(z.string()),
