@@ -108,6 +108,16 @@ describe('charts/peernet-operator', () => {
     expect(verbs('', 'configmaps')).toEqual(['create', 'get', 'list', 'patch', 'watch']);
     // delete: the NodePort Services of pods scaled away (spec.expose.type nodePort)
     expect(verbs('', 'services')).toEqual(['create', 'delete', 'list', 'patch', 'watch']);
+    // spec.storage: claims made per pod, their owner set by the retention policy (update), those
+    // of pods scaled away deleted with whenScaled: Delete; get: a claim's name not in the cache
+    expect(verbs('', 'persistentvolumeclaims')).toEqual([
+      'create',
+      'delete',
+      'get',
+      'list',
+      'update',
+      'watch',
+    ]);
     expect(verbs('', 'events')).toEqual(['create']);
     expect(verbs('', 'nodes')).toEqual(['list', 'watch']);
     const fiveVerbs = ['create', 'delete', 'list', 'patch', 'watch'];
@@ -122,6 +132,7 @@ describe('charts/peernet-operator', () => {
         'secrets',
         'configmaps',
         'services',
+        'persistentvolumeclaims',
         'events',
         'poddisruptionbudgets',
         'networkpolicies',

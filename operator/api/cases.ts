@@ -255,6 +255,72 @@ export const SPEC_CASES: SpecCase[] = [
     spec: { topology: { mode: 'spread' }, expose: { type: 'loadBalancer' } },
     refusedAt: 'spec.expose.type',
   },
+  // spec.storage: bounded sizes, known retention policies, and nothing that would need a claim
+  // resized or replaced
+  {
+    name: 'storage with the defaults',
+    spec: { topology: { mode: 'spread' }, storage: {} },
+  },
+  {
+    name: 'storage with a class and retention',
+    spec: {
+      topology: { mode: 'spread' },
+      storage: {
+        size: '256Mi',
+        storageClassName: 'local-path',
+        retention: { whenDeleted: 'Delete', whenScaled: 'Delete' },
+      },
+    },
+  },
+  {
+    name: 'storage size below 16Mi',
+    spec: { topology: { mode: 'spread' }, storage: { size: '1Mi' } },
+    refusedAt: 'spec.storage.size',
+  },
+  {
+    name: 'storage size above 16Ti',
+    spec: { topology: { mode: 'spread' }, storage: { size: '20Ti' } },
+    refusedAt: 'spec.storage.size',
+  },
+  {
+    name: 'storage size not a quantity',
+    spec: { topology: { mode: 'spread' }, storage: { size: 'big' } },
+    refusedAt: 'spec.storage.size',
+  },
+  {
+    name: 'storage retention unknown',
+    spec: { topology: { mode: 'spread' }, storage: { retention: { whenScaled: 'Archive' } } },
+    refusedAt: 'spec.storage.retention.whenScaled',
+  },
+  {
+    name: 'storage added to a network',
+    old: { topology: { mode: 'spread' } },
+    spec: { topology: { mode: 'spread' }, storage: {} },
+    refusedAt: 'spec.storage',
+  },
+  {
+    name: 'storage removed from a network',
+    old: { topology: { mode: 'spread' }, storage: {} },
+    spec: { topology: { mode: 'spread' } },
+    refusedAt: 'spec.storage',
+  },
+  {
+    name: 'storage size changed',
+    old: { topology: { mode: 'spread' }, storage: { size: '1Gi' } },
+    spec: { topology: { mode: 'spread' }, storage: { size: '2Gi' } },
+    refusedAt: 'spec.storage.size',
+  },
+  {
+    name: 'storage class changed',
+    old: { topology: { mode: 'spread' }, storage: {} },
+    spec: { topology: { mode: 'spread' }, storage: { storageClassName: 'fast' } },
+    refusedAt: 'spec.storage.storageClassName',
+  },
+  {
+    name: 'storage retention changed',
+    old: { topology: { mode: 'spread' }, storage: {} },
+    spec: { topology: { mode: 'spread' }, storage: { retention: { whenDeleted: 'Delete' } } },
+  },
   {
     name: 'networkId with upper case',
     spec: { topology: { mode: 'spread' }, networkId: 'Shared' },

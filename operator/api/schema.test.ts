@@ -170,7 +170,7 @@ describe('the CRD', () => {
   const specProps = () =>
     (version.schema.openAPIV3Schema.properties as Record<string, Record<string, unknown>>).spec!;
 
-  test('spec carries the swarmKeySecret rule, the one-node size caps and the exposed port ranges, naming the field', () => {
+  test('spec carries the swarmKeySecret rule, the one-node size caps, the exposed port ranges and storage, naming the field', () => {
     expect(specProps()['x-kubernetes-validations']).toEqual([
       expect.objectContaining({
         fieldPath: '.swarmKeySecret',
@@ -195,6 +195,10 @@ describe('the CRD', () => {
       expect.objectContaining({
         fieldPath: '.expose.basePort',
         message: expect.stringMatching(/^spec\.expose\.basePort: with type hostPort .*65535/),
+      }),
+      expect.objectContaining({
+        fieldPath: '.storage',
+        message: expect.stringMatching(/^spec\.storage cannot be added or removed/),
       }),
     ]);
   });

@@ -163,6 +163,37 @@ export const SPEC_RULES: CelRule[] = [
       "spec.expose.basePort: with type hostPort every peer's port (basePort + ordinal x peersPerPod + i) must be at most 65535",
     fieldPath: '.expose.basePort',
   },
+  {
+    rule: 'has(self.storage) == has(oldSelf.storage)',
+    message:
+      'spec.storage cannot be added or removed once the network exists (create a new network to change it)',
+    fieldPath: '.storage',
+  },
+];
+
+/** spec.storage: a PersistentVolumeClaim per pod at the peers' data directory. */
+export const RETENTION_POLICIES = ['Retain', 'Delete'] as const;
+export const STORAGE_SIZE_RANGE = ['16Mi', '16Ti'] as const;
+export const STORAGE_RULES: CelRule[] = [
+  {
+    rule:
+      `!isQuantity(self.size) || (quantity(self.size).compareTo(quantity('${STORAGE_SIZE_RANGE[0]}')) >= 0 && ` +
+      `quantity(self.size).compareTo(quantity('${STORAGE_SIZE_RANGE[1]}')) <= 0)`,
+    message: `spec.storage.size must be between ${STORAGE_SIZE_RANGE[0]} and ${STORAGE_SIZE_RANGE[1]}`,
+    fieldPath: '.size',
+  },
+  {
+    rule: 'self.size == oldSelf.size',
+    message: 'spec.storage.size is immutable (the claims are not resized)',
+    fieldPath: '.size',
+  },
+  {
+    rule:
+      "(has(self.storageClassName) ? self.storageClassName : '') == " +
+      "(has(oldSelf.storageClassName) ? oldSelf.storageClassName : '')",
+    message: 'spec.storage.storageClassName is immutable',
+    fieldPath: '.storageClassName',
+  },
 ];
 
 /** CEL on spec.resources: a request above its limit is refused (as the API server refuses the pod). */
@@ -438,6 +469,54 @@ export const specSchema = z
       .strict()
       .optional()
       .meta({ description: 'How peers are reached from outside the cluster.' }),
+    storage: z
+      .object({
+        size: quantity("The size of each pod's volume", '1Gi').meta({
+          description: `The size of each pod's volume (a quantity, ${STORAGE_SIZE_RANGE[0]} to ${STORAGE_SIZE_RANGE[1]}, default "1Gi"). Immutable.`,
+        }),
+        storageClassName: z
+          .string()
+          .min(1)
+          .max(253)
+          .regex(new RegExp(DNS_SUBDOMAIN))
+          .optional()
+          .meta({
+            description: "The claims' StorageClass; unset: the cluster's default class. Immutable.",
+          }),
+        retention: z
+          .object({
+            whenDeleted: z.enum(RETENTION_POLICIES).default('Retain').meta({
+              description:
+                'Retain (default): the claims outlive the PeerNetwork, and a network created again with the same name finds its records. Delete: they are deleted with it.',
+            }),
+            whenScaled: z.enum(RETENTION_POLICIES).default('Retain').meta({
+              description:
+                'Retain (default): the claim of a pod scaled away is kept, and the pod finds its records when scaled back. Delete: it is deleted once the pod is gone.',
+            }),
+          })
+          .strict()
+          .prefault({})
+          .meta({
+            description:
+              "What happens to the claims when the network is deleted or scaled down (like a StatefulSet's persistentVolumeClaimRetentionPolicy).",
+          }),
+      })
+      .strict()
+      .superRefine((st, ctx) => {
+        if (
+          QUANTITY.test(st.size) &&
+          (compareQuantities(st.size, STORAGE_SIZE_RANGE[0]) < 0 ||
+            compareQuantities(st.size, STORAGE_SIZE_RANGE[1]) > 0)
+        )
+          ctx.addIssue({ code: 'custom', path: ['size'], message: STORAGE_RULES[0]!.message });
+      })
+      .optional()
+      .meta({
+        description:
+          "A PersistentVolumeClaim <pod>-data per pod, mounted at the peers' data directory (--data-dir /var/lib/peernet/peer-<i>): records survive restarts, a scale to 0 and back, and deleting every pod. " +
+          'Cannot be added or removed once the network exists.',
+        'x-kubernetes-validations': STORAGE_RULES,
+      }),
     tolerations: z
       .array(tolerationSchema)
       .max(32)
@@ -693,7 +772,7 @@ export function checkName(name: string): string | undefined {
   return undefined;
 }
 
-/** The transition (immutability) rules of TOPOLOGY_RULES, for the operator side and tests. */
+/** The transition (immutability) rules of TOPOLOGY_RULES, SPEC_RULES and STORAGE_RULES, for the operator side and tests. */
 export function checkUpdate(
   oldSpec: PeerNetworkSpec,
   newSpec: PeerNetworkSpec,
@@ -702,5 +781,12 @@ export function checkUpdate(
   const n = resolveTopology(newSpec.topology);
   if (o.mode !== n.mode) return TOPOLOGY_RULES[3]!.message;
   if (o.peersPerPod !== n.peersPerPod) return TOPOLOGY_RULES[4]!.message;
+  if ((oldSpec.storage === undefined) !== (newSpec.storage === undefined))
+    return SPEC_RULES[6]!.message;
+  if (oldSpec.storage && newSpec.storage) {
+    if (oldSpec.storage.size !== newSpec.storage.size) return STORAGE_RULES[1]!.message;
+    if ((oldSpec.storage.storageClassName ?? '') !== (newSpec.storage.storageClassName ?? ''))
+      return STORAGE_RULES[2]!.message;
+  }
   return undefined;
 }

@@ -55,6 +55,7 @@ export function watchForChanges(informers: Informers, enqueue: Enqueue): void {
     informers.services,
     informers.pdbs,
     informers.networkPolicies,
+    informers.claims,
   ] as const) {
     (inf as { on(cb: (k: string, o: KubeObject) => void): void }).on((_k, o) =>
       enqueue(ownerKey(o)),

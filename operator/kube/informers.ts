@@ -1,7 +1,14 @@
 // Informers: a list, then a watch from its resourceVersion, keeping a cache and calling back on
 // every change. A watch the server ends is resumed from the last resourceVersion (bookmarks keep
 // it fresh); 410 Gone relists; any other failure retries with exponential backoff and jitter.
-import type { V1ConfigMap, V1Node, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import type {
+  V1ConfigMap,
+  V1Node,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  V1Secret,
+  V1Service,
+} from '@kubernetes/client-node';
 import type { PeerNetworkObject } from '../api/schema.js';
 import { MANAGED_BY_SELECTOR } from '../pods/names.js';
 import type { Clock } from '../reconcile/clock.js';
@@ -197,6 +204,7 @@ export interface Informers {
   nodes: Informer<V1Node>;
   pdbs: Informer<KubeObject>;
   networkPolicies: Informer<KubeObject>;
+  claims: Informer<V1PersistentVolumeClaim>;
   start(): Promise<void>;
   stop(): Promise<void>;
   synced(): boolean;
@@ -221,6 +229,7 @@ export function createInformers(
     nodes: make<V1Node>(RESOURCES.Node, { namespaces: [] }),
     pdbs: make<KubeObject>(RESOURCES.PodDisruptionBudget, owned),
     networkPolicies: make<KubeObject>(RESOURCES.NetworkPolicy, owned),
+    claims: make<V1PersistentVolumeClaim>(RESOURCES.PersistentVolumeClaim, owned),
   };
   const all = options.watchNodes
     ? Object.values(inf)

@@ -11,6 +11,12 @@ export const RESOURCES = {
   Secret: { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true },
   ConfigMap: { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
   Service: { apiVersion: 'v1', kind: 'Service', plural: 'services', namespaced: true },
+  PersistentVolumeClaim: {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    plural: 'persistentvolumeclaims',
+    namespaced: true,
+  },
   Event: { apiVersion: 'v1', kind: 'Event', plural: 'events', namespaced: true },
   Node: { apiVersion: 'v1', kind: 'Node', plural: 'nodes', namespaced: false },
   PodDisruptionBudget: {

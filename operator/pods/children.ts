@@ -1,6 +1,11 @@
 // Pure builders of the network's other children: bootstrap list, headless Service, bootstrap
 // ConfigMap and the key Secrets (the keys themselves are made by the reconciler and passed in).
-import type { V1ConfigMap, V1Secret, V1Service } from '@kubernetes/client-node';
+import type {
+  V1ConfigMap,
+  V1PersistentVolumeClaim,
+  V1Secret,
+  V1Service,
+} from '@kubernetes/client-node';
 import { formatSwarmKey } from '../../common/identity.js';
 import { resolveTopology, type PeerNetwork } from '../api/schema.js';
 import {
@@ -8,10 +13,14 @@ import {
   API_TOKEN_FILE,
   BOOTSTRAP_FILE,
   EXTERNAL_FILE,
+  FIELD_MANAGER,
+  LABEL_INSTANCE,
+  LABEL_MANAGED_BY,
   LABEL_ORDINAL,
   P2P_BASE_PORT,
   SWARM_FILE,
   bootstrapConfigMapName,
+  dataClaimName,
   exposeServiceName,
   keysSecretName,
   labelsFor,
@@ -105,6 +114,43 @@ export function desiredExposeServices(network: PeerNetwork): V1Service[] {
       })),
     },
   }));
+}
+
+/**
+ * spec.storage: the claim of each pod. Owned by the network (deleted with it by the garbage
+ * collector) only with retention.whenDeleted Delete; a retained claim is known by its labels, and
+ * a network of the same name made again takes it over.
+ */
+export function desiredClaims(network: PeerNetwork): V1PersistentVolumeClaim[] {
+  const storage = network.spec.storage;
+  if (storage === undefined) return [];
+  const name = network.metadata.name;
+  return Array.from({ length: network.spec.replicas }, (_, ordinal) => ({
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: {
+      name: dataClaimName(podName(name, ordinal)),
+      namespace: network.metadata.namespace,
+      labels: { ...labelsFor(name), [LABEL_ORDINAL]: String(ordinal) },
+      ...(storage.retention.whenDeleted === 'Delete'
+        ? { ownerReferences: [ownerReference(network.metadata)] }
+        : {}),
+    },
+    spec: {
+      accessModes: ['ReadWriteOnce'],
+      volumeMode: 'Filesystem',
+      resources: { requests: { storage: storage.size } },
+      ...(storage.storageClassName !== undefined
+        ? { storageClassName: storage.storageClassName }
+        : {}),
+    },
+  }));
+}
+
+/** Whether a claim is one this operator made for the network of this name (its labels). */
+export function isClaimOf(network: string, claim: V1PersistentVolumeClaim): boolean {
+  const l = claim.metadata?.labels ?? {};
+  return l[LABEL_INSTANCE] === network && l[LABEL_MANAGED_BY] === FIELD_MANAGER;
 }
 
 export function bootstrapText(addrs: readonly string[]): string {

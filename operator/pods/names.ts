@@ -21,12 +21,16 @@ export const BOOTSTRAP_FILE = 'bootstrap.txt';
 /** spec.bootstrap.external, beside BOOTSTRAP_FILE in the bootstrap ConfigMap */
 export const EXTERNAL_FILE = 'external.txt';
 export const SWARM_FILE = 'swarm.key';
+/** spec.storage: the pod's volume; peer i keeps its records in DATA_MOUNT/peer-<i> */
+export const DATA_MOUNT = '/var/lib/peernet';
 
 export const podName = (network: string, ordinal: number): string => `${network}-${ordinal}`;
 export const serviceName = (network: string): string => `${network}-peers`;
 export const keysSecretName = (network: string): string => `${network}-keys`;
 /** spec.expose.type nodePort: the NodePort Service of one pod */
 export const exposeServiceName = (pod: string): string => `${pod}-p2p`;
+/** spec.storage: the PersistentVolumeClaim of one pod (kept across its restarts) */
+export const dataClaimName = (pod: string): string => `${pod}-data`;
 export const swarmSecretName = (network: string): string => `${network}-swarm`;
 export const apiTokenSecretName = (network: string): string => `${network}-api-token`;
 export const bootstrapConfigMapName = (network: string): string => `${network}-bootstrap`;

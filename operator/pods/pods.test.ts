@@ -6,11 +6,13 @@ import {
   bootstrapText,
   contains,
   desiredBootstrapConfigMap,
+  desiredClaims,
   desiredExposeServices,
   desiredNetworkPolicy,
   desiredPodDisruptionBudget,
   desiredService,
   desiredSwarmSecret,
+  isClaimOf,
   makesSwarmSecret,
   needsApply,
 } from './children.js';
@@ -560,5 +562,61 @@ describe('optional children', () => {
       ...(networkPolicy ? { networkPolicy } : {}),
     });
     expect(desiredNetworkPolicy(n, { byDefault }) !== undefined).toBe(made);
+  });
+});
+
+describe('storage', () => {
+  test('no claims, volume or --data-dir without spec.storage', () => {
+    const n = network({ topology: { mode: 'colocated', peersPerPod: 2 } });
+    expect(desiredClaims(n)).toEqual([]);
+    const pod = desiredPod(n, 0, settings);
+    expect(pod.spec?.volumes?.some((v) => v.persistentVolumeClaim)).toBe(false);
+    for (const c of pod.spec?.containers ?? []) expect(c.args).not.toContain('--data-dir');
+  });
+
+  test('a claim per pod, mounted by every container, a folder per peer', () => {
+    const n = network({
+      replicas: 2,
+      topology: { mode: 'colocated', peersPerPod: 2 },
+      storage: { size: '2Gi', storageClassName: 'fast' },
+    });
+    const claims = desiredClaims(n);
+    expect(claims.map((c) => c.metadata?.name)).toEqual(['net-0-data', 'net-1-data']);
+    expect(claims[1]!.spec).toEqual({
+      accessModes: ['ReadWriteOnce'],
+      volumeMode: 'Filesystem',
+      resources: { requests: { storage: '2Gi' } },
+      storageClassName: 'fast',
+    });
+    expect(claims[1]!.metadata?.labels?.['peernet.io/ordinal']).toBe('1');
+    // retained by default: no owner, so deleting the network leaves the data
+    expect(claims[0]!.metadata?.ownerReferences).toBeUndefined();
+    expect(claims.every((c) => isClaimOf('net', c))).toBe(true);
+    expect(isClaimOf('other', claims[0]!)).toBe(false);
+
+    const pod = desiredPod(n, 1, settings);
+    expect(pod.spec?.volumes).toContainEqual({
+      name: 'data',
+      persistentVolumeClaim: { claimName: 'net-1-data' },
+    });
+    const dirs = (pod.spec?.containers ?? []).map((c) => {
+      expect(c.volumeMounts).toContainEqual({ name: 'data', mountPath: '/var/lib/peernet' });
+      const args = c.args ?? [];
+      return args[args.indexOf('--data-dir') + 1];
+    });
+    expect(dirs).toEqual(['/var/lib/peernet/peer-0', '/var/lib/peernet/peer-1']);
+  });
+
+  test('whenDeleted Delete: the network owns its claims; the default class when none is named', () => {
+    const n = network({
+      topology: { mode: 'spread' },
+      storage: { retention: { whenDeleted: 'Delete' } },
+    });
+    const [claim] = desiredClaims(n);
+    expect(claim!.spec?.resources?.requests).toEqual({ storage: '1Gi' });
+    expect(claim!.spec?.storageClassName).toBeUndefined();
+    expect(claim!.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'PeerNetwork', name: 'net', uid: 'uid-1', controller: true }),
+    ]);
   });
 });

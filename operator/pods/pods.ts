@@ -15,6 +15,7 @@ import {
   BOOTSTRAP_FILE,
   EXTERNAL_FILE,
   BOOTSTRAP_MOUNT,
+  DATA_MOUNT,
   KEYS_MOUNT,
   LABEL_ORDINAL,
   P2P_BASE_PORT,
@@ -22,6 +23,7 @@ import {
   SWARM_MOUNT,
   bootstrapConfigMapName,
   containerName,
+  dataClaimName,
   keyFileName,
   keysSecretName,
   labelsFor,
@@ -143,6 +145,9 @@ export function peerArgs(
   if (network.spec.bootstrap !== undefined)
     args.push('--external-bootstrap-file', `${BOOTSTRAP_MOUNT}/${EXTERNAL_FILE}`);
   if (network.spec.privateNetwork) args.push('--swarm-key-file', `${SWARM_MOUNT}/${SWARM_FILE}`);
+  // one volume per pod, a folder per peer (the peer makes it)
+  if (network.spec.storage !== undefined)
+    args.push('--data-dir', `${DATA_MOUNT}/${containerName(i)}`);
   const port = exposedPort(network, ordinal, i, topology);
   // the kubelet expands $(VAR) in args from the container's environment
   if (port !== undefined) args.push('--announce', `/ip4/$(${HOST_IP_ENV})/tcp/${port}`);
@@ -222,6 +227,7 @@ function container(
       ...(network.spec.privateNetwork
         ? [{ name: 'swarm', mountPath: SWARM_MOUNT, readOnly: true }]
         : []),
+      ...(network.spec.storage !== undefined ? [{ name: 'data', mountPath: DATA_MOUNT }] : []),
     ],
   };
 }
@@ -276,6 +282,8 @@ export function desiredPod(network: PeerNetwork, ordinal: number, settings: PodS
     { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
   ];
   if (network.spec.privateNetwork) volumes.push(swarmVolume(network));
+  if (network.spec.storage !== undefined)
+    volumes.push({ name: 'data', persistentVolumeClaim: { claimName: dataClaimName(pod) } });
   const spec: V1Pod['spec'] = {
     hostname: pod,
     subdomain: serviceName(name),

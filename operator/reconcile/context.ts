@@ -1,6 +1,13 @@
 // What every reconcile step works with: the API client, the informer caches, the clock, the
 // logger, the peers' API client and the event recorder; and the errors the steps signal with.
-import type { V1ConfigMap, V1Node, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import type {
+  V1ConfigMap,
+  V1Node,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  V1Secret,
+  V1Service,
+} from '@kubernetes/client-node';
 import { API_VERSION, KIND, type PeerNetwork, type PeerNetworkObject } from '../api/schema.js';
 import type { KubeClient, KubeObject } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
@@ -17,6 +24,8 @@ export interface ClusterCache {
   services: Store<V1Service>;
   pdbs: Store<KubeObject>;
   networkPolicies: Store<KubeObject>;
+  /** spec.storage: the pods' PersistentVolumeClaims */
+  claims: Store<V1PersistentVolumeClaim>;
   /** undefined: nodes are not watched (no NodeGone check) */
   nodes?: Store<V1Node> & { synced(): boolean };
 }

@@ -131,6 +131,7 @@ function cacheOf(api: MemoryApi): ClusterCache & { lag(on: boolean): void } {
     services: store('Service'),
     pdbs: store('PodDisruptionBudget'),
     networkPolicies: store('NetworkPolicy'),
+    claims: store('PersistentVolumeClaim'),
     lag: (on) => (frozen = on ? new Map(api.objects) : undefined),
   };
 }
@@ -397,4 +398,75 @@ describe('reconcile: scaling down', () => {
     expect([...h.pods().keys()].sort()).toEqual(['demo-0', 'demo-1']);
     expect(h.events.some((e) => e.reason === 'DeletedPodScaleDown')).toBe(true);
   });
+});
+
+describe('reconcile: storage', () => {
+  const durable = (replicas: number, retention?: object) => ({
+    ...spread(replicas),
+    storage: { size: '1Gi', ...(retention ? { retention } : {}) },
+  });
+  type Claim = KubeObject & { spec?: { resources?: { requests?: Record<string, string> } } };
+  const claimOf = (h: Harness, name: string) => h.api.all<Claim>('PersistentVolumeClaim').get(name);
+
+  it('a claim per pod, made with the pods (the scheduler waits for it); retained by default (no owner)', async () => {
+    const h = harness(durable(2));
+    await h.reconcile();
+    const claims = h.api.all<Claim>('PersistentVolumeClaim');
+    expect([...claims.keys()].sort()).toEqual(['demo-0-data', 'demo-1-data']);
+    expect(claims.get('demo-0-data')?.metadata?.ownerReferences).toBeUndefined();
+    expect(claims.get('demo-0-data')?.spec?.resources?.requests).toEqual({ storage: '1Gi' });
+    expect(h.pods().size).toBe(2);
+    expect(h.events.some((e) => e.reason === 'CreatedClaims')).toBe(true);
+  });
+
+  it("a claim by a pod's claim name that is not this network's: a typed failure, no pod", async () => {
+    const h = harness(durable(2));
+    h.api.objects.set(MemoryApi.id('PersistentVolumeClaim', NS, 'demo-1-data'), {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'demo-1-data', namespace: NS, uid: 'theirs' },
+    });
+    const r = await h.reconcile();
+    expect(r.failed?.reason).toBe('ForeignObject');
+    expect(r.failed?.message).toMatch(/PersistentVolumeClaim demo-1-data/);
+    expect(h.pods().size).toBe(0);
+  });
+
+  it('whenDeleted Delete owns the claims, a retained claim of an earlier network included', async () => {
+    const earlier = harness(durable(1));
+    await earlier.reconcile();
+    const retained = claimOf(earlier, 'demo-0-data')!;
+    const h = harness(durable(1, { whenDeleted: 'Delete' }));
+    h.api.objects.set(MemoryApi.id('PersistentVolumeClaim', NS, 'demo-0-data'), retained);
+    await h.reconcile();
+    expect(claimOf(h, 'demo-0-data')?.metadata?.uid).toBe(retained.metadata?.uid);
+    expect(claimOf(h, 'demo-0-data')?.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'PeerNetwork', uid: 'net-uid' }),
+    ]);
+    expect(h.pods().size).toBe(1);
+  });
+
+  it.each([
+    ['Retain', true],
+    ['Delete', false],
+  ])(
+    'scaling down with whenScaled %s: the claim of the pod gone kept = %s',
+    async (whenScaled, kept) => {
+      const h = harness(durable(3, { whenScaled }));
+      await h.reconcile();
+      h.runPods();
+      await h.clock.advance(2000);
+      await h.reconcile();
+      const net = h.network();
+      net.spec = durable(2, { whenScaled });
+      net.metadata.generation = 2;
+      await h.clock.advance(2000);
+      await h.reconcile(); // drains and deletes demo-2
+      expect(h.pods().has('demo-2')).toBe(false);
+      await h.clock.advance(2000);
+      await h.reconcile(); // the pod is gone: its claim follows the policy
+      expect(claimOf(h, 'demo-2-data') !== undefined).toBe(kept);
+      expect(claimOf(h, 'demo-1-data')).toBeDefined();
+    },
+  );
 });

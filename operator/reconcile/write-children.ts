@@ -1,5 +1,6 @@
 // The children step: the objects the pods mount or sit behind (keys Secret, swarm key Secret, API
-// token Secret, headless Service, bootstrap ConfigMap, PodDisruptionBudget, NetworkPolicy), each
+// token Secret, headless Service, bootstrap ConfigMap, PodDisruptionBudget, NetworkPolicy, the
+// NodePort Services and claims of each pod), each
 // written only when missing or different, and never over an object that is not this network's.
 import { randomBytes } from 'node:crypto';
 import { mapLimit } from '../../common/concurrency.js';
@@ -41,6 +42,7 @@ import {
   isOwnedBy,
   type ReconcilerComponents,
 } from './context.js';
+import { ensureClaimsOurs, writeClaims } from './write-claims.js';
 
 export interface ChildrenSettings {
   clusterDomain: string;
@@ -125,6 +127,7 @@ export async function planChildren(
         c.cache.networkPolicies,
       ),
       ensureExposeServices(c, settings, network),
+      writeClaims(c, settings.concurrency, network),
     ]);
     const refused = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
     if (refused) throw refused.reason;
@@ -152,8 +155,10 @@ export async function ensureMountsOurs(
   ];
   // a user's own swarm key Secret (spec.swarmKeySecret) is theirs: only ours are checked
   if (makesSwarmSecret(network)) mounted.push({ r: RESOURCES.Secret, name: swarmSecretName(name) });
-  await Promise.all(
-    mounted.map(async (m) => {
+  const claims = ensureClaimsOurs(c, network);
+  await Promise.all([
+    claims,
+    ...mounted.map(async (m) => {
       const store = m.r.kind === 'Secret' ? c.cache.secrets : c.cache.configMaps;
       const obj =
         store.get(namespace, m.name) ?? (await c.kube.get<KubeObject>(m.r, namespace, m.name));
@@ -162,7 +167,7 @@ export async function ensureMountsOurs(
           `${m.r.kind} ${m.name} exists and is not owned by this PeerNetwork`,
         );
     }),
-  );
+  ]);
 }
 
 /** Creates a child, or finds that it exists (cache lag) and checks it is ours. */

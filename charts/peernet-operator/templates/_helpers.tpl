@@ -36,7 +36,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 The namespaced rules: what the operator does to PeerNetworks and their children, each verb one
 its client sends (docs/reference/operator.md#rbac names the call behind each). Objects are read
 by list + watch (informers); `get` only where it looks one up by name: a PeerNetwork (a status
-write that conflicted), a Secret or ConfigMap by a child's name that is not in its cache.
+write that conflicted), a Secret, ConfigMap or PersistentVolumeClaim by a child's name that is
+not in its cache.
 */}}
 {{- define "peernet-operator.namespacedRules" -}}
 - apiGroups: [peernet.io]
@@ -57,6 +58,9 @@ write that conflicted), a Secret or ConfigMap by a child's name that is not in i
 - apiGroups: ['']
   resources: [services]
   verbs: [list, watch, create, patch, delete]
+- apiGroups: ['']
+  resources: [persistentvolumeclaims]
+  verbs: [get, list, watch, create, update, delete]
 - apiGroups: ['']
   resources: [events]
   verbs: [create]
