@@ -41,7 +41,7 @@ async function timed(fn: () => Promise<boolean>): Promise<{ ms: number; ok: bool
   return { ms: performance.now() - t, ok };
 }
 
-interface SeenPod {
+export interface SeenPod {
   name: string;
   /** performance.now() when the watch first saw it (its creation, give or take the watch) */
   seen: number;
@@ -53,7 +53,7 @@ interface SeenPod {
 }
 
 /** Watches the pods of a selector from before the apply: when each appears, is Ready, goes. */
-async function watchPods(
+export async function watchPods(
   kc: KubeConfig,
   selector: string,
 ): Promise<{ pods: Map<string, SeenPod>; stop(): void }> {

@@ -5,5 +5,6 @@ import { clusterScale } from './cluster-scale.js';
 import { peerDht } from './peer-dht.js';
 import { e2eSpread } from './e2e-spread.js';
 import { abuse } from './abuse.js';
+import { durability } from './durability.js';
 
-export const benchmarks: Benchmark[] = [clusterScale, peerDht, e2eSpread, abuse];
+export const benchmarks: Benchmark[] = [clusterScale, peerDht, e2eSpread, abuse, durability];
