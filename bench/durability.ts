@@ -78,7 +78,7 @@ async function podsReady(
   for (;;) {
     if (ctx.signal.aborted) throw new Error('interrupted');
     const live = [...pods.values()].filter((p) => p.gone !== true);
-    const ready = live.filter((p) => p.ready !== undefined && p.ready >= t0);
+    const ready = live.filter((p) => p.ready !== undefined);
     if (live.length === count && ready.length === count)
       return (Math.max(...ready.map((p) => p.ready!)) - t0) / 1000;
     if (Date.now() > deadline) return undefined;

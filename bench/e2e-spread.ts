@@ -52,7 +52,7 @@ export interface SeenPod {
   restarts: number;
 }
 
-/** Watches the pods of a selector from before the apply: when each appears, is Ready, goes. */
+/** Watches the pods of a selector from before the apply: when each appears, is Ready, goes (by uid). */
 export async function watchPods(
   kc: KubeConfig,
   selector: string,
@@ -62,8 +62,10 @@ export async function watchPods(
   let ac: AbortController | undefined;
   const onEvent = (type: string, obj: V1Pod): void => {
     const name = obj.metadata?.name ?? '';
-    const p = pods.get(name) ?? { name, seen: performance.now(), restarts: 0 };
-    pods.set(name, p);
+    // by uid: a pod made again under the same name is another pod
+    const uid = obj.metadata?.uid ?? name;
+    const p = pods.get(uid) ?? { name, seen: performance.now(), restarts: 0 };
+    pods.set(uid, p);
     p.ip = obj.status?.podIP ?? p.ip;
     p.node = obj.spec?.nodeName ?? p.node;
     const ready = obj.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
