@@ -251,6 +251,37 @@ export const SPEC_CASES: SpecCase[] = [
     refusedAt: 'spec.expose.basePort',
   },
   {
+    name: 'expose hostNetwork, spread Required (the default policy)',
+    spec: { replicas: 3, topology: { mode: 'spread' }, expose: { type: 'hostNetwork' } },
+  },
+  {
+    name: 'expose hostNetwork with spreadPolicy Preferred (two pods could share a node)',
+    spec: {
+      topology: { mode: 'spread', spreadPolicy: 'Preferred' },
+      expose: { type: 'hostNetwork' },
+    },
+    refusedAt: 'spec.expose.type',
+  },
+  {
+    name: 'expose hostNetwork on one node (sameNode)',
+    spec: { replicas: 2, topology: { mode: 'sameNode' }, expose: { type: 'hostNetwork' } },
+    refusedAt: 'spec.expose.type',
+  },
+  {
+    name: 'expose hostNetwork with colocated peers',
+    spec: { topology: { mode: 'colocated' }, expose: { type: 'hostNetwork' } },
+    refusedAt: 'spec.expose.type',
+  },
+  {
+    name: 'expose hostNetwork past port 65535',
+    spec: {
+      replicas: 10,
+      topology: { mode: 'spread' },
+      expose: { type: 'hostNetwork', basePort: 65530 },
+    },
+    refusedAt: 'spec.expose.basePort',
+  },
+  {
     name: 'expose type loadBalancer',
     spec: { topology: { mode: 'spread' }, expose: { type: 'loadBalancer' } },
     refusedAt: 'spec.expose.type',

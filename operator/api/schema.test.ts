@@ -200,6 +200,16 @@ describe('the CRD', () => {
         fieldPath: '.storage',
         message: expect.stringMatching(/^spec\.storage cannot be added or removed/),
       }),
+      expect.objectContaining({
+        fieldPath: '.expose.type',
+        message: expect.stringMatching(
+          /^spec\.expose\.type hostNetwork needs topology mode spread/,
+        ),
+      }),
+      expect.objectContaining({
+        fieldPath: '.expose.basePort',
+        message: expect.stringMatching(/^spec\.expose\.basePort: with type hostNetwork .*65535/),
+      }),
     ]);
   });
 

@@ -119,11 +119,11 @@ const PEERS_PER_POD_CEL = `(has(self.topology.peersPerPod) ? self.topology.peers
 
 /** CEL on spec: cross-field rules, and the size caps of networks that live on one node. */
 /** spec.expose: how peers are reached from outside the cluster. */
-export const EXPOSE_TYPES = ['none', 'hostPort', 'nodePort'] as const;
-export const DEFAULT_BASE_PORT = { hostPort: 40000, nodePort: 30000 } as const;
+export const EXPOSE_TYPES = ['none', 'hostNetwork', 'hostPort', 'nodePort'] as const;
+export const DEFAULT_BASE_PORT = { hostNetwork: 40000, hostPort: 40000, nodePort: 30000 } as const;
 export const NODE_PORT_RANGE = [30000, 32767] as const;
 const EXPOSE_PEERS_CEL = `${REPLICAS_CEL} * (self.topology.mode == 'colocated' ? ${PEERS_PER_POD_CEL} : 1)`;
-const basePortCel = (type: 'hostPort' | 'nodePort') =>
+const basePortCel = (type: keyof typeof DEFAULT_BASE_PORT) =>
   `(has(self.expose.basePort) ? self.expose.basePort : ${DEFAULT_BASE_PORT[type]})`;
 
 export const SPEC_RULES: CelRule[] = [
@@ -168,6 +168,22 @@ export const SPEC_RULES: CelRule[] = [
     message:
       'spec.storage cannot be added or removed once the network exists (create a new network to change it)',
     fieldPath: '.storage',
+  },
+  {
+    rule:
+      `!has(self.expose) || self.expose.type != 'hostNetwork' || (self.topology.mode == 'spread' && ` +
+      `(!has(self.topology.spreadPolicy) || self.topology.spreadPolicy == 'Required'))`,
+    message:
+      "spec.expose.type hostNetwork needs topology mode spread with spreadPolicy Required: two pods of the network on one node would share the node's ports",
+    fieldPath: '.expose.type',
+  },
+  {
+    rule:
+      `!has(self.expose) || self.expose.type != 'hostNetwork' || ` +
+      `${basePortCel('hostNetwork')} + ${REPLICAS_CEL} - 1 <= 65535`,
+    message:
+      "spec.expose.basePort: with type hostNetwork every peer's port (basePort + ordinal) must be at most 65535",
+    fieldPath: '.expose.basePort',
   },
 ];
 
@@ -458,6 +474,7 @@ export const specSchema = z
           .meta({
             description:
               'none: peers are reached at their pod IPs only. hostPort: each peer container maps a port of its node (basePort + ordinal x peersPerPod + i, default base 40000). ' +
+              "hostNetwork: the pods run in their node's network namespace and each peer listens on basePort + ordinal (default 40000); only with mode spread and spreadPolicy Required, one pod a node. " +
               'nodePort: a NodePort Service per pod with those node ports (default base 30000, within 30000-32767). ' +
               'Either way each peer announces /ip4/<its node IP>/tcp/<port> and no other address, and status.peers[].externalAddrs lists it.',
           }),
@@ -538,20 +555,26 @@ export const specSchema = z
       if (s.replicas * perPod > MAX_COLOCATED_PEERS) onePod(SPEC_RULES[3]!);
     }
     const exposed = s.expose?.type;
-    if (exposed === 'nodePort' || exposed === 'hostPort') {
+    if (exposed !== undefined && exposed !== 'none') {
       const base = s.expose?.basePort ?? DEFAULT_BASE_PORT[exposed];
       const last = base + s.replicas * resolveTopology(s.topology).peersPerPod - 1;
       const fits =
         exposed === 'nodePort'
           ? base >= NODE_PORT_RANGE[0] && last <= NODE_PORT_RANGE[1]
           : last <= 65535;
+      const rule = { nodePort: 4, hostPort: 5, hostNetwork: 8 }[exposed];
       if (!fits)
         ctx.addIssue({
           code: 'custom',
           path: ['expose', 'basePort'],
-          message: SPEC_RULES[exposed === 'nodePort' ? 4 : 5]!.message,
+          message: SPEC_RULES[rule]!.message,
         });
     }
+    if (
+      exposed === 'hostNetwork' &&
+      (mode !== 'spread' || (s.topology.spreadPolicy ?? 'Required') !== 'Required')
+    )
+      ctx.addIssue({ code: 'custom', path: ['expose', 'type'], message: SPEC_RULES[7]!.message });
   })
   .meta({
     description: 'The desired peer network.',

@@ -31,7 +31,7 @@ import {
   swarmSecretName,
   apiTokenSecretName,
 } from './names.js';
-import { exposeType, exposedPort, type DesiredPeer } from './pods.js';
+import { exposeType, exposedPort, listenPort, type DesiredPeer } from './pods.js';
 
 /**
  * `/dns4/<pod>.<network>-peers.<namespace>.svc.<domain>/tcp/<port>/p2p/<peerId>` for every peer
@@ -51,7 +51,7 @@ export function bootstrapAddrs(
     const id = peerIds.get(p.name);
     if (id === undefined) continue;
     out.push(
-      `/dns4/${p.pod}.${svc}.${ns}.svc.${clusterDomain}/tcp/${P2P_BASE_PORT + p.index}/p2p/${id}`,
+      `/dns4/${p.pod}.${svc}.${ns}.svc.${clusterDomain}/tcp/${listenPort(network, p.ordinal, p.index)}/p2p/${id}`,
     );
   }
   return out;

@@ -397,6 +397,30 @@ describe('bootstrap and children', () => {
     expect(desiredExposeServices(net)).toEqual([]);
   });
 
+  test("spec.expose hostNetwork: the node's network, each peer listens on and announces basePort + ordinal", () => {
+    const net = network({
+      replicas: 3,
+      topology: { mode: 'spread' },
+      expose: { type: 'hostNetwork', basePort: 42000 },
+    });
+    const pod = desiredPod(net, 2, settings).spec!;
+    expect(pod.hostNetwork).toBe(true);
+    expect(pod.dnsPolicy).toBe('ClusterFirstWithHostNet');
+    const c = pod.containers[0]!;
+    expect(c.ports?.[0]).toEqual({ name: 'p2p-0', containerPort: 42002, protocol: 'TCP' });
+    const args = c.args!;
+    expect(args[args.indexOf('--listen') + 1]).toBe('/ip4/0.0.0.0/tcp/42002');
+    expect(args.slice(-2)).toEqual(['--announce', '/ip4/$(PEERNET_HOST_IP)/tcp/42002']);
+    // the bootstrap list names the port each peer listens on
+    const ids = new Map(desiredPeers(net).map((p) => [p.name, `id-${p.name}`]));
+    expect(bootstrapAddrs(net, desiredPeers(net), ids, 'cluster.local')[2]).toBe(
+      '/dns4/net-2.net-peers.ns.svc.cluster.local/tcp/42002/p2p/id-net-2',
+    );
+    expect(desiredExposeServices(net)).toEqual([]);
+    // other modes keep the pod's own network
+    expect(desiredPod(n, 0, settings).spec!.hostNetwork).toBeUndefined();
+  });
+
   test('spec.expose nodePort: one NodePort Service per pod, its ports the ones announced', () => {
     const net = network({
       replicas: 2,

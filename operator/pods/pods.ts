@@ -98,10 +98,27 @@ export function affinityFor(topology: ResolvedTopology, network: string): V1Affi
 /** The environment variable the kubelet fills with the node's IP (the downward API). */
 export const HOST_IP_ENV = 'PEERNET_HOST_IP';
 
-/** How the network's peers are reached from outside: hostPort, nodePort, or not at all. */
-export function exposeType(network: PeerNetwork): 'hostPort' | 'nodePort' | undefined {
+/** How the network's peers are reached from outside: hostNetwork, hostPort, nodePort, or not at all. */
+export function exposeType(
+  network: PeerNetwork,
+): 'hostNetwork' | 'hostPort' | 'nodePort' | undefined {
   const type = network.spec.expose?.type;
-  return type === 'hostPort' || type === 'nodePort' ? type : undefined;
+  return type === undefined || type === 'none' ? undefined : type;
+}
+
+/**
+ * The port peer i of a pod listens on for libp2p: its exposed port with hostNetwork (the pod has
+ * the node's network namespace, nothing maps ports), else P2P_BASE_PORT + i in the pod's own.
+ */
+export function listenPort(
+  network: PeerNetwork,
+  ordinal: number,
+  i: number,
+  topology: ResolvedTopology = resolveTopology(network.spec.topology),
+): number {
+  return exposeType(network) === 'hostNetwork'
+    ? exposedPort(network, ordinal, i, topology)!
+    : P2P_BASE_PORT + i;
 }
 
 /**
@@ -129,7 +146,7 @@ export function peerArgs(
 ): string[] {
   const args = [
     '--listen',
-    `/ip4/0.0.0.0/tcp/${P2P_BASE_PORT + i}`,
+    `/ip4/0.0.0.0/tcp/${listenPort(network, ordinal, i, topology)}`,
     '--api',
     `0.0.0.0:${API_BASE_PORT + i}`,
     '--key-file',
@@ -178,7 +195,7 @@ function container(
     ports: [
       {
         name: `p2p-${i}`,
-        containerPort: P2P_BASE_PORT + i,
+        containerPort: listenPort(network, ordinal, i, topology),
         protocol: 'TCP',
         ...(hostPort !== undefined ? { hostPort } : {}),
       },
@@ -307,6 +324,11 @@ export function desiredPod(network: PeerNetwork, ordinal: number, settings: PodS
     spec.nodeSelector = { ...topology.nodeSelector };
   const affinity = affinityFor(topology, name);
   if (affinity) spec.affinity = affinity;
+  if (exposeType(network) === 'hostNetwork') {
+    // the node's network namespace; cluster DNS still resolves the bootstrap list's names
+    spec.hostNetwork = true;
+    spec.dnsPolicy = 'ClusterFirstWithHostNet';
+  }
   if (network.spec.tolerations?.length)
     spec.tolerations = network.spec.tolerations.map((t) => ({ ...t }));
   const labels = { ...labelsFor(name), [LABEL_ORDINAL]: String(ordinal) };

@@ -2,7 +2,8 @@
 // machine (not in any pod, not on the pod network: it dials node addresses only) joins a network
 // through the address its status lists, PUTs and GETs through it, and the pods' peers announce
 // that address and no pod IP. hostPort goes through each node's portmap CNI plugin, nodePort
-// through kube-proxy on the node. (No LoadBalancer here: the local cluster has no load balancer.)
+// through kube-proxy on the node, hostNetwork straight to the node's own network namespace.
+// (No LoadBalancer here: the local cluster has no load balancer.)
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { PeerGroup } from '../helpers/peers.js';
 import { getRecord, peerJson, putRecord, useRealStack, waitUntil } from './stack.js';
@@ -14,7 +15,8 @@ afterAll(async () => {
   await outside?.stop();
 }, 60_000);
 
-const modes: Array<['hostPort' | 'nodePort', number]> = [
+const modes: Array<['hostNetwork' | 'hostPort' | 'nodePort', number]> = [
+  ['hostNetwork', 42000],
   ['hostPort', 41000],
   ['nodePort', 30400],
 ];
@@ -26,7 +28,8 @@ describe.each(modes)('spec.expose.type %s', (type, basePort) => {
       stack.network(name, {
         replicas: 2,
         mode: 'spread',
-        spreadPolicy: 'Preferred',
+        // hostNetwork: one pod a node, or two would share the node's ports
+        spreadPolicy: type === 'hostNetwork' ? 'Required' : 'Preferred',
         extra: { expose: { type, basePort } },
       }),
     );
@@ -40,7 +43,9 @@ describe.each(modes)('spec.expose.type %s', (type, basePort) => {
       const addr = p.externalAddrs![0]!;
       expect(addr).toMatch(new RegExp(`^/ip4/[0-9.]+/tcp/${basePort + ordinal}/p2p/${p.peerId}$`));
       nodeIps.push(addr.split('/')[2]!);
-      expect(nodeIps.at(-1)).not.toBe(p.ip);
+      // the node's address; with hostNetwork it is the pod's too
+      if (type === 'hostNetwork') expect(nodeIps.at(-1)).toBe(p.ip);
+      else expect(nodeIps.at(-1)).not.toBe(p.ip);
       const own = await peerJson<{ addrs: string[] }>(p, '/v1/status');
       expect(own.addrs).toEqual([addr]);
     }
