@@ -141,6 +141,16 @@ export interface Cluster {
    * object stays (NotReady after the grace period) until someone deletes it.
    */
   loseRealNode(name: string): void;
+  /**
+   * Real nodes die as machines do (as loseRealNode) and boot again: the same names, addresses
+   * and zones, `labels` added as at their start. Their kubelets start with empty state, find
+   * the pods bound to their node and start them anew. `whileDown` runs while they are down (to
+   * restart the control plane too, say). Waits until the nodes are Ready.
+   */
+  restartRealNodes(
+    names: readonly string[],
+    options?: { labels?: Record<string, string>; whileDown?: () => Promise<void> },
+  ): Promise<void>;
 }
 
 export interface StartClusterComponents {
@@ -556,6 +566,33 @@ class LocalCluster implements Cluster {
     this.saveState((s) => {
       if (s.real) s.real.nodes = s.real.nodes.filter((n) => n.name !== name);
     });
+  }
+
+  async restartRealNodes(
+    names: readonly string[],
+    options: { labels?: Record<string, string>; whileDown?: () => Promise<void> } = {},
+  ): Promise<void> {
+    const real = this.state.real;
+    const nodes = names.map((name) => {
+      const node = real?.nodes.find((n) => n.name === name);
+      if (real === undefined || node === undefined)
+        throw new ClusterNotRunningError(`no real node ${name}`);
+      return node;
+    });
+    const slot = slotLayout(real!.slot);
+    // every node down before any comes back, as after a power cut
+    for (const node of nodes) teardownNode(slot, nodeLayout(slot, this.dir, node.index, []));
+    this.saveState((s) => {
+      if (s.real) s.real.nodes = s.real.nodes.filter((n) => !names.includes(n.name));
+    });
+    await options.whileDown?.();
+    const ctx = await this.realContext(slot, () => undefined);
+    await this.startNodes(
+      ctx,
+      nodes.map((n) => n.index),
+      options.labels ?? {},
+      () => undefined,
+    );
   }
 
   private async startNodes(
