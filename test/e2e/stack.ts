@@ -97,6 +97,11 @@ export interface RealStack {
   container(pod: string, container?: string): Promise<ContainerRef>;
   /** Kills one of this file's own nodes as a machine dies (the Node object stays). */
   loseNode(name: string): void;
+  /**
+   * This file's own nodes die at once and boot again (the same names and labels); `whileDown`
+   * runs in between.
+   */
+  restartOwnNodes(whileDown?: () => Promise<void>): Promise<void>;
   /** `kubectl port-forward pod/POD 0:PORT` until `stop()`. */
   portForward(pod: string, port: number): Promise<PortForward>;
   /** Pods, recent events and the operator's log tail, for failure messages. */
@@ -289,6 +294,14 @@ export function useRealStack(prefix: string, options: RealStackOptions = {}): Re
       if (!own.includes(name)) throw new Error(`${name} is not one of this file's own nodes`);
       t.cluster.loseRealNode(name);
       lost.add(name);
+    },
+    async restartOwnNodes(whileDown) {
+      const alive = own.filter((n) => !lost.has(n));
+      if (alive.length === 0) throw new Error('this file has no nodes of its own');
+      await t.cluster.restartRealNodes(alive, {
+        labels: { [GROUP_LABEL]: t.namespace },
+        ...(whileDown ? { whileDown } : {}),
+      });
     },
     portForward(pod, port) {
       return portForward(t, pod, port);
