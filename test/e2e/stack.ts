@@ -15,7 +15,7 @@ import { IMAGE_REPOSITORIES } from '../../cluster/images/index.js';
 import { ensureRuntimeBinaries } from '../../cluster/runtime-binaries.js';
 import type { PeerNetworkStatus, PeerStatus } from '../../operator/api/schema.js';
 import { apiTokenOf } from '../../operator/pods/children.js';
-import { apiTokenSecretName } from '../../operator/pods/names.js';
+import { LABEL_INSTANCE, apiTokenSecretName } from '../../operator/pods/names.js';
 import { networkReady, peerApiUrl } from '../../operator/status/view.js';
 import { createPeerApiClient, errorOf, type PeerApiClient } from '../../peer/api/client.js';
 import { chartFullname, installChart, uninstallChart } from '../helpers/chart.js';
@@ -89,6 +89,8 @@ export interface RealStack {
   network(name: string, spec: NetworkSpec): string;
   apply(manifest: string): Promise<void>;
   status(name: string): Promise<NetworkStatus>;
+  /** The objects of a kind (`pods`, `pvc`, ...) labelled as the network's children. */
+  childrenOf<T>(kind: string, network: string): Promise<T[]>;
   /** Waits until the network is Ready with `peers` ready peers, every one with an address. */
   waitReady(name: string, peers: number, timeoutMs?: number): Promise<NetworkStatus>;
   /** `ctr --address <node's containerd> -n k8s.io ...args` */
@@ -258,6 +260,17 @@ export function useRealStack(prefix: string, options: RealStackOptions = {}): Re
       await t.kubectlOk(['apply', '-f', '-'], { input: manifest });
     },
     status,
+    async childrenOf<T>(kind: string, network: string): Promise<T[]> {
+      const out = await t.kubectlOk([
+        'get',
+        kind,
+        '-l',
+        `${LABEL_INSTANCE}=${network}`,
+        '-o',
+        'json',
+      ]);
+      return (JSON.parse(out) as { items: T[] }).items;
+    },
     async waitReady(name, peers, timeoutMs = 240_000) {
       let last: NetworkStatus = {};
       try {

@@ -20,17 +20,8 @@ interface Volume {
 }
 
 async function claimsOf(network: string): Promise<Claim[]> {
-  const out = await stack.t.kubectlOk([
-    'get',
-    'pvc',
-    '-l',
-    `app.kubernetes.io/instance=${network}`,
-    '-o',
-    'json',
-  ]);
-  return (JSON.parse(out) as { items: Claim[] }).items.sort((a, b) =>
-    a.metadata.name.localeCompare(b.metadata.name),
-  );
+  const claims = await stack.childrenOf<Claim>('pvc', network);
+  return claims.sort((x, y) => x.metadata.name.localeCompare(y.metadata.name));
 }
 
 /** The PersistentVolumes bound to this file's claims. */
@@ -42,15 +33,8 @@ async function volumes(): Promise<Volume[]> {
 }
 
 async function podUids(network: string): Promise<string[]> {
-  const out = await stack.t.kubectlOk([
-    'get',
-    'pods',
-    '-l',
-    `app.kubernetes.io/instance=${network}`,
-    '-o',
-    'jsonpath={.items[*].metadata.uid}',
-  ]);
-  return out.split(/\s+/).filter(Boolean);
+  const pods = await stack.childrenOf<{ metadata: { uid: string } }>('pods', network);
+  return pods.map((p) => p.metadata.uid);
 }
 
 async function scale(network: string, replicas: number): Promise<void> {
