@@ -6,19 +6,16 @@
 // counts the records are added to (1,000 then 10,000 in all) and the scale cycle repeated.
 // Figures are printed, never asserted.
 // Long: one benchmark, its phases in the order they run and print.
-import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { V1Secret } from '@kubernetes/client-node';
-import { buildImages } from '../cluster/images/index.js';
-import { nodeKindLabel, startCluster, type Cluster } from '../cluster/index.js';
+import { nodeKindLabel, type Cluster } from '../cluster/index.js';
 import { apiTokenOf } from '../operator/pods/children.js';
 import { apiTokenSecretName, selectorString } from '../operator/pods/names.js';
 import { peerApiUrl } from '../operator/status/view.js';
 import { createPeerApiClient, type PeerApiClient } from '../peer/api/client.js';
-import { installChart } from '../test/helpers/chart.js';
 import type { BenchContext, Benchmark } from './benchmark.js';
-import { watchPods, type SeenPod } from './e2e-spread.js';
+import { startBenchCluster, watchPods, type SeenPod } from './real-cluster.js';
 import { mapLimit, percentile, table } from './stats.js';
 
 const usage = `  --peers N          pods of each network, one peer each (default 3)
@@ -136,7 +133,7 @@ async function measure(
   const label = storage ? 'storage' : 'memory';
   const result: SideResult = { label, firstStartMs: [], cycles: [] };
   const selector = selectorString(name);
-  const watch = await watchPods(c.kubeConfig(), selector);
+  const watch = await watchPods(c.kubeConfig(), NS, selector);
   const kubectl = async (args: string[], input?: string): Promise<string> => {
     const r = await c.kubectl(['-n', NS, ...args], input !== undefined ? { input } : {});
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
@@ -304,28 +301,11 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
     return;
   }
   const nodeCount = Number(values.nodes);
-  const dir = '.test-output/bench-durability';
-  mkdirSync(dir, { recursive: true });
   let cluster: Cluster | undefined;
   try {
-    ctx.progress('durability: building the images (cached: seconds when unchanged)');
-    const images = await buildImages({ onProgress: (l) => ctx.progress(`  ${l}`) });
-    ctx.progress(`durability: starting a control plane with ${nodeCount} real nodes`);
-    cluster = await startCluster(
-      {
-        dir: `${dir}/cluster`,
-        nodes: 0,
-        realNodes: nodeCount,
-        images: [images.peer.archive, images.operator.archive],
-      },
-      { onProgress: (l) => ctx.progress(`  ${l}`) },
-    );
-    await installChart(cluster, {
-      release: 'peernet',
-      namespace: 'peernet-system',
-      createNamespace: true,
-      set: ['logLevel=info'],
-    });
+    cluster = (
+      await startBenchCluster('durability', '.test-output/bench-durability', nodeCount, ctx)
+    ).cluster;
     const vol = await measure(cluster, 'dur-volume', true, o, ctx);
     const mem = await measure(cluster, 'dur-memory', false, o, ctx);
     ctx.print(

@@ -9,19 +9,17 @@
 // a peer on another node. Figures are printed, never asserted.
 // Long: one benchmark, its phases in the order they run and print.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Watch, type KubeConfig, type V1Pod, type V1Secret } from '@kubernetes/client-node';
-import { buildImages } from '../cluster/images/index.js';
-import { nodeKindLabel, startCluster, type Cluster } from '../cluster/index.js';
+import type { V1Secret } from '@kubernetes/client-node';
+import { nodeKindLabel, type Cluster } from '../cluster/index.js';
 import { apiTokenOf } from '../operator/pods/children.js';
 import { apiTokenSecretName, selectorString } from '../operator/pods/names.js';
 import { peerApiUrl } from '../operator/status/view.js';
 import { createPeerApiClient, type PeerApiClient } from '../peer/api/client.js';
 import { generateIdentity } from '../common/identity.js';
-import { installChart } from '../test/helpers/chart.js';
 import type { BenchContext, Benchmark } from './benchmark.js';
+import { startBenchCluster, watchPods, type SeenPod } from './real-cluster.js';
 import { statefulSetObjects } from './statefulset.js';
 import { mapLimit, percentile, table } from './stats.js';
 
@@ -39,60 +37,6 @@ async function timed(fn: () => Promise<boolean>): Promise<{ ms: number; ok: bool
   const t = performance.now();
   const ok = await fn().catch(() => false);
   return { ms: performance.now() - t, ok };
-}
-
-export interface SeenPod {
-  name: string;
-  /** performance.now() when the watch first saw it (its creation, give or take the watch) */
-  seen: number;
-  ready?: number;
-  ip?: string;
-  node?: string;
-  gone?: boolean;
-  restarts: number;
-}
-
-/** Watches the pods of a selector from before the apply: when each appears, is Ready, goes (by uid). */
-export async function watchPods(
-  kc: KubeConfig,
-  selector: string,
-): Promise<{ pods: Map<string, SeenPod>; stop(): void }> {
-  const pods = new Map<string, SeenPod>();
-  let stopped = false;
-  let ac: AbortController | undefined;
-  const onEvent = (type: string, obj: V1Pod): void => {
-    const name = obj.metadata?.name ?? '';
-    // by uid: a pod made again under the same name is another pod
-    const uid = obj.metadata?.uid ?? name;
-    const p = pods.get(uid) ?? { name, seen: performance.now(), restarts: 0 };
-    pods.set(uid, p);
-    p.ip = obj.status?.podIP ?? p.ip;
-    p.node = obj.spec?.nodeName ?? p.node;
-    const ready = obj.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-    if (ready === true && p.ready === undefined) p.ready = performance.now();
-    p.restarts = Math.max(
-      p.restarts,
-      ...(obj.status?.containerStatuses ?? []).map((c) => c.restartCount),
-    );
-    if (type === 'DELETED') p.gone = true;
-  };
-  const start = async (): Promise<void> => {
-    if (stopped) return;
-    ac = await new Watch(kc).watch(
-      `/api/v1/namespaces/${NS}/pods`,
-      { labelSelector: selector },
-      onEvent,
-      () => void sleep(200).then(start),
-    );
-  };
-  await start();
-  return {
-    pods,
-    stop: () => {
-      stopped = true;
-      ac?.abort();
-    },
-  };
 }
 
 interface SideResult {
@@ -147,7 +91,7 @@ async function measure(
   o: { peers: number; ops: number; concurrency: number; timeoutS: number },
 ): Promise<SideResult> {
   const manifest = await side.manifest();
-  const watch = await watchPods(cluster.kubeConfig(), side.selector);
+  const watch = await watchPods(cluster.kubeConfig(), NS, side.selector);
   const result: SideResult = {
     label: side.label,
     startLatencies: [],
@@ -315,30 +259,12 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
     ctx.print('e2e-spread: skipped, real nodes need root');
     return;
   }
-  const dir = '.test-output/bench-e2e';
-  mkdirSync(dir, { recursive: true });
   let cluster: Cluster | undefined;
   try {
-    ctx.progress('e2e-spread: building the images (cached: seconds when unchanged)');
-    const images = await buildImages({ onProgress: (l) => ctx.progress(`  ${l}`) });
-    ctx.progress(`e2e-spread: starting a control plane with ${nodeCount} real nodes`);
-    cluster = await startCluster(
-      {
-        dir: `${dir}/cluster`,
-        nodes: 0,
-        realNodes: nodeCount,
-        images: [images.peer.archive, images.operator.archive],
-      },
-      { onProgress: (l) => ctx.progress(`  ${l}`) },
-    );
-    const c = cluster;
-    ctx.progress('e2e-spread: helm install of charts/peernet-operator');
-    await installChart(c, {
-      release: 'peernet',
-      namespace: 'peernet-system',
-      createNamespace: true,
-      set: ['logLevel=info'],
-    });
+    const started = await startBenchCluster('e2e-spread', '.test-output/bench-e2e', nodeCount, ctx);
+    const { images } = started;
+    const c = started.cluster;
+    cluster = c;
     const nodeSelector = { [nodeKindLabel]: 'real' };
     const network: Side = {
       label: 'PeerNetwork',
