@@ -148,7 +148,10 @@ export function desiredClaims(network: PeerNetwork): V1PersistentVolumeClaim[] {
 }
 
 /** Whether a claim is one this operator made for the network of this name (its labels). */
-export function isClaimOf(network: string, claim: V1PersistentVolumeClaim): boolean {
+export function isClaimOf(
+  network: string,
+  claim: { metadata?: { labels?: Record<string, string> } },
+): boolean {
   const l = claim.metadata?.labels ?? {};
   return l[LABEL_INSTANCE] === network && l[LABEL_MANAGED_BY] === FIELD_MANAGER;
 }

@@ -15,12 +15,14 @@ import {
   bootstrapAddrs,
   desiredApiTokenSecret,
   desiredBootstrapConfigMap,
+  desiredClaims,
   desiredExposeServices,
   desiredKeysSecret,
   desiredNetworkPolicy,
   desiredPodDisruptionBudget,
   desiredService,
   desiredSwarmSecret,
+  isClaimOf,
   makesSwarmSecret,
   needsApply,
   type NetworkPolicySettings,
@@ -42,7 +44,7 @@ import {
   isOwnedBy,
   type ReconcilerComponents,
 } from './context.js';
-import { ensureClaimsOurs, writeClaims } from './write-claims.js';
+import { writeClaims } from './write-claims.js';
 
 export interface ChildrenSettings {
   clusterDomain: string;
@@ -136,8 +138,8 @@ export async function planChildren(
 }
 
 /**
- * Throws when a Secret or ConfigMap by the name of one the pods mount exists and is not this
- * network's: no pod may be created to mount it. The caches hold only objects with our label,
+ * Throws when a Secret, ConfigMap or (spec.storage) PersistentVolumeClaim by the name of one the
+ * pods mount exists and is not this network's: no pod may be created to mount it. The caches hold only objects with our label,
  * so a name missing from them is looked up (one GET each, in parallel; none once they exist).
  */
 export async function ensureMountsOurs(
@@ -155,19 +157,31 @@ export async function ensureMountsOurs(
   ];
   // a user's own swarm key Secret (spec.swarmKeySecret) is theirs: only ours are checked
   if (makesSwarmSecret(network)) mounted.push({ r: RESOURCES.Secret, name: swarmSecretName(name) });
-  const claims = ensureClaimsOurs(c, network);
-  await Promise.all([
-    claims,
-    ...mounted.map(async (m) => {
-      const store = m.r.kind === 'Secret' ? c.cache.secrets : c.cache.configMaps;
-      const obj =
-        store.get(namespace, m.name) ?? (await c.kube.get<KubeObject>(m.r, namespace, m.name));
-      if (obj && !isOwnedBy(uid)(obj))
-        throw new ForeignObjectError(
-          `${m.r.kind} ${m.name} exists and is not owned by this PeerNetwork`,
-        );
+  const checks = [
+    ...mounted.map((m) => ({
+      ...m,
+      cached: (m.r.kind === 'Secret' ? c.cache.secrets : c.cache.configMaps).get(namespace, m.name),
+      ours: isOwnedBy(uid),
+      why: 'exists and is not owned by this PeerNetwork',
+    })),
+    // spec.storage: a claim is the network's by its labels (a retained one has no owner)
+    ...desiredClaims(network).map((d) => {
+      const claimName = d.metadata?.name ?? '';
+      return {
+        r: RESOURCES.PersistentVolumeClaim,
+        name: claimName,
+        cached: c.cache.claims.get(namespace, claimName),
+        ours: (o: KubeObject) => isClaimOf(name, o),
+        why: `exists and is not one this operator made for PeerNetwork ${name}`,
+      };
     }),
-  ]);
+  ];
+  await Promise.all(
+    checks.map(async (m) => {
+      const obj = m.cached ?? (await c.kube.get<KubeObject>(m.r, namespace, m.name));
+      if (obj && !m.ours(obj)) throw new ForeignObjectError(`${m.r.kind} ${m.name} ${m.why}`);
+    }),
+  );
 }
 
 /** Creates a child, or finds that it exists (cache lag) and checks it is ours. */

@@ -10,12 +10,7 @@ import { isAlreadyExists } from '../kube/client.js';
 import { RESOURCES } from '../kube/resources.js';
 import { desiredClaims, isClaimOf } from '../pods/children.js';
 import { ordinalOf, podName } from '../pods/names.js';
-import {
-  ForeignObjectError,
-  StaleCacheError,
-  eventTarget,
-  type ReconcilerComponents,
-} from './context.js';
+import { StaleCacheError, eventTarget, type ReconcilerComponents } from './context.js';
 
 const peerNetworkRefs = (c: V1PersistentVolumeClaim): string =>
   (c.metadata?.ownerReferences ?? [])
@@ -23,33 +18,6 @@ const peerNetworkRefs = (c: V1PersistentVolumeClaim): string =>
     .map((r) => r.uid)
     .sort()
     .join(',');
-
-/**
- * Throws when a claim by the name of one the pods mount exists and is not this network's (a
- * claim of another owner, or one without our labels): no pod may be created to mount it.
- */
-export async function ensureClaimsOurs(
-  c: ReconcilerComponents,
-  network: PeerNetwork,
-): Promise<void> {
-  const { name, namespace } = network.metadata;
-  await Promise.all(
-    desiredClaims(network).map(async (d) => {
-      const claimName = d.metadata?.name ?? '';
-      const found =
-        c.cache.claims.get(namespace, claimName) ??
-        (await c.kube.get<V1PersistentVolumeClaim & { kind: string }>(
-          RESOURCES.PersistentVolumeClaim,
-          namespace,
-          claimName,
-        ));
-      if (found && !isClaimOf(name, found))
-        throw new ForeignObjectError(
-          `PersistentVolumeClaim ${claimName} exists and is not one this operator made for PeerNetwork ${name}`,
-        );
-    }),
-  );
-}
 
 /** Makes missing claims, sets their owner, deletes those of pods scaled away (whenScaled Delete). */
 export async function writeClaims(
@@ -76,10 +44,7 @@ export async function writeClaims(
       }
       return;
     }
-    if (!isClaimOf(name, actual))
-      throw new ForeignObjectError(
-        `PersistentVolumeClaim ${claimName} is not one this operator made for PeerNetwork ${name}`,
-      );
+    // (a claim by this name that is not ours stopped the reconcile in ensureMountsOurs)
     // the owner follows whenDeleted (a retained claim of an earlier network of this name
     // included); resourceVersion-checked, so a stale cache conflicts instead of overwriting
     if (peerNetworkRefs(actual) !== peerNetworkRefs(d)) {
