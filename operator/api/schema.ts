@@ -156,11 +156,12 @@ export const SPEC_RULES: CelRule[] = [
     fieldPath: '.expose.basePort',
   },
   {
+    // hostNetwork shares the default base and, being spread only, has one peer a pod
     rule:
-      `!has(self.expose) || self.expose.type != 'hostPort' || ` +
+      `!has(self.expose) || (self.expose.type != 'hostPort' && self.expose.type != 'hostNetwork') || ` +
       `${basePortCel('hostPort')} + ${EXPOSE_PEERS_CEL} - 1 <= 65535`,
     message:
-      "spec.expose.basePort: with type hostPort every peer's port (basePort + ordinal x peersPerPod + i) must be at most 65535",
+      "spec.expose.basePort: with type hostPort or hostNetwork every peer's port (basePort + ordinal x peersPerPod + i) must be at most 65535",
     fieldPath: '.expose.basePort',
   },
   {
@@ -176,14 +177,6 @@ export const SPEC_RULES: CelRule[] = [
     message:
       "spec.expose.type hostNetwork needs topology mode spread with spreadPolicy Required: two pods of the network on one node would share the node's ports",
     fieldPath: '.expose.type',
-  },
-  {
-    rule:
-      `!has(self.expose) || self.expose.type != 'hostNetwork' || ` +
-      `${basePortCel('hostNetwork')} + ${REPLICAS_CEL} - 1 <= 65535`,
-    message:
-      "spec.expose.basePort: with type hostNetwork every peer's port (basePort + ordinal) must be at most 65535",
-    fieldPath: '.expose.basePort',
   },
 ];
 
@@ -562,7 +555,7 @@ export const specSchema = z
         exposed === 'nodePort'
           ? base >= NODE_PORT_RANGE[0] && last <= NODE_PORT_RANGE[1]
           : last <= 65535;
-      const rule = { nodePort: 4, hostPort: 5, hostNetwork: 8 }[exposed];
+      const rule = exposed === 'nodePort' ? 4 : 5;
       if (!fits)
         ctx.addIssue({
           code: 'custom',
