@@ -557,21 +557,11 @@ class LocalCluster implements Cluster {
   }
 
   loseRealNode(name: string): void {
-    const real = this.state.real;
-    const node = real?.nodes.find((n) => n.name === name);
-    if (real === undefined || node === undefined)
-      throw new ClusterNotRunningError(`no real node ${name}`);
-    const slot = slotLayout(real.slot);
-    teardownNode(slot, nodeLayout(slot, this.dir, node.index, []));
-    this.saveState((s) => {
-      if (s.real) s.real.nodes = s.real.nodes.filter((n) => n.name !== name);
-    });
+    this.tearDownRealNodes([name]);
   }
 
-  async restartRealNodes(
-    names: readonly string[],
-    options: { labels?: Record<string, string>; whileDown?: () => Promise<void> } = {},
-  ): Promise<void> {
+  /** Tears the named real nodes down as in a power cut and drops them from the state. */
+  private tearDownRealNodes(names: readonly string[]): RealNodeState[] {
     const real = this.state.real;
     const nodes = names.map((name) => {
       const node = real?.nodes.find((n) => n.name === name);
@@ -580,11 +570,20 @@ class LocalCluster implements Cluster {
       return node;
     });
     const slot = slotLayout(real!.slot);
-    // every node down before any comes back, as after a power cut
     for (const node of nodes) teardownNode(slot, nodeLayout(slot, this.dir, node.index, []));
     this.saveState((s) => {
       if (s.real) s.real.nodes = s.real.nodes.filter((n) => !names.includes(n.name));
     });
+    return nodes;
+  }
+
+  async restartRealNodes(
+    names: readonly string[],
+    options: { labels?: Record<string, string>; whileDown?: () => Promise<void> } = {},
+  ): Promise<void> {
+    // every node down before any comes back, as after a power cut
+    const nodes = this.tearDownRealNodes(names);
+    const slot = slotLayout(this.state.real!.slot);
     await options.whileDown?.();
     const ctx = await this.realContext(slot, () => undefined);
     await this.startNodes(
