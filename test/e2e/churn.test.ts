@@ -2,7 +2,13 @@
 // with the same peer IDs (identity kept across pod deletion) and rejoin; records stay readable
 // throughout, also those held by the peers a scale down removes (handoff).
 import { describe, expect, test } from '@jest/globals';
-import { getRecord, putRecord, useRealStack, waitUntil, type PeerStatusEntry } from './stack.js';
+import {
+  putRecord,
+  unreadableRecords,
+  useRealStack,
+  waitUntil,
+  type PeerStatusEntry,
+} from './stack.js';
 
 const stack = useRealStack('e2e-churn');
 // Both tests start from this network (apply is idempotent), so either runs alone.
@@ -28,36 +34,6 @@ async function putMany(
 // A connection that fails outright ("fetch failed": nothing listening at that moment, e.g. a
 // peer whose pod was just recreated under heavy load) is retried for a few seconds; any answer
 // the peer does give (a 404, a wrong value, another error) counts at once.
-async function readWithTransportRetry(
-  reader: PeerStatusEntry,
-  key: string,
-): Promise<string | undefined> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      return await getRecord(reader, key);
-    } catch (err: unknown) {
-      const transport = err instanceof TypeError && err.message === 'fetch failed';
-      if (!transport || Date.now() > deadline) return `error: ${String(err)}`;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-}
-
-async function unreadable(
-  readers: PeerStatusEntry[],
-  records: Map<string, string>,
-): Promise<string[]> {
-  const missing: string[] = [];
-  let i = 0;
-  for (const [key, value] of records) {
-    const reader = readers[i++ % readers.length] as PeerStatusEntry;
-    const got = await readWithTransportRetry(reader, key);
-    if (got !== value) missing.push(`${key} on ${reader.name}: ${String(got)}`);
-  }
-  return missing;
-}
-
 describe('churn and scale on real nodes', () => {
   test('delete a third of the pods: same peer IDs come back, rejoin, records readable throughout', async () => {
     await stack.apply(churnNetwork());
@@ -65,7 +41,7 @@ describe('churn and scale on real nodes', () => {
     const peers = before.peers ?? [];
     const ids = new Map(peers.map((p) => [p.name, p.peerId]));
     const records = await putMany(peers, 'churn', 24);
-    expect(await unreadable(peers, records)).toEqual([]);
+    expect(await unreadableRecords(peers, records)).toEqual([]);
 
     const victims = [peers[1], peers[4]].map((p) => (p as PeerStatusEntry).pod);
     const survivors = peers.filter((p) => !victims.includes(p.pod));
@@ -87,7 +63,7 @@ describe('churn and scale on real nodes', () => {
     const failures: string[] = [];
     await waitUntil(
       async () => {
-        failures.push(...(await unreadable(survivors, records)));
+        failures.push(...(await unreadableRecords(survivors, records)));
         rounds++;
         const s = await stack.status('churn');
         const back = (s.peers ?? []).filter((p) => victims.includes(p.pod));
@@ -124,7 +100,7 @@ describe('churn and scale on real nodes', () => {
       'the returned peers with routing tables in the status',
     );
     // The returned peers read every record too.
-    expect(await unreadable(returned, records)).toEqual([]);
+    expect(await unreadableRecords(returned, records)).toEqual([]);
   }, 420_000);
 
   test('scale 6 -> 3: records held by the removed peers are still readable', async () => {
@@ -156,6 +132,6 @@ describe('churn and scale on real nodes', () => {
       180_000,
       'three pods left',
     );
-    expect(await unreadable(remaining, records)).toEqual([]);
+    expect(await unreadableRecords(remaining, records)).toEqual([]);
   }, 420_000);
 });

@@ -13,6 +13,7 @@ import { nodeKindLabel } from '../../cluster/index.js';
 import { run } from '../../cluster/exec.js';
 import { IMAGE_REPOSITORIES } from '../../cluster/images/index.js';
 import { ensureRuntimeBinaries } from '../../cluster/runtime-binaries.js';
+import { mapLimit } from '../../common/concurrency.js';
 import type { PeerNetworkStatus, PeerStatus } from '../../operator/api/schema.js';
 import { apiTokenOf } from '../../operator/pods/children.js';
 import { LABEL_INSTANCE, apiTokenSecretName } from '../../operator/pods/names.js';
@@ -384,6 +385,33 @@ export async function putRecord(peer: PeerStatusEntry, key: string, value: strin
 export async function getRecord(peer: PeerStatusEntry, key: string): Promise<string | undefined> {
   const r = await clientOf(peer).get(key);
   return r === undefined ? undefined : new TextDecoder().decode(r.value);
+}
+
+/**
+ * Every record read back, each from the next reader in turn, `concurrency` at a time; returns
+ * what was missing or wrong. Only a transport failure ("fetch failed": a peer that has just come
+ * back refuses the connection) is retried, for up to 10 s; any other error counts as wrong.
+ */
+export async function unreadableRecords(
+  readers: readonly PeerStatusEntry[],
+  records: ReadonlyMap<string, string>,
+  concurrency = 8,
+): Promise<string[]> {
+  const wrong = await mapLimit([...records], concurrency, async ([key, value], i) => {
+    const reader = readers[i % readers.length] as PeerStatusEntry;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        const got = await getRecord(reader, key);
+        return got === value ? undefined : `${key} on ${reader.name}: ${String(got)}`;
+      } catch (err: unknown) {
+        const transport = err instanceof TypeError && err.message === 'fetch failed';
+        if (!transport || Date.now() > deadline) return `${key} on ${reader.name}: ${String(err)}`;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  });
+  return wrong.filter((w): w is string => w !== undefined);
 }
 
 /** The JSON answer of a route (PeerApiError for any status but 200). */

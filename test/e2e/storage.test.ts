@@ -4,7 +4,7 @@
 // retention policy deletes (or keeps) the claims and, through the provisioner, their volumes.
 import { describe, expect, test } from '@jest/globals';
 import { mapLimit } from '../../common/concurrency.js';
-import { getRecord, putRecord, useRealStack, waitUntil, type PeerStatusEntry } from './stack.js';
+import { putRecord, unreadableRecords, useRealStack, waitUntil } from './stack.js';
 
 const stack = useRealStack('e2e-storage');
 const RECORDS = 1000;
@@ -39,26 +39,6 @@ async function podUids(network: string): Promise<string[]> {
 
 async function scale(network: string, replicas: number): Promise<void> {
   await stack.t.kubectlOk(['scale', 'peernetwork', network, `--replicas=${replicas}`]);
-}
-
-/** Every record read back, each from a peer in turn; returns what was missing or wrong. */
-async function unreadable(peers: PeerStatusEntry[], records: Map<string, string>) {
-  const entries = [...records];
-  const wrong = await mapLimit(entries, 8, async ([key, value], i) => {
-    const reader = peers[i % peers.length]!;
-    // a refused connection (a peer that has just come back) is retried for a few seconds
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        const got = await getRecord(reader, key);
-        return got === value ? undefined : `${key} on ${reader.name}: ${String(got)}`;
-      } catch (err) {
-        if (Date.now() > deadline) return `${key} on ${reader.name}: ${String(err)}`;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
-  });
-  return wrong.filter((w): w is string => w !== undefined);
 }
 
 describe('spec.storage', () => {
@@ -110,7 +90,7 @@ describe('spec.storage', () => {
     );
     await scale(name, 3);
     status = await stack.waitReady(name, 3);
-    expect(await unreadable(status.peers!, records)).toEqual([]);
+    expect(await unreadableRecords(status.peers!, records)).toEqual([]);
 
     // every pod deleted at once: they come back on their volumes
     const before = await podUids(name);
@@ -130,7 +110,7 @@ describe('spec.storage', () => {
       'three new pods',
     );
     status = await stack.waitReady(name, 3);
-    expect(await unreadable(status.peers!, records)).toEqual([]);
+    expect(await unreadableRecords(status.peers!, records)).toEqual([]);
     expect((await claimsOf(name)).map((c) => c.metadata.uid)).toEqual(
       claims.map((c) => c.metadata.uid),
     );
