@@ -286,3 +286,24 @@ describe('peerctl: the API token', () => {
     }
   });
 });
+
+describe('Dockerfile.peer', () => {
+  it("starts node with peernet-peer's V8 flags (no re-exec in a pod) and its baked compile cache", async () => {
+    const root = join(here, '..', '..', '..');
+    const dockerfile = await readFile(join(root, 'Dockerfile.peer'), 'utf8');
+    const source = await readFile(join(root, 'peer', 'cli', 'peernet-peer.ts'), 'utf8');
+    const flags = JSON.parse(
+      (/^const V8_FLAGS = (\[.*\]);$/m.exec(source)?.[1] ?? '[]').replaceAll("'", '"'),
+    ) as string[];
+    expect(flags.length).toBeGreaterThan(0);
+    const entrypoint = JSON.parse(
+      /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]',
+    ) as string[];
+    expect(entrypoint).toEqual(['node', ...flags, '/app/dist/peer/cli/peernet-peer.js']);
+    // the cache is made with the same flags, and the image points node at it
+    expect(dockerfile).toContain(
+      `node ${flags.join(' ')} \\\n        /app/dist/peer/cli/peernet-peer.js`,
+    );
+    expect(dockerfile).toMatch(/NODE_COMPILE_CACHE=\/app\/compile-cache$/m);
+  });
+});

@@ -18,7 +18,8 @@
 // (`--max-opt=2`, no TurboFan): a peer runs a little of much code, and TurboFan compiled it over
 // and over in every peer process (8-12 % of the peers' CPU during a 100-peer benchmark's
 // operations; with Maglev only, PUTs p50 99 -> 76-84 ms, an idle peer ~11 MiB smaller).
-// Nothing heavy is imported before that. PEERNET_REEXEC=0 turns it off.
+// Nothing heavy is imported before that. PEERNET_REEXEC=0 turns it off. The peer image passes
+// these flags in its ENTRYPOINT, so a pod's peer starts node once.
 
 const V8_FLAGS = ['--max-semi-space-size=1', '--max-opt=2'];
 
