@@ -251,6 +251,55 @@ export const SPEC_CASES: SpecCase[] = [
     refusedAt: 'spec.expose.basePort',
   },
   {
+    name: 'expose loadBalancer, any mode, with a class and annotations',
+    spec: {
+      replicas: 2,
+      topology: { mode: 'colocated', peersPerPod: 2 },
+      expose: {
+        type: 'loadBalancer',
+        loadBalancerClass: 'example.com/lb',
+        annotations: { 'metallb.io/address-pool': 'peers' },
+      },
+    },
+  },
+  {
+    name: 'expose loadBalancer with a base port',
+    spec: { topology: { mode: 'spread' }, expose: { type: 'loadBalancer', basePort: 42000 } },
+    refusedAt: 'spec.expose.basePort',
+  },
+  {
+    name: 'expose nodePort with a load balancer class',
+    spec: {
+      topology: { mode: 'spread' },
+      expose: { type: 'nodePort', loadBalancerClass: 'example.com/lb' },
+    },
+    refusedAt: 'spec.expose.loadBalancerClass',
+  },
+  {
+    name: 'expose hostPort with annotations',
+    spec: { topology: { mode: 'spread' }, expose: { type: 'hostPort', annotations: { a: 'b' } } },
+    refusedAt: 'spec.expose.annotations',
+  },
+  {
+    name: 'expose loadBalancer with an annotation key that is not one',
+    spec: {
+      topology: { mode: 'spread' },
+      expose: { type: 'loadBalancer', annotations: { 'not a key': 'b' } },
+    },
+    refusedAt: 'spec.expose.annotations',
+  },
+  {
+    name: 'expose loadBalancer with 17 annotations',
+    spec: {
+      topology: { mode: 'spread' },
+      expose: {
+        type: 'loadBalancer',
+        annotations: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`a${i}`, 'x'])),
+      },
+    },
+    refusedAt: 'spec.expose.annotations',
+  },
+  {
     name: 'expose hostNetwork, spread Required (the default policy)',
     spec: { replicas: 3, topology: { mode: 'spread' }, expose: { type: 'hostNetwork' } },
   },
@@ -284,6 +333,10 @@ export const SPEC_CASES: SpecCase[] = [
   {
     name: 'expose type loadBalancer',
     spec: { topology: { mode: 'spread' }, expose: { type: 'loadBalancer' } },
+  },
+  {
+    name: 'expose type that does not exist',
+    spec: { topology: { mode: 'spread' }, expose: { type: 'ingress' } },
     refusedAt: 'spec.expose.type',
   },
   // spec.storage: bounded sizes, known retention policies, and nothing that would need a claim

@@ -119,11 +119,19 @@ const PEERS_PER_POD_CEL = `(has(self.topology.peersPerPod) ? self.topology.peers
 
 /** CEL on spec: cross-field rules, and the size caps of networks that live on one node. */
 /** spec.expose: how peers are reached from outside the cluster. */
-export const EXPOSE_TYPES = ['none', 'hostNetwork', 'hostPort', 'nodePort'] as const;
+export const EXPOSE_TYPES = [
+  'none',
+  'hostNetwork',
+  'hostPort',
+  'nodePort',
+  'loadBalancer',
+] as const;
+/** The types whose peers get a port of their node (basePort + ordinal x peersPerPod + i). */
 export const DEFAULT_BASE_PORT = { hostNetwork: 40000, hostPort: 40000, nodePort: 30000 } as const;
+export type NodePortExposeType = keyof typeof DEFAULT_BASE_PORT;
 export const NODE_PORT_RANGE = [30000, 32767] as const;
 const EXPOSE_PEERS_CEL = `${REPLICAS_CEL} * (self.topology.mode == 'colocated' ? ${PEERS_PER_POD_CEL} : 1)`;
-const basePortCel = (type: keyof typeof DEFAULT_BASE_PORT) =>
+const basePortCel = (type: NodePortExposeType) =>
   `(has(self.expose.basePort) ? self.expose.basePort : ${DEFAULT_BASE_PORT[type]})`;
 
 export const SPEC_RULES: CelRule[] = [
@@ -178,6 +186,34 @@ export const SPEC_RULES: CelRule[] = [
       "spec.expose.type hostNetwork needs topology mode spread with spreadPolicy Required: two pods of the network on one node would share the node's ports",
     fieldPath: '.expose.type',
   },
+];
+
+/** CEL on spec.expose: the fields that belong to one type. */
+const ANNOTATION_KEYS_MESSAGE = `spec.expose.annotations keys must be annotation keys: an optional DNS subdomain prefix of at most ${MAX_LABEL_PREFIX} characters and '/', then a name of at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`;
+export const MAX_EXPOSE_ANNOTATIONS = 16;
+export const EXPOSE_RULES: CelRule[] = [
+  {
+    rule: "self.type != 'loadBalancer' || !has(self.basePort)",
+    message:
+      'spec.expose.basePort does not apply to type loadBalancer: each pod gets an address of its own, and peer i of a pod is reached on port 4001 + i',
+    fieldPath: '.basePort',
+    reason: 'FieldValueForbidden',
+  },
+  {
+    rule: "self.type == 'loadBalancer' || !has(self.loadBalancerClass)",
+    message: 'spec.expose.loadBalancerClass is only valid with type loadBalancer',
+    fieldPath: '.loadBalancerClass',
+    reason: 'FieldValueForbidden',
+  },
+  {
+    rule: "self.type == 'loadBalancer' || !has(self.annotations)",
+    message: 'spec.expose.annotations is only valid with type loadBalancer',
+    fieldPath: '.annotations',
+    reason: 'FieldValueForbidden',
+  },
+];
+export const EXPOSE_ANNOTATION_RULES: CelRule[] = [
+  { rule: LABEL_KEYS_CEL, message: ANNOTATION_KEYS_MESSAGE },
 ];
 
 /** spec.storage: a PersistentVolumeClaim per pod at the peers' data directory. */
@@ -469,16 +505,64 @@ export const specSchema = z
               'none: peers are reached at their pod IPs only. hostPort: each peer container maps a port of its node (basePort + ordinal x peersPerPod + i, default base 40000). ' +
               "hostNetwork: the pods run in their node's network namespace and each peer listens on basePort + ordinal (default 40000); only with mode spread and spreadPolicy Required, one pod a node. " +
               'nodePort: a NodePort Service per pod with those node ports (default base 30000, within 30000-32767). ' +
-              'Either way each peer announces /ip4/<its node IP>/tcp/<port> and no other address, and status.peers[].externalAddrs lists it.',
+              'With these three each peer announces /ip4/<its node IP>/tcp/<port>. ' +
+              'loadBalancer: a LoadBalancer Service per pod (<pod>-p2p); a pod is created once its Service has an address, and its peer i announces /ip4/<that address>/tcp/<4001 + i> (or /ip6/, or /dns/ for a hostname). ' +
+              'Either way a peer announces that one address and no other, and status.peers[].externalAddrs lists it.',
           }),
         basePort: z.number().int().min(1024).max(65535).optional().meta({
           description:
-            'The first peer port; peer i of pod n gets basePort + n x peersPerPod + i, the same across restarts. Another network using the same ports on a node keeps the pod Pending (hostPort) or is refused (nodePort).',
+            'Not with loadBalancer. The first peer port; peer i of pod n gets basePort + n x peersPerPod + i, the same across restarts. Another network using the same ports on a node keeps the pod Pending (hostPort) or is refused (nodePort).',
         }),
+        loadBalancerClass: z
+          .string()
+          .min(1)
+          .max(MAX_LABEL_KEY)
+          .regex(new RegExp(LABEL_KEY_PATTERN))
+          .optional()
+          .meta({
+            description:
+              "Only with loadBalancer: the Services' spec.loadBalancerClass (which load balancer implementation serves them); unset: the cluster's default.",
+          }),
+        annotations: z
+          .record(z.string(), z.string().max(1024))
+          .superRefine((m, ctx) => {
+            if (!Object.keys(m).every(isLabelKey))
+              ctx.addIssue({ code: 'custom', message: ANNOTATION_KEYS_MESSAGE });
+            if (Object.keys(m).length > MAX_EXPOSE_ANNOTATIONS)
+              ctx.addIssue({
+                code: 'custom',
+                message: `spec.expose.annotations: at most ${MAX_EXPOSE_ANNOTATIONS}`,
+              });
+          })
+          .optional()
+          .meta({
+            description: `Only with loadBalancer: annotations of the Services, which cloud load balancers read (e.g. service.beta.kubernetes.io/aws-load-balancer-type: nlb); at most ${MAX_EXPOSE_ANNOTATIONS}, values up to 1024 characters.`,
+            maxProperties: MAX_EXPOSE_ANNOTATIONS,
+            'x-kubernetes-validations': EXPOSE_ANNOTATION_RULES,
+          }),
       })
       .strict()
+      .superRefine((x, ctx) => {
+        if (x.type === 'loadBalancer' && x.basePort !== undefined)
+          ctx.addIssue({ code: 'custom', path: ['basePort'], message: EXPOSE_RULES[0]!.message });
+        if (x.type !== 'loadBalancer' && x.loadBalancerClass !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['loadBalancerClass'],
+            message: EXPOSE_RULES[1]!.message,
+          });
+        if (x.type !== 'loadBalancer' && x.annotations !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['annotations'],
+            message: EXPOSE_RULES[2]!.message,
+          });
+      })
       .optional()
-      .meta({ description: 'How peers are reached from outside the cluster.' }),
+      .meta({
+        description: 'How peers are reached from outside the cluster.',
+        'x-kubernetes-validations': EXPOSE_RULES,
+      }),
     storage: z
       .object({
         size: quantity("The size of each pod's volume", '1Gi').meta({
@@ -548,7 +632,7 @@ export const specSchema = z
       if (s.replicas * perPod > MAX_COLOCATED_PEERS) onePod(SPEC_RULES[3]!);
     }
     const exposed = s.expose?.type;
-    if (exposed !== undefined && exposed !== 'none') {
+    if (exposed !== undefined && exposed !== 'none' && exposed !== 'loadBalancer') {
       const base = s.expose?.basePort ?? DEFAULT_BASE_PORT[exposed];
       const last = base + s.replicas * resolveTopology(s.topology).peersPerPod - 1;
       const fits =

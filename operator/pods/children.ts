@@ -89,31 +89,44 @@ export function desiredService(network: PeerNetwork): V1Service {
 
 /**
  * spec.expose.type nodePort: one NodePort Service per pod, its node ports those the pod's peers
- * announce (exposedPort). externalTrafficPolicy Local: the node a peer announces (its own) is the
- * one that forwards, and the peer sees its clients' addresses. Empty otherwise.
+ * announce (exposedPort). loadBalancer: one LoadBalancer Service per pod, on the peers' own ports
+ * (4001 + i), with the spec's class and annotations; the pod is made once it has an address
+ * (write-pods.ts). externalTrafficPolicy Local either way: only the node that runs the pod
+ * forwards to it (no second hop), and the peer sees its clients' addresses. Empty otherwise.
  */
 export function desiredExposeServices(network: PeerNetwork): V1Service[] {
-  if (exposeType(network) !== 'nodePort') return [];
+  const type = exposeType(network);
+  if (type !== 'nodePort' && type !== 'loadBalancer') return [];
+  const expose = network.spec.expose;
   const topology = resolveTopology(network.spec.topology);
   const name = network.metadata.name;
-  return Array.from({ length: network.spec.replicas }, (_, ordinal) => ({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: meta(network, exposeServiceName(podName(name, ordinal))),
-    spec: {
-      type: 'NodePort',
-      externalTrafficPolicy: 'Local',
-      publishNotReadyAddresses: true,
-      selector: { ...selectorFor(name), [LABEL_ORDINAL]: String(ordinal) },
-      ports: Array.from({ length: topology.peersPerPod }, (_, i) => ({
-        name: `p2p-${i}`,
-        port: P2P_BASE_PORT + i,
-        targetPort: P2P_BASE_PORT + i,
-        nodePort: exposedPort(network, ordinal, i, topology)!,
-        protocol: 'TCP',
-      })),
-    },
-  }));
+  return Array.from({ length: network.spec.replicas }, (_, ordinal) => {
+    const annotations = type === 'loadBalancer' ? expose?.annotations : undefined;
+    return {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        ...meta(network, exposeServiceName(podName(name, ordinal))),
+        ...(annotations !== undefined ? { annotations: { ...annotations } } : {}),
+      },
+      spec: {
+        type: type === 'nodePort' ? 'NodePort' : 'LoadBalancer',
+        externalTrafficPolicy: 'Local',
+        publishNotReadyAddresses: true,
+        selector: { ...selectorFor(name), [LABEL_ORDINAL]: String(ordinal) },
+        ...(type === 'loadBalancer' && expose?.loadBalancerClass !== undefined
+          ? { loadBalancerClass: expose.loadBalancerClass }
+          : {}),
+        ports: Array.from({ length: topology.peersPerPod }, (_, i) => ({
+          name: `p2p-${i}`,
+          port: P2P_BASE_PORT + i,
+          targetPort: P2P_BASE_PORT + i,
+          ...(type === 'nodePort' ? { nodePort: exposedPort(network, ordinal, i, topology)! } : {}),
+          protocol: 'TCP',
+        })),
+      },
+    };
+  });
 }
 
 /**
@@ -247,8 +260,9 @@ export function apiTokenOf(secret: V1Secret | undefined): string | undefined {
 }
 
 /**
- * True when `actual` lacks something `desired` sets (labels, owner, the given top-level fields).
- * Fields the API server adds are ignored, so an unchanged child is never written again.
+ * True when `actual` lacks something `desired` sets (labels, annotations, owner, the given
+ * top-level fields). Fields the API server adds are ignored, so an unchanged child is never
+ * written again.
  */
 export function needsApply(
   desired: object,
@@ -256,17 +270,18 @@ export function needsApply(
   fields: readonly string[],
 ): boolean {
   if (!actual) return true;
-  const d = desired as Record<string, unknown> & {
-    metadata?: { labels?: Record<string, string>; ownerReferences?: { uid: string }[] };
+  type Meta = {
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { uid: string; controller?: boolean }[];
   };
-  const a = actual as Record<string, unknown> & {
-    metadata?: {
-      labels?: Record<string, string>;
-      ownerReferences?: { uid: string; controller?: boolean }[];
-    };
-  };
+  const d = desired as Record<string, unknown> & { metadata?: Meta };
+  const a = actual as Record<string, unknown> & { metadata?: Meta };
   for (const [k, v] of Object.entries(d.metadata?.labels ?? {})) {
     if (a.metadata?.labels?.[k] !== v) return true;
+  }
+  for (const [k, v] of Object.entries(d.metadata?.annotations ?? {})) {
+    if (a.metadata?.annotations?.[k] !== v) return true;
   }
   const owner = d.metadata?.ownerReferences?.[0];
   if (owner && !a.metadata?.ownerReferences?.some((o) => o.uid === owner.uid && o.controller))

@@ -17,7 +17,7 @@ import {
   needsApply,
 } from './children.js';
 import { ANNOTATION_SPEC_HASH, ordinalOf } from './names.js';
-import { affinityFor, desiredPeers, desiredPod, desiredPods } from './pods.js';
+import { affinityFor, desiredPeers, desiredPod, desiredPods, loadBalancerAddress } from './pods.js';
 import { network } from './testdata.js';
 
 const settings = { peerImage: 'peernet/peer:test' };
@@ -445,6 +445,54 @@ describe('bootstrap and children', () => {
     expect(desiredExposeServices(n)).toEqual([]);
   });
 
+  test('spec.expose loadBalancer: a LoadBalancer Service per pod; peers announce its address on their own ports', () => {
+    const net = network({
+      replicas: 2,
+      topology: { mode: 'colocated', peersPerPod: 2 },
+      expose: {
+        type: 'loadBalancer',
+        loadBalancerClass: 'example.com/lb',
+        annotations: { 'service.beta.kubernetes.io/aws-load-balancer-type': 'nlb' },
+      },
+    });
+    const svcs = desiredExposeServices(net);
+    expect(svcs.map((x) => x.metadata?.name)).toEqual(['net-0-p2p', 'net-1-p2p']);
+    expect(svcs[1]!.metadata?.annotations).toEqual({
+      'service.beta.kubernetes.io/aws-load-balancer-type': 'nlb',
+    });
+    expect(svcs[1]!.spec).toEqual({
+      type: 'LoadBalancer',
+      externalTrafficPolicy: 'Local',
+      publishNotReadyAddresses: true,
+      selector: expect.objectContaining({ 'peernet.io/ordinal': '1' }),
+      loadBalancerClass: 'example.com/lb',
+      ports: [
+        { name: 'p2p-0', port: 4001, targetPort: 4001, protocol: 'TCP' },
+        { name: 'p2p-1', port: 4002, targetPort: 4002, protocol: 'TCP' },
+      ],
+    });
+    const pod = desiredPod(net, 1, {
+      ...settings,
+      loadBalancers: new Map([[1, '/ip4/192.0.2.7']]),
+    }).spec!;
+    const c = pod.containers[1]!;
+    expect(c.args!.slice(-2)).toEqual(['--announce', '/ip4/192.0.2.7/tcp/4002']);
+    expect(c.env).toBeUndefined();
+    expect(c.ports?.[0]).toEqual({ name: 'p2p-1', containerPort: 4002, protocol: 'TCP' });
+    expect(pod.hostNetwork).toBeUndefined();
+  });
+
+  test.each([
+    [{ ip: '192.0.2.7' }, '/ip4/192.0.2.7'],
+    [{ ip: '2001:db8::7' }, '/ip6/2001:db8::7'],
+    [{ hostname: 'abc.elb.example.com' }, '/dns/abc.elb.example.com'],
+    [undefined, undefined],
+  ])('loadBalancerAddress of ingress %j is %s', (ingress, want) => {
+    expect(
+      loadBalancerAddress({ status: { loadBalancer: { ingress: ingress ? [ingress] : [] } } }),
+    ).toBe(want);
+  });
+
   test('needsApply ignores what the API server adds, sees what we changed', () => {
     const want = desiredBootstrapConfigMap(n, ['/a']);
     const server = {
@@ -458,6 +506,14 @@ describe('bootstrap and children', () => {
     expect(needsApply(want, server, ['data'])).toBe(false);
     expect(needsApply(want, undefined, ['data'])).toBe(true);
     expect(needsApply(desiredBootstrapConfigMap(n, ['/b']), server, ['data'])).toBe(true);
+    // an annotation we set and the object lacks (a load balancer Service's), or has another value
+    const annotated = { ...want, metadata: { ...want.metadata, annotations: { a: '1' } } };
+    expect(needsApply(annotated, server, ['data'])).toBe(true);
+    const serverAnnotated = {
+      ...server,
+      metadata: { ...server.metadata, annotations: { a: '1', b: '2' } },
+    };
+    expect(needsApply(annotated, serverAnnotated, ['data'])).toBe(false);
     expect(
       needsApply(want, { ...server, metadata: { ...server.metadata, ownerReferences: [] } }, [
         'data',

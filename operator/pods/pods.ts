@@ -1,6 +1,7 @@
 // Pure builders of the peer pods: no I/O, no clock, no randomness (ADR 0001 fixes the shape).
 import { createHash } from 'node:crypto';
-import type { V1Affinity, V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
+import { isIPv6 } from 'node:net';
+import type { V1Affinity, V1Container, V1Pod, V1Service, V1Volume } from '@kubernetes/client-node';
 import {
   DEFAULT_BASE_PORT,
   resolveTopology,
@@ -41,6 +42,11 @@ export const RUN_AS_USER = 10001;
 export interface PodSettings {
   /** image used when spec.image is empty */
   peerImage: string;
+  /**
+   * spec.expose loadBalancer: the multiaddr prefix of each pod's load balancer address, by
+   * ordinal (loadBalancerAddress), which its peers announce. A pod without one is not created.
+   */
+  loadBalancers?: ReadonlyMap<number, string>;
 }
 
 /** Stable JSON: object keys sorted, so equal objects hash equally. */
@@ -98,10 +104,13 @@ export function affinityFor(topology: ResolvedTopology, network: string): V1Affi
 /** The environment variable the kubelet fills with the node's IP (the downward API). */
 export const HOST_IP_ENV = 'PEERNET_HOST_IP';
 
-/** How the network's peers are reached from outside: hostNetwork, hostPort, nodePort, or not at all. */
+/**
+ * How the network's peers are reached from outside: hostNetwork, hostPort, nodePort,
+ * loadBalancer, or not at all.
+ */
 export function exposeType(
   network: PeerNetwork,
-): 'hostNetwork' | 'hostPort' | 'nodePort' | undefined {
+): 'hostNetwork' | 'hostPort' | 'nodePort' | 'loadBalancer' | undefined {
   const type = network.spec.expose?.type;
   return type === undefined || type === 'none' ? undefined : type;
 }
@@ -122,8 +131,9 @@ export function listenPort(
 }
 
 /**
- * The port of peer i of pod `ordinal` on its node, with spec.expose: basePort + ordinal x
- * peersPerPod + i, the same across restarts. Undefined when the network is not exposed.
+ * The port of peer i of pod `ordinal` on its node, with spec.expose hostNetwork, hostPort or
+ * nodePort: basePort + ordinal x peersPerPod + i, the same across restarts. Undefined when the
+ * network is not exposed on its nodes' ports.
  */
 export function exposedPort(
   network: PeerNetwork,
@@ -132,9 +142,35 @@ export function exposedPort(
   topology: ResolvedTopology = resolveTopology(network.spec.topology),
 ): number | undefined {
   const type = exposeType(network);
-  if (type === undefined) return undefined;
+  if (type === undefined || type === 'loadBalancer') return undefined;
   const base = network.spec.expose?.basePort ?? DEFAULT_BASE_PORT[type];
   return base + ordinal * topology.peersPerPod + i;
+}
+
+/**
+ * The multiaddr prefix of a LoadBalancer Service's first ingress: /ip4/ or /ip6/ for an IP,
+ * /dns/ for a hostname (cloud load balancers that hand out names). Undefined until it has one.
+ */
+export function loadBalancerAddress(service: V1Service | undefined): string | undefined {
+  const ingress = service?.status?.loadBalancer?.ingress?.[0];
+  if (ingress?.ip) return `/${isIPv6(ingress.ip) ? 'ip6' : 'ip4'}/${ingress.ip}`;
+  if (ingress?.hostname) return `/dns/${ingress.hostname}`;
+  return undefined;
+}
+
+/** The address peer i of a pod announces, with spec.expose; undefined when not exposed. */
+export function announceAddress(
+  network: PeerNetwork,
+  ordinal: number,
+  i: number,
+  topology: ResolvedTopology,
+  hostIp: string,
+  loadBalancer: string | undefined,
+): string | undefined {
+  if (exposeType(network) === 'loadBalancer')
+    return loadBalancer === undefined ? undefined : `${loadBalancer}/tcp/${P2P_BASE_PORT + i}`;
+  const port = exposedPort(network, ordinal, i, topology);
+  return port === undefined ? undefined : `/ip4/${hostIp}/tcp/${port}`;
 }
 
 export function peerArgs(
@@ -143,6 +179,7 @@ export function peerArgs(
   i: number,
   topology: ResolvedTopology,
   ordinal = 0,
+  loadBalancer?: string,
 ): string[] {
   const args = [
     '--listen',
@@ -165,9 +202,16 @@ export function peerArgs(
   // one volume per pod, a folder per peer (the peer makes it)
   if (network.spec.storage !== undefined)
     args.push('--data-dir', `${DATA_MOUNT}/${containerName(i)}`);
-  const port = exposedPort(network, ordinal, i, topology);
   // the kubelet expands $(VAR) in args from the container's environment
-  if (port !== undefined) args.push('--announce', `/ip4/$(${HOST_IP_ENV})/tcp/${port}`);
+  const announce = announceAddress(
+    network,
+    ordinal,
+    i,
+    topology,
+    `$(${HOST_IP_ENV})`,
+    loadBalancer,
+  );
+  if (announce !== undefined) args.push('--announce', announce);
   return args;
 }
 
@@ -188,7 +232,7 @@ function container(
     name: containerName(i),
     image: network.spec.image ?? settings.peerImage,
     imagePullPolicy: network.spec.imagePullPolicy,
-    args: peerArgs(network, peer, i, topology, ordinal),
+    args: peerArgs(network, peer, i, topology, ordinal, settings.loadBalancers?.get(ordinal)),
     ...(exposed !== undefined
       ? { env: [{ name: HOST_IP_ENV, valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } }] }
       : {}),

@@ -22,7 +22,13 @@ export interface Expectations {
   /** the last DeadlineExceeded event's message (the same one is not repeated) */
   deadlineNote?: string;
   /** the desired pods of one spec (building and hashing 200 pods is most of a reconcile's CPU) */
-  desired?: { uid: string; generation: number | undefined; pods: V1Pod[] };
+  desired?: {
+    uid: string;
+    generation: number | undefined;
+    /** spec.expose loadBalancer: the addresses the pods were built with (`ordinal=address,...`) */
+    loadBalancers: string;
+    pods: V1Pod[];
+  };
 }
 
 export interface ExpectationsStore {

@@ -470,3 +470,59 @@ describe('reconcile: storage', () => {
     },
   );
 });
+
+describe('reconcile: spec.expose loadBalancer', () => {
+  type Svc = KubeObject & { spec?: { type?: string }; status?: unknown };
+  const ingress = (h: Harness, svc: string, ip: string) => {
+    const o = h.api.objects.get(MemoryApi.id('Service', NS, svc)) as Svc;
+    o.status = { loadBalancer: { ingress: [{ ip }] } };
+  };
+  const announce = (pod: V1Pod | undefined) => {
+    const args = pod?.spec?.containers[0]?.args ?? [];
+    return args[args.indexOf('--announce') + 1];
+  };
+
+  it('makes a pod once its Service has an address, and its peer announces that address', async () => {
+    const h = harness({ ...spread(2), expose: { type: 'loadBalancer' } });
+    await h.reconcile();
+    const svcs = h.api.all<Svc>('Service');
+    expect(svcs.get('demo-0-p2p')?.spec?.type).toBe('LoadBalancer');
+    expect(svcs.get('demo-1-p2p')?.spec?.type).toBe('LoadBalancer');
+    expect(h.pods().size).toBe(0);
+    expect(h.network().status?.phase).toBe('Pending');
+    expect(h.network().status?.conditions?.[0]?.message).toMatch(
+      /waiting for the load balancer address of Service demo-0-p2p and 1 more/,
+    );
+
+    ingress(h, 'demo-0-p2p', '192.0.2.10');
+    await h.reconcile();
+    expect([...h.pods().keys()]).toEqual(['demo-0']);
+    expect(announce(h.pods().get('demo-0'))).toBe('/ip4/192.0.2.10/tcp/4001');
+
+    ingress(h, 'demo-1-p2p', '192.0.2.11');
+    await h.reconcile();
+    expect(announce(h.pods().get('demo-1'))).toBe('/ip4/192.0.2.11/tcp/4001');
+    h.runPods();
+    await h.reconcile();
+    const peers = h.network().status?.peers ?? [];
+    expect(peers.map((p) => p.externalAddrs?.[0]?.replace(/\/p2p\/.*$/, ''))).toEqual([
+      '/ip4/192.0.2.10/tcp/4001',
+      '/ip4/192.0.2.11/tcp/4001',
+    ]);
+    expect(peers[0]?.externalAddrs?.[0]).toBe(`/ip4/192.0.2.10/tcp/4001/p2p/${peers[0]?.peerId}`);
+  });
+
+  it('a new address rolls the pod to announce it', async () => {
+    const h = harness({ ...spread(1), expose: { type: 'loadBalancer' } });
+    await h.reconcile();
+    ingress(h, 'demo-0-p2p', '192.0.2.10');
+    await h.reconcile();
+    h.runPods();
+    const before = h.pods().get('demo-0')?.metadata?.uid;
+    ingress(h, 'demo-0-p2p', '192.0.2.99');
+    for (let i = 0; i < 3 && announce(h.pods().get('demo-0')) !== '/ip4/192.0.2.99/tcp/4001'; i++)
+      await h.reconcile();
+    expect(announce(h.pods().get('demo-0'))).toBe('/ip4/192.0.2.99/tcp/4001');
+    expect(h.pods().get('demo-0')?.metadata?.uid).not.toBe(before);
+  });
+});

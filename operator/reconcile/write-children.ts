@@ -323,9 +323,10 @@ async function applyIfNeeded<T extends KubeObject>(
 }
 
 /**
- * spec.expose nodePort: a NodePort Service per pod (desiredExposeServices); those of pods scaled
- * away, or of a network no longer exposed that way, are deleted. A node port another Service holds
- * is refused by the API server (422): the status then says Refused and names the port.
+ * spec.expose nodePort or loadBalancer: a Service per pod (desiredExposeServices); those of pods
+ * scaled away, or of a network no longer exposed that way, are deleted. A node port another
+ * Service holds is refused by the API server (422): the status then says Refused and names the
+ * port.
  */
 async function ensureExposeServices(
   c: ReconcilerComponents,

@@ -5,9 +5,15 @@ import type { PeerNetwork } from '../api/schema.js';
 import { isAlreadyExists, isNamespaceTerminating } from '../kube/client.js';
 import { RESOURCES } from '../kube/resources.js';
 import { apiTokenOf } from '../pods/children.js';
-import { API_BASE_PORT, apiTokenSecretName, ordinalOf } from '../pods/names.js';
+import {
+  API_BASE_PORT,
+  apiTokenSecretName,
+  exposeServiceName,
+  ordinalOf,
+  podName,
+} from '../pods/names.js';
 import { isPodReady, plan, specChanged, type PodDeletion } from '../pods/plan.js';
-import { desiredPods } from '../pods/pods.js';
+import { desiredPods, exposeType, loadBalancerAddress } from '../pods/pods.js';
 import { eventTarget, isOwnedBy, type ReconcilerComponents } from './context.js';
 import { observePods, type Expectations } from './expectations.js';
 import { mapLimit } from '../../common/concurrency.js';
@@ -47,11 +53,22 @@ export function planPods(
     c.cache.nodes && c.cache.nodes.synced()
       ? new Set(c.cache.nodes.list().map((n) => n.metadata?.name ?? ''))
       : undefined;
-  if (e.desired?.uid !== uid || e.desired.generation !== generation || generation === undefined)
+  const balancers = loadBalancersOf(c, network);
+  const balancersKey = [...(balancers ?? [])].map(([o, a]) => `${o}=${a}`).join(',');
+  if (
+    e.desired?.uid !== uid ||
+    e.desired.generation !== generation ||
+    e.desired.loadBalancers !== balancersKey ||
+    generation === undefined
+  )
     e.desired = {
       uid,
       generation,
-      pods: desiredPods(network, { peerImage: settings.peerImage }),
+      loadBalancers: balancersKey,
+      pods: desiredPods(network, {
+        peerImage: settings.peerImage,
+        ...(balancers !== undefined ? { loadBalancers: balancers } : {}),
+      }),
     };
   const desired = e.desired.pods;
   const p = plan({
@@ -65,12 +82,39 @@ export function planPods(
     const o = ordinalOf(name, pod.metadata?.name ?? '');
     return o !== undefined && o < desired.length && specChanged(desired[o]!, pod);
   }).length;
-  return {
-    create: p.create.filter((pod) => !e.created.has(pod.metadata?.name ?? '')),
-    deletions: p.delete,
-    waiting: p.waiting,
-    outdated,
-  };
+  let create = p.create.filter((pod) => !e.created.has(pod.metadata?.name ?? ''));
+  let waiting = p.waiting;
+  if (balancers !== undefined) {
+    // a pod's peers announce its load balancer's address: no pod before its Service has one
+    const addressed = (pod: V1Pod) =>
+      balancers.has(ordinalOf(name, pod.metadata?.name ?? '') ?? -1);
+    const early = create.filter((pod) => !addressed(pod));
+    if (early.length > 0) {
+      create = create.filter(addressed);
+      const first = exposeServiceName(early[0]!.metadata?.name ?? '');
+      waiting ??= `waiting for the load balancer address of Service ${first}${early.length > 1 ? ` and ${early.length - 1} more` : ''}`;
+    }
+  }
+  return { create, deletions: p.delete, waiting, outdated };
+}
+
+/**
+ * spec.expose loadBalancer: the address of each pod's Service (loadBalancerAddress) that has
+ * one, by ordinal, from the cache. Undefined for any other expose type.
+ */
+export function loadBalancersOf(
+  c: ReconcilerComponents,
+  network: PeerNetwork,
+): Map<number, string> | undefined {
+  if (exposeType(network) !== 'loadBalancer') return undefined;
+  const { name, namespace, uid } = network.metadata;
+  const out = new Map<number, string>();
+  for (let ordinal = 0; ordinal < network.spec.replicas; ordinal++) {
+    const svc = c.cache.services.get(namespace, exposeServiceName(podName(name, ordinal)));
+    const address = svc && isOwnedBy(uid)(svc) ? loadBalancerAddress(svc) : undefined;
+    if (address !== undefined) out.set(ordinal, address);
+  }
+  return out;
 }
 
 /**

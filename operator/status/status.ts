@@ -8,7 +8,7 @@ import {
   type PeerStatus,
 } from '../api/schema.js';
 import { ordinalOf, selectorString } from '../pods/names.js';
-import { exposedPort, type DesiredPeer } from '../pods/pods.js';
+import { exposeType, exposedPort, type DesiredPeer } from '../pods/pods.js';
 import { isTerminating } from '../pods/plan.js';
 import { readyPeers as readyPeersOf } from './view.js';
 
@@ -52,6 +52,13 @@ export function containerReady(pod: V1Pod | undefined, container: string): boole
   if (cs) return cs.ready === true;
   // kwok and some runtimes report only the pod condition
   return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** The --announce argument of a peer container of a pod, if it has one. */
+export function announceArg(pod: V1Pod | undefined, container: string): string | undefined {
+  const args = pod?.spec?.containers.find((c) => c.name === container)?.args ?? [];
+  const at = args.indexOf('--announce');
+  return at >= 0 ? args[at + 1] : undefined;
 }
 
 /** The scheduler's PodScheduled=False message, when it cannot place the pod. */
@@ -118,6 +125,11 @@ export function computeStatus(input: StatusInput): PeerNetworkStatus {
     const port = exposedPort(network, p.ordinal, p.index);
     if (port !== undefined && pod?.status?.hostIP && e.peerId !== '')
       e.externalAddrs = [`/ip4/${pod.status.hostIP}/tcp/${port}/p2p/${e.peerId}`];
+    // loadBalancer: the address the pod was made with (its Service's, see write-pods.ts)
+    const announced =
+      exposeType(network) === 'loadBalancer' ? announceArg(pod, p.container) : undefined;
+    if (announced !== undefined && e.peerId !== '')
+      e.externalAddrs = [`${announced}/p2p/${e.peerId}`];
     const l = live?.get(p.name);
     if (l?.routingTable !== undefined) e.routingTable = l.routingTable;
     if (l?.connections !== undefined) e.connections = l.connections;
@@ -174,7 +186,7 @@ export function computeStatus(input: StatusInput): PeerNetworkStatus {
   ) {
     phase = 'Pending';
     reason = 'PodsPending';
-    message = `0/${desiredPeers} peers ready, waiting for pods to start`;
+    message = `0/${desiredPeers} peers ready, ${input.waiting ?? 'waiting for pods to start'}`;
   } else {
     phase = 'Progressing';
     reason =
