@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds what a real kubelet needs on the host besides runc (from Debian): containerd 2.x with its
 # runc shim and ctr, a CoreDNS with only the cluster DNS plugins, the pod sandbox's pause binary,
-# and rancher's local-path-provisioner (the dynamic provisioner of the real nodes' volumes), from
-# published Go modules and our own sources, once, into a cache folder keyed by every version. Prints the folder on its last line. See /work/shared/notes/real-runtime.md.
+# rancher's local-path-provisioner (the dynamic provisioner of the real nodes' volumes) and MetalLB's
+# controller and speaker with its CRDs (the load balancer of LoadBalancer Services), from published
+# Go modules and our own sources, once, into a cache folder keyed by every version. Prints the
+# folder on its last line. See /work/shared/notes/real-runtime.md.
 set -euo pipefail
 
 CONTAINERD_VERSION="${CONTAINERD_VERSION:-v2.4.2}"
@@ -11,21 +13,26 @@ CONTAINERD_VERSION="${CONTAINERD_VERSION:-v2.4.2}"
 # required version, not the replacement: the pin would share no package with build-binaries.sh.
 COREDNS_VERSION="${COREDNS_VERSION:-v1.15.0}"
 LOCAL_PATH_PROVISIONER_VERSION="${LOCAL_PATH_PROVISIONER_VERSION:-v0.0.30}"
+# v0.16.x needs github.com/metallb/frr-k8s v0.0.27, which the Go module proxy does not serve here
+METALLB_VERSION="${METALLB_VERSION:-v0.15.2}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE_ROOT="${PEERNET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/peernet}"
 GO_VERSION="$(go env GOVERSION)"
 # Our own Go sources are part of the key: editing them must rebuild.
 SRC_HASH="$(cat "$HERE/pause/main.go" "$HERE/pause/go.mod" "$HERE/coredns/main.go" | sha256sum | cut -c1-12)"
-KEY="containerd-${CONTAINERD_VERSION}_coredns-${COREDNS_VERSION}_lpp-${LOCAL_PATH_PROVISIONER_VERSION}_src-${SRC_HASH}_${GO_VERSION}"
+KEY="containerd-${CONTAINERD_VERSION}_coredns-${COREDNS_VERSION}_lpp-${LOCAL_PATH_PROVISIONER_VERSION}_metallb-${METALLB_VERSION}_src-${SRC_HASH}_${GO_VERSION}"
 OUT="$CACHE_ROOT/runtime/$KEY"
-TOOLS=(containerd containerd-shim-runc-v2 ctr coredns pause local-path-provisioner)
+TOOLS=(containerd containerd-shim-runc-v2 ctr coredns pause local-path-provisioner metallb-controller metallb-speaker)
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false"
 
 TAG=build-runtime
 # shellcheck source=cluster/build-common.sh
 . "$HERE/build-common.sh"
-have_all() { for t in "${TOOLS[@]}"; do exe "$OUT/$t" || return 1; done; }
+have_all() {
+  for t in "${TOOLS[@]}"; do exe "$OUT/$t" || return 1; done
+  [ -f "$OUT/metallb-crds.yaml" ]
+}
 if have_all; then echo "$OUT"; exit 0; fi
 
 mkdir -p "$OUT" "$CACHE_ROOT/work"
@@ -95,10 +102,26 @@ build_local_path_provisioner() {
   install_checked local-path-provisioner --version
 }
 
+build_metallb() {
+  local t; t=$(date +%s)
+  log "building MetalLB $METALLB_VERSION (controller and speaker)"; heartbeat metallb
+  GOBIN="$WORK/gobin-metallb" go install -trimpath -ldflags "-s -w" \
+    "go.universe.tf/metallb/controller@$METALLB_VERSION" "go.universe.tf/metallb/speaker@$METALLB_VERSION"
+  done_step metallb "$t"
+  mv "$WORK/gobin-metallb/controller" "$OUT/metallb-controller"
+  mv "$WORK/gobin-metallb/speaker" "$OUT/metallb-speaker"
+  # its CRDs (IPAddressPool, L2Advertisement, ...) from the same module, one file
+  local src
+  src="$(go mod download -json "go.universe.tf/metallb@$METALLB_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  for f in "$src"/config/crd/bases/*.yaml; do printf -- '---\n'; cat "$f"; done > "$WORK/metallb-crds.yaml"
+  mv "$WORK/metallb-crds.yaml" "$OUT/metallb-crds.yaml"
+}
+
 exe "$OUT/pause" || build_pause
 { exe "$OUT/containerd" && exe "$OUT/ctr" && exe "$OUT/containerd-shim-runc-v2"; } || build_containerd
 exe "$OUT/coredns" || build_coredns
 exe "$OUT/local-path-provisioner" || build_local_path_provisioner
+{ exe "$OUT/metallb-controller" && exe "$OUT/metallb-speaker" && [ -f "$OUT/metallb-crds.yaml" ]; } || build_metallb
 have_all || { log "build finished but binaries are missing in $OUT"; exit 1; }
 log "all runtime binaries ready in $(( $(date +%s) - start ))s"
 echo "$OUT"

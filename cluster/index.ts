@@ -67,6 +67,11 @@ import {
   storageObjects,
   writeProvisionerConfig,
 } from './real-nodes/storage.js';
+import {
+  ensureLoadBalancerImage,
+  lbControllerCommand,
+  loadBalancerObjects,
+} from './real-nodes/load-balancer.js';
 import { ensureRuntimeBinaries } from './runtime-binaries.js';
 import { readState, writeState, type ClusterState, type RealNodeState } from './state.js';
 
@@ -384,7 +389,7 @@ function liveComponents(state: ClusterState): ComponentName[] {
 async function stopAll(state: ClusterState): Promise<void> {
   if (state.real !== undefined) {
     for (const node of state.real.nodes) await stopRealNode(node);
-    for (const c of [state.real.storage, state.real.coredns])
+    for (const c of [state.real.loadBalancer, state.real.storage, state.real.coredns])
       if (c?.pid !== undefined) await stopProcess(c.pid, c.command);
   }
   for (const name of [...componentNames].reverse()) {
@@ -408,6 +413,7 @@ export function killClusterNow(state: ClusterState): void {
     ...(state.real?.nodes.flatMap((n) => Object.values(n.components).map((c) => c.pid)) ?? []),
     state.real?.coredns?.pid,
     state.real?.storage?.pid,
+    state.real?.loadBalancer?.pid,
   ];
   for (const pid of pids) {
     if (pid === undefined) continue;
@@ -493,6 +499,7 @@ class LocalCluster implements Cluster {
       images: [
         await ensurePauseImage(rt.pause),
         await ensureVolumeHelperImage(),
+        await ensureLoadBalancerImage(rt.metallbController, rt.metallbSpeaker),
         ...(this.state.real?.images ?? []),
       ],
       timeoutMs: this.timeoutMs,
@@ -513,6 +520,8 @@ class LocalCluster implements Cluster {
     this.saveState((s) => {
       if (s.real) s.real.coredns = dns;
     });
+    progress('installing the load balancer (MetalLB, layer 2)');
+    await this.installLoadBalancer(slot);
     await this.startNodes(
       ctx,
       Array.from({ length: count }, (_, i) => i + 1),
@@ -521,6 +530,49 @@ class LocalCluster implements Cluster {
     );
     progress('starting the volume provisioner (local-path-provisioner, StorageClass local-path)');
     await this.startStorage();
+    await this.startLoadBalancerController();
+  }
+
+  /**
+   * MetalLB's CRDs, its address pool and its speakers' DaemonSet (real-nodes/load-balancer.ts);
+   * the speakers start as the nodes come.
+   */
+  private async installLoadBalancer(slot: SlotLayout): Promise<void> {
+    const rt = await ensureRuntimeBinaries();
+    // the CRDs are too large for client-side apply's annotation
+    const crds = await this.kubectl(['apply', '--server-side', '-f', rt.metallbCrds]);
+    if (crds.code !== 0) throw new Error(`applying MetalLB's CRDs failed: ${crds.stderr}`);
+    const established = await this.kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      'crd/ipaddresspools.metallb.io',
+      'crd/l2advertisements.metallb.io',
+    ]);
+    if (established.code !== 0)
+      throw new Error(`MetalLB's CRDs were not established: ${established.stderr}`);
+    const applied = await this.kubectl(['apply', '-f', '-'], {
+      input: loadBalancerObjects(slot, { [nodeKindLabel]: REAL_NODE_KIND }),
+    });
+    if (applied.code !== 0)
+      throw new Error(`applying the load balancer's address pool failed: ${applied.stderr}`);
+  }
+
+  /** MetalLB's controller: its own process on the host (the speakers run on the nodes). */
+  private async startLoadBalancerController(): Promise<void> {
+    const rt = await ensureRuntimeBinaries();
+    const [metricsPort] = await freePorts(1);
+    const spec = lbControllerCommand(
+      rt.metallbController,
+      this.kubeconfig,
+      metricsPort!,
+      join(this.dir, 'metallb'),
+      join(this.paths.logs, 'metallb-controller.log'),
+    );
+    spec.pid = spawnDetached(spec);
+    this.saveState((s) => {
+      if (s.real) s.real.loadBalancer = spec;
+    });
   }
 
   /** The volume provisioner and its objects (real-nodes/storage.ts); its own process. */

@@ -15,6 +15,12 @@ export interface RuntimeBinaries {
   pause: string;
   /** rancher's local-path-provisioner: the dynamic provisioner of the real nodes' volumes. */
   localPathProvisioner: string;
+  /** MetalLB's controller: gives LoadBalancer Services addresses from a pool. */
+  metallbController: string;
+  /** MetalLB's speaker: answers ARP for those addresses on its node (layer 2 mode). */
+  metallbSpeaker: string;
+  /** MetalLB's CRDs, one YAML file. */
+  metallbCrds: string;
 }
 
 /** The build script, found relative to this module (it runs from `dist/cluster/`). */
@@ -32,6 +38,9 @@ export function runtimeBinariesIn(dir: string): RuntimeBinaries {
     coredns: join(dir, 'coredns'),
     pause: join(dir, 'pause'),
     localPathProvisioner: join(dir, 'local-path-provisioner'),
+    metallbController: join(dir, 'metallb-controller'),
+    metallbSpeaker: join(dir, 'metallb-speaker'),
+    metallbCrds: join(dir, 'metallb-crds.yaml'),
   };
 }
 

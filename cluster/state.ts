@@ -44,6 +44,8 @@ export const clusterStateSchema = z.object({
       coredns: commandSchema.optional(),
       /** the volume provisioner (local-path-provisioner) */
       storage: commandSchema.optional(),
+      /** the load balancer's controller (MetalLB); its speakers are node components */
+      loadBalancer: commandSchema.optional(),
       /** token per user of the nodes, kube-proxy and CoreDNS */
       tokens: z.record(z.string(), z.string()),
       zones: z.array(z.string()),
