@@ -2,11 +2,19 @@
 // machine (not in any pod, not on the pod network: it dials node addresses only) joins a network
 // through the address its status lists, PUTs and GETs through it, and the pods' peers announce
 // that address and no pod IP. hostPort goes through each node's portmap CNI plugin, nodePort
-// through kube-proxy on the node, hostNetwork straight to the node's own network namespace.
-// (No LoadBalancer here: the local cluster has no load balancer.)
+// through kube-proxy on the node, hostNetwork straight to the node's own network namespace,
+// loadBalancer through the local cluster's MetalLB (layer 2: the speaker of the pod's node answers
+// ARP for the Service's address on the nodes' link) and kube-proxy.
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { PeerGroup } from '../helpers/peers.js';
-import { getRecord, peerJson, putRecord, useRealStack, waitUntil } from './stack.js';
+import {
+  getRecord,
+  peerJson,
+  putRecord,
+  useRealStack,
+  waitUntil,
+  type PeerStatusEntry,
+} from './stack.js';
 
 const stack = useRealStack('e2e-expose');
 let outside: PeerGroup | undefined;
@@ -50,41 +58,86 @@ describe.each(modes)('spec.expose.type %s', (type, basePort) => {
       expect(own.addrs).toEqual([addr]);
     }
 
-    outside ??= await PeerGroup.create('e2e-expose-outside');
-    const client = await outside.start({
-      name: `outside-${type}`,
-      network: `${stack.namespace}/${name}`,
-      bootstrap: [p0.externalAddrs![0]!],
-      readyTimeoutMs: 60_000,
-    });
-    // the client reached the pods' peers at the node addresses, never at a pod IP
-    await waitUntil(
-      async () => {
-        const conns = (await client.client.api.peers()).peers;
-        return conns.some((c) => c.peerId === p0.peerId);
-      },
-      30_000,
-      'the outside client connected to the first peer',
-    );
-    const conns = (await client.client.api.peers()).peers;
-    for (const c of conns.filter((x) => [p0.peerId, p1.peerId].includes(x.peerId)))
-      for (const a of c.addrs)
-        expect(nodeIps.some((ip) => a.startsWith(`/ip4/${ip}/tcp/`))).toBe(true);
+    await outsideClientCrosses(type, name, p0, p1, nodeIps);
+  }, 600_000);
+});
 
-    await client.client.put(`from-outside-${type}`, 'written outside');
-    await waitUntil(
-      async () =>
-        (await getRecord(p1, `from-outside-${type}`).catch(() => undefined)) === 'written outside',
-      60_000,
-      'a record PUT outside read inside',
+/**
+ * A peer on this machine joins the network through p0's announced address, connects to p0 and
+ * p1 only at the `ips` they announce (never a pod IP), and records cross both ways.
+ */
+async function outsideClientCrosses(
+  type: string,
+  name: string,
+  p0: PeerStatusEntry,
+  p1: PeerStatusEntry,
+  ips: readonly string[],
+): Promise<void> {
+  outside ??= await PeerGroup.create('e2e-expose-outside');
+  const client = await outside.start({
+    name: `outside-${type}`,
+    network: `${stack.namespace}/${name}`,
+    bootstrap: [p0.externalAddrs![0]!],
+    readyTimeoutMs: 60_000,
+  });
+  // the client reached the pods' peers at the announced addresses, never at a pod IP
+  await waitUntil(
+    async () => {
+      const conns = (await client.client.api.peers()).peers;
+      return conns.some((c) => c.peerId === p0.peerId);
+    },
+    30_000,
+    'the outside client connected to the first peer',
+  );
+  const conns = (await client.client.api.peers()).peers;
+  for (const c of conns.filter((x) => [p0.peerId, p1.peerId].includes(x.peerId)))
+    for (const a of c.addrs) expect(ips.some((ip) => a.startsWith(`/ip4/${ip}/tcp/`))).toBe(true);
+
+  await client.client.put(`from-outside-${type}`, 'written outside');
+  await waitUntil(
+    async () =>
+      (await getRecord(p1, `from-outside-${type}`).catch(() => undefined)) === 'written outside',
+    60_000,
+    'a record PUT outside read inside',
+  );
+  await putRecord(p1, `from-inside-${type}`, 'written inside');
+  await waitUntil(
+    async () =>
+      (await client.client.get(`from-inside-${type}`).catch(() => undefined)) === 'written inside',
+    60_000,
+    'a record PUT inside read outside',
+  );
+}
+
+describe('spec.expose.type loadBalancer', () => {
+  test('each pod gets a Service address of its own; an outside client joins through it', async () => {
+    const name = 'exp-loadbalancer';
+    await stack.apply(
+      stack.network(name, {
+        replicas: 2,
+        mode: 'spread',
+        spreadPolicy: 'Preferred',
+        extra: { expose: { type: 'loadBalancer' } },
+      }),
     );
-    await putRecord(p1, `from-inside-${type}`, 'written inside');
-    await waitUntil(
-      async () =>
-        (await client.client.get(`from-inside-${type}`).catch(() => undefined)) ===
-        'written inside',
-      60_000,
-      'a record PUT inside read outside',
-    );
+    const status = await stack.waitReady(name, 2);
+    const [p0, p1] = status.peers ?? [];
+    if (!p0 || !p1) throw new Error('two peers expected');
+    const ips: string[] = [];
+    for (const p of [p0, p1]) {
+      // the address MetalLB gave the pod's Service, on the peer's own port
+      const svc = JSON.parse(
+        await stack.t.kubectlOk(['get', 'service', `${p.pod}-p2p`, '-o', 'json']),
+      ) as { spec: { type: string }; status: { loadBalancer: { ingress?: { ip: string }[] } } };
+      expect(svc.spec.type).toBe('LoadBalancer');
+      const ip = svc.status.loadBalancer.ingress?.[0]?.ip ?? '';
+      expect(ip).toMatch(/^10\.2[0-9]{2}\.0\.2[0-4][0-9]$/); // the local cluster's pool
+      expect(p.externalAddrs).toEqual([`/ip4/${ip}/tcp/4001/p2p/${p.peerId}`]);
+      const own = await peerJson<{ addrs: string[] }>(p, '/v1/status');
+      expect(own.addrs).toEqual(p.externalAddrs);
+      ips.push(ip);
+    }
+    expect(new Set(ips).size).toBe(2);
+    await outsideClientCrosses('loadBalancer', name, p0, p1, ips);
   }, 600_000);
 });
