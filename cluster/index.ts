@@ -542,15 +542,24 @@ class LocalCluster implements Cluster {
     // the CRDs are too large for client-side apply's annotation
     const crds = await this.kubectl(['apply', '--server-side', '-f', rt.metallbCrds]);
     if (crds.code !== 0) throw new Error(`applying MetalLB's CRDs failed: ${crds.stderr}`);
-    const established = await this.kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      'crd/ipaddresspools.metallb.io',
-      'crd/l2advertisements.metallb.io',
-    ]);
-    if (established.code !== 0)
-      throw new Error(`MetalLB's CRDs were not established: ${established.stderr}`);
+    // (`kubectl wait` fails at once on a CRD the API server has not given conditions yet)
+    const established = await waitFor(
+      async () => {
+        for (const crd of ['ipaddresspools.metallb.io', 'l2advertisements.metallb.io']) {
+          const r = await this.kubectl([
+            'get',
+            `crd/${crd}`,
+            '-o',
+            'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+          ]);
+          if (r.stdout.trim() !== 'True') return false;
+        }
+        return true;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    if (established !== 'ok')
+      throw new Error(`MetalLB's CRDs were not established (${established})`);
     const applied = await this.kubectl(['apply', '-f', '-'], {
       input: loadBalancerObjects(slot, { [nodeKindLabel]: REAL_NODE_KIND }),
     });
