@@ -6,22 +6,11 @@
 // pause image): the speaker of a node that runs a pod of the Service answers ARP for its address,
 // and kube-proxy forwards what arrives to the pod. So the host, outside the cluster's networks,
 // reaches a Service at its external address as a machine on the nodes' LAN would.
-import { createHash } from 'node:crypto';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheRoot } from '../cache.js';
-import { run } from '../exec.js';
 import type { CommandSpec } from '../process.js';
 import type { SlotLayout } from './layout.js';
+import { ensureScratchImage } from './scratch-image.js';
 
 export const LB_NAMESPACE = 'metallb-system';
 export const LB_POOL = 'peernet-local';
@@ -38,35 +27,22 @@ export function loadBalancerRange(slot: SlotLayout): { first: string; last: stri
  * Returns the docker-archive of an image holding the controller and the speaker (static Go
  * binaries, nothing else), built once per pair of binaries.
  */
-export async function ensureLoadBalancerImage(
-  controller: string,
-  speaker: string,
-): Promise<string> {
-  const hash = createHash('sha256')
-    .update(readFileSync(controller))
-    .update(readFileSync(speaker))
-    .digest('hex')
-    .slice(0, 16);
-  const dir = join(cacheRoot(), 'images');
-  const archive = join(dir, `metallb-${hash}.tar`);
-  if (existsSync(archive)) return archive;
-  mkdirSync(dir, { recursive: true });
-  const stage = mkdtempSync(join(tmpdir(), 'peernet-metallb-'));
-  const container = (await run('buildah', ['from', 'scratch'])).trim();
-  try {
-    copyFileSync(controller, join(stage, 'controller'));
-    copyFileSync(speaker, join(stage, 'speaker'));
-    await run('buildah', ['copy', '--chmod', '0755', container, stage, '/']);
-    await run('buildah', ['config', '--entrypoint', '["/speaker"]', container]);
-    await run('buildah', ['commit', '--quiet', container, LB_IMAGE]);
-  } finally {
-    await run('buildah', ['rm', container], { allowFail: true });
-    rmSync(stage, { recursive: true, force: true });
-  }
-  const tmp = `${archive}.${process.pid}.tmp`;
-  await run('buildah', ['push', '--quiet', LB_IMAGE, `docker-archive:${tmp}:${LB_IMAGE}`]);
-  renameSync(tmp, archive);
-  return archive;
+export function ensureLoadBalancerImage(controller: string, speaker: string): Promise<string> {
+  return ensureScratchImage({
+    image: LB_IMAGE,
+    prefix: 'metallb',
+    inputs: [controller, speaker],
+    fill: (stage) => {
+      for (const [from, to] of [
+        [controller, 'controller'],
+        [speaker, 'speaker'],
+      ] as const) {
+        copyFileSync(from, join(stage, to));
+        chmodSync(join(stage, to), 0o755);
+      }
+    },
+    config: ['--entrypoint', '["/speaker"]'],
+  });
 }
 
 /**

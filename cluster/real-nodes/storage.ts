@@ -5,24 +5,18 @@
 // helper pods on the node; their image is Debian's static busybox (busybox-static, the shell and
 // tools the provisioner's setup and teardown scripts use), made here with buildah like the pause
 // image. The nodes share the host's file system, so one folder holds every node's volumes.
-import { createHash } from 'node:crypto';
 import {
   chmodSync,
   copyFileSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  renameSync,
-  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cacheRoot } from '../cache.js';
 import { run } from '../exec.js';
 import type { CommandSpec } from '../process.js';
+import { ensureScratchImage } from './scratch-image.js';
 
 /** The image of the provisioner's helper pods (never pulled: imported into every node). */
 export const VOLUME_HELPER_IMAGE = 'peernet.local/volume-helper:busybox';
@@ -43,40 +37,24 @@ export async function ensureVolumeHelperImage(busybox = BUSYBOX): Promise<string
     throw new Error(
       `${busybox} is missing: install Debian's busybox-static (cluster/install-host-packages.sh)`,
     );
-  const hash = createHash('sha256').update(readFileSync(busybox)).digest('hex').slice(0, 16);
-  const dir = join(cacheRoot(), 'images');
-  const archive = join(dir, `volume-helper-${hash}.tar`);
-  if (existsSync(archive)) return archive;
-  mkdirSync(dir, { recursive: true });
   const applets = (await run(busybox, ['--list']))
     .split('\n')
     .map((a) => a.trim())
     .filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== 'busybox');
-  // the root file system is staged on the host (links made here), then copied in one step
-  const stage = mkdtempSync(join(tmpdir(), 'peernet-volume-helper-'));
-  const container = (await run('buildah', ['from', 'scratch'])).trim();
-  try {
-    mkdirSync(join(stage, 'bin'));
-    mkdirSync(join(stage, 'tmp'), { mode: 0o1777 });
-    copyFileSync(busybox, join(stage, 'bin', 'busybox'));
-    chmodSync(join(stage, 'bin', 'busybox'), 0o755);
-    for (const a of applets) symlinkSync('busybox', join(stage, 'bin', a));
-    await run('buildah', ['copy', container, stage, '/']);
-    await run('buildah', ['config', '--cmd', '["/bin/sh"]', container]);
-    await run('buildah', ['commit', '--quiet', container, VOLUME_HELPER_IMAGE]);
-  } finally {
-    await run('buildah', ['rm', container], { allowFail: true });
-    rmSync(stage, { recursive: true, force: true });
-  }
-  const tmp = `${archive}.${process.pid}.tmp`;
-  await run('buildah', [
-    'push',
-    '--quiet',
-    VOLUME_HELPER_IMAGE,
-    `docker-archive:${tmp}:${VOLUME_HELPER_IMAGE}`,
-  ]);
-  renameSync(tmp, archive);
-  return archive;
+  return ensureScratchImage({
+    image: VOLUME_HELPER_IMAGE,
+    prefix: 'volume-helper',
+    inputs: [busybox],
+    // busybox at /bin/busybox, a link per applet in /bin
+    fill: (stage) => {
+      mkdirSync(join(stage, 'bin'));
+      mkdirSync(join(stage, 'tmp'), { mode: 0o1777 });
+      copyFileSync(busybox, join(stage, 'bin', 'busybox'));
+      chmodSync(join(stage, 'bin', 'busybox'), 0o755);
+      for (const a of applets) symlinkSync('busybox', join(stage, 'bin', a));
+    },
+    config: ['--cmd', '["/bin/sh"]'],
+  });
 }
 
 /**
