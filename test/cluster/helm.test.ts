@@ -10,7 +10,7 @@ import type { Cluster } from '../../cluster/index.js';
 import { buildImages } from '../../cluster/images/index.js';
 import { acquireCluster, releaseCluster } from '../helpers/cluster-acquire.js';
 import { chartFullname, installChart, uninstallChart } from '../helpers/chart.js';
-import { waitUntil } from '../helpers/cluster.js';
+import { kubectlOkOn, needCluster, waitUntil } from '../helpers/cluster.js';
 
 const release = 'peernet';
 const namespace = 'peernet-system';
@@ -24,16 +24,9 @@ interface K8sObject {
 }
 let manifest: K8sObject[] = [];
 
-function need(): Cluster {
-  if (cluster === undefined) throw new Error('the cluster is not up (beforeAll failed?)');
-  return cluster;
-}
-
-async function kubectlOk(args: string[], input?: string): Promise<string> {
-  const r = await need().kubectl(args, input !== undefined ? { input } : {});
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
+const need = (): Cluster => needCluster(cluster);
+const kubectlOk = (args: string[], input?: string): Promise<string> =>
+  kubectlOkOn(need(), args, input);
 
 beforeAll(async () => {
   const progress = (line: string): void => void process.stderr.write(`[helm test] ${line}\n`);

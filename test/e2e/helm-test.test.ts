@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Cluster } from '../../cluster/index.js';
 import { buildImages } from '../../cluster/images/index.js';
 import { acquireCluster, releaseCluster } from '../helpers/cluster-acquire.js';
+import { kubectlOkOn, needCluster } from '../helpers/cluster.js';
 import { installChart, uninstallChart } from '../helpers/chart.js';
 import { repoRoot } from '../helpers/peers.js';
 
@@ -17,16 +18,9 @@ const release = 'pnt';
 const namespace = 'peernet-system';
 let cluster: Cluster | undefined;
 
-function need(): Cluster {
-  if (cluster === undefined) throw new Error('the cluster is not up (beforeAll failed?)');
-  return cluster;
-}
-
-async function kubectlOk(args: string[], input?: string): Promise<string> {
-  const r = await need().kubectl(args, input !== undefined ? { input } : {});
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
+const need = (): Cluster => needCluster(cluster);
+const kubectlOk = (args: string[], input?: string): Promise<string> =>
+  kubectlOkOn(need(), args, input);
 
 function run(
   cmd: string,

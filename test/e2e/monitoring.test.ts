@@ -21,7 +21,13 @@ import { run } from '../../cluster/exec.js';
 import { buildImages } from '../../cluster/images/index.js';
 import { createPeerApiClient } from '../../peer/api/client.js';
 import { installChart, uninstallChart, chartFullname } from '../helpers/chart.js';
-import { acquireCluster, releaseCluster, waitUntil } from '../helpers/cluster.js';
+import {
+  acquireCluster,
+  kubectlOkOn,
+  needCluster,
+  releaseCluster,
+  waitUntil,
+} from '../helpers/cluster.js';
 import { freePort, repoRoot } from '../helpers/peers.js';
 
 const release = 'pnm';
@@ -34,16 +40,9 @@ let cluster: Cluster | undefined;
 let prometheusUrl = '';
 const children: ChildProcess[] = [];
 
-function need(): Cluster {
-  if (cluster === undefined) throw new Error('the cluster is not up (beforeAll failed?)');
-  return cluster;
-}
-
-async function kubectlOk(args: string[], input?: string): Promise<string> {
-  const r = await need().kubectl(args, input !== undefined ? { input } : {});
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-}
+const need = (): Cluster => needCluster(cluster);
+const kubectlOk = (args: string[], input?: string): Promise<string> =>
+  kubectlOkOn(need(), args, input);
 
 /** Starts a program in the background, its output in the cluster's log folder. */
 function background(name: string, bin: string, args: string[], env: NodeJS.ProcessEnv): void {

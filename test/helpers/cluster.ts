@@ -101,6 +101,23 @@ export function useCluster(
   };
 }
 
+/** A file's own cluster, once its beforeAll started it. */
+export function needCluster(cluster: Cluster | undefined): Cluster {
+  if (cluster === undefined) throw new Error('the cluster is not up (beforeAll failed?)');
+  return cluster;
+}
+
+/** `kubectl ARGS` (admin, no namespace) on a cluster: its stdout; throws on a non-zero exit. */
+export async function kubectlOkOn(
+  cluster: Cluster,
+  args: string[],
+  input?: string,
+): Promise<string> {
+  const r = await cluster.kubectl(args, input !== undefined ? { input } : {});
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
 /** Polls `check` until it is true; throws naming `what` after `timeoutMs`. */
 export async function waitUntil(
   check: () => Promise<boolean> | boolean,
