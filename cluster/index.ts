@@ -72,7 +72,7 @@ import {
   lbControllerCommand,
   loadBalancerObjects,
 } from './real-nodes/load-balancer.js';
-import { ensureRuntimeBinaries } from './runtime-binaries.js';
+import { ensureRuntimeBinaries, type RuntimeBinaries } from './runtime-binaries.js';
 import { readState, writeState, type ClusterState, type RealNodeState } from './state.js';
 
 export {
@@ -124,6 +124,11 @@ export interface Cluster {
   kubectl(args: string[], options?: { input?: string; user?: ClusterUser }): Promise<KubectlResult>;
   /** Runs the matching helm with the admin kubeconfig; never throws on a non-zero exit. */
   helm(args: string[]): Promise<KubectlResult>;
+  /**
+   * Waits until the CustomResourceDefinitions (`<plural>.<group>`) are Established; throws after
+   * `timeoutMs`. (`kubectl wait` fails at once on a CRD the API server has not given conditions.)
+   */
+  waitForCrds(names: readonly string[], timeoutMs?: number): Promise<void>;
   /** Creates more fake nodes (named after the existing ones) and waits until kwok has made them Ready. */
   addNodes(count: number): Promise<string[]>;
   status(): ComponentStatus[];
@@ -475,9 +480,12 @@ class LocalCluster implements Cluster {
   private async realContext(
     slot: SlotLayout,
     progress: (line: string) => void,
+    rt?: RuntimeBinaries,
   ): Promise<RealNodesContext> {
-    progress('building or finding the node runtime (cluster/build-runtime.sh)');
-    const rt = await ensureRuntimeBinaries({ onProgress: progress });
+    if (rt === undefined) {
+      progress('building or finding the node runtime (cluster/build-runtime.sh)');
+      rt = await ensureRuntimeBinaries({ onProgress: progress });
+    }
     const caFile = apiserverCertFile(this.paths);
     return {
       slot,
@@ -514,14 +522,16 @@ class LocalCluster implements Cluster {
     dnsHealthPort: number,
     progress: (line: string) => void,
   ): Promise<void> {
-    const ctx = await this.realContext(slot, progress);
+    progress('building or finding the node runtime (cluster/build-runtime.sh)');
+    const rt = await ensureRuntimeBinaries({ onProgress: progress });
+    const ctx = await this.realContext(slot, progress, rt);
     progress('starting CoreDNS');
     const dns = await startCoreDns(ctx, dnsHealthPort);
     this.saveState((s) => {
       if (s.real) s.real.coredns = dns;
     });
     progress('installing the load balancer (MetalLB, layer 2)');
-    await this.installLoadBalancer(slot);
+    await this.installLoadBalancer(slot, rt);
     await this.startNodes(
       ctx,
       Array.from({ length: count }, (_, i) => i + 1),
@@ -529,37 +539,19 @@ class LocalCluster implements Cluster {
       progress,
     );
     progress('starting the volume provisioner (local-path-provisioner, StorageClass local-path)');
-    await this.startStorage();
-    await this.startLoadBalancerController();
+    await this.startStorage(rt);
+    await this.startLoadBalancerController(rt);
   }
 
   /**
    * MetalLB's CRDs, its address pool and its speakers' DaemonSet (real-nodes/load-balancer.ts);
    * the speakers start as the nodes come.
    */
-  private async installLoadBalancer(slot: SlotLayout): Promise<void> {
-    const rt = await ensureRuntimeBinaries();
+  private async installLoadBalancer(slot: SlotLayout, rt: RuntimeBinaries): Promise<void> {
     // the CRDs are too large for client-side apply's annotation
     const crds = await this.kubectl(['apply', '--server-side', '-f', rt.metallbCrds]);
     if (crds.code !== 0) throw new Error(`applying MetalLB's CRDs failed: ${crds.stderr}`);
-    // (`kubectl wait` fails at once on a CRD the API server has not given conditions yet)
-    const established = await waitFor(
-      async () => {
-        for (const crd of ['ipaddresspools.metallb.io', 'l2advertisements.metallb.io']) {
-          const r = await this.kubectl([
-            'get',
-            `crd/${crd}`,
-            '-o',
-            'jsonpath={.status.conditions[?(@.type=="Established")].status}',
-          ]);
-          if (r.stdout.trim() !== 'True') return false;
-        }
-        return true;
-      },
-      { timeoutMs: 60_000, intervalMs: 250 },
-    );
-    if (established !== 'ok')
-      throw new Error(`MetalLB's CRDs were not established (${established})`);
+    await this.waitForCrds(['ipaddresspools.metallb.io', 'l2advertisements.metallb.io']);
     const applied = await this.kubectl(['apply', '-f', '-'], {
       input: loadBalancerObjects(slot, { [nodeKindLabel]: REAL_NODE_KIND }),
     });
@@ -568,8 +560,7 @@ class LocalCluster implements Cluster {
   }
 
   /** MetalLB's controller: its own process on the host (the speakers run on the nodes). */
-  private async startLoadBalancerController(): Promise<void> {
-    const rt = await ensureRuntimeBinaries();
+  private async startLoadBalancerController(rt: RuntimeBinaries): Promise<void> {
     const [metricsPort] = await freePorts(1);
     const spec = lbControllerCommand(
       rt.metallbController,
@@ -585,8 +576,7 @@ class LocalCluster implements Cluster {
   }
 
   /** The volume provisioner and its objects (real-nodes/storage.ts); its own process. */
-  private async startStorage(): Promise<void> {
-    const rt = await ensureRuntimeBinaries();
+  private async startStorage(rt: RuntimeBinaries): Promise<void> {
     const dir = join(this.dir, 'storage');
     const volumes = join(dir, 'volumes');
     const applied = await this.kubectl(['apply', '-f', '-'], { input: storageObjects(volumes) });
@@ -709,6 +699,25 @@ class LocalCluster implements Cluster {
       );
     }
     return nodes;
+  }
+
+  async waitForCrds(names: readonly string[], timeoutMs = 60_000): Promise<void> {
+    const result = await waitFor(
+      async () => {
+        for (const crd of names) {
+          const r = await this.kubectl([
+            'get',
+            `crd/${crd}`,
+            '-o',
+            'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+          ]);
+          if (r.stdout.trim() !== 'True') return false;
+        }
+        return true;
+      },
+      { timeoutMs, intervalMs: 250 },
+    );
+    if (result !== 'ok') throw new Error(`CRDs not Established (${result}): ${names.join(', ')}`);
   }
 
   kubeconfigFor(user: ClusterUser): string {

@@ -148,22 +148,7 @@ beforeAll(async () => {
   const kinds = readdirSync(join(tools, 'crds')).map((f) => f.replace(/\.yaml$/, ''));
   for (const kind of kinds)
     await kubectlOk(['apply', '--server-side', '-f', join(tools, 'crds', `${kind}.yaml`)]);
-  await waitUntil(
-    async () => {
-      for (const kind of kinds) {
-        const r = await need().kubectl([
-          'get',
-          `crd/${kind}.monitoring.coreos.com`,
-          '-o',
-          'jsonpath={.status.conditions[?(@.type=="Established")].status}',
-        ]);
-        if (r.stdout.trim() !== 'True') return false;
-      }
-      return true;
-    },
-    60_000,
-    "the Prometheus Operator's CRDs established",
-  );
+  await cluster.waitForCrds(kinds.map((kind) => `${kind}.monitoring.coreos.com`));
   await installChart(cluster, {
     release,
     namespace,
