@@ -123,13 +123,17 @@ describe('spec.expose.type loadBalancer', () => {
     const status = await stack.waitReady(name, 2);
     const [p0, p1] = status.peers ?? [];
     if (!p0 || !p1) throw new Error('two peers expected');
+    const services = await stack.childrenOf<{
+      metadata: { name: string };
+      spec: { type: string };
+      status: { loadBalancer: { ingress?: { ip: string }[] } };
+    }>('services', name);
     const ips: string[] = [];
     for (const p of [p0, p1]) {
       // the address MetalLB gave the pod's Service, on the peer's own port
-      const svc = JSON.parse(
-        await stack.t.kubectlOk(['get', 'service', `${p.pod}-p2p`, '-o', 'json']),
-      ) as { spec: { type: string }; status: { loadBalancer: { ingress?: { ip: string }[] } } };
-      expect(svc.spec.type).toBe('LoadBalancer');
+      const svc = services.find((s) => s.metadata.name === `${p.pod}-p2p`);
+      expect(svc?.spec.type).toBe('LoadBalancer');
+      if (svc === undefined) throw new Error(`no Service ${p.pod}-p2p`);
       const ip = svc.status.loadBalancer.ingress?.[0]?.ip ?? '';
       expect(ip).toMatch(/^10\.2[0-9]{2}\.0\.2[0-4][0-9]$/); // the local cluster's pool
       expect(p.externalAddrs).toEqual([`/ip4/${ip}/tcp/4001/p2p/${p.peerId}`]);
