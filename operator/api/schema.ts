@@ -72,6 +72,9 @@ const NODE_SELECTOR_KEYS_MESSAGE = `spec.topology.nodeSelector keys must be labe
 export const NODE_SELECTOR_RULES: CelRule[] = [
   { rule: LABEL_KEYS_CEL, message: NODE_SELECTOR_KEYS_MESSAGE },
 ];
+/** A label key (`[prefix/]name`), as topologyKey and loadBalancerClass are. */
+const labelKeyString = () =>
+  z.string().min(1).max(MAX_LABEL_KEY).regex(new RegExp(LABEL_KEY_PATTERN));
 const labelMap = z
   .record(z.string(), z.string().max(63).regex(new RegExp(LABEL_VALUE_PATTERN)))
   .superRefine((m, ctx) => {
@@ -128,7 +131,7 @@ export const EXPOSE_TYPES = [
 ] as const;
 /** The types whose peers get a port of their node (basePort + ordinal x peersPerPod + i). */
 export const DEFAULT_BASE_PORT = { hostNetwork: 40000, hostPort: 40000, nodePort: 30000 } as const;
-export type NodePortExposeType = keyof typeof DEFAULT_BASE_PORT;
+type NodePortExposeType = keyof typeof DEFAULT_BASE_PORT;
 export const NODE_PORT_RANGE = [30000, 32767] as const;
 const EXPOSE_PEERS_CEL = `${REPLICAS_CEL} * (self.topology.mode == 'colocated' ? ${PEERS_PER_POD_CEL} : 1)`;
 const basePortCel = (type: NodePortExposeType) =>
@@ -296,11 +299,7 @@ export const topologySchema = z
           'Only with mode spread. Required (the default): pods that cannot get a topology domain of their own stay Pending. ' +
           'Preferred: the scheduler spreads pods as far as it can but may put two on one domain.',
       }),
-    topologyKey: z
-      .string()
-      .min(1)
-      .max(MAX_LABEL_KEY)
-      .regex(new RegExp(LABEL_KEY_PATTERN))
+    topologyKey: labelKeyString()
       .optional()
       .meta({
         description: `Only with mode spread: the node label (a label key) whose values are the domains pods are spread over. Default ${DEFAULT_TOPOLOGY_KEY}.`,
@@ -513,16 +512,10 @@ export const specSchema = z
           description:
             'Not with loadBalancer. The first peer port; peer i of pod n gets basePort + n x peersPerPod + i, the same across restarts. Another network using the same ports on a node keeps the pod Pending (hostPort) or is refused (nodePort).',
         }),
-        loadBalancerClass: z
-          .string()
-          .min(1)
-          .max(MAX_LABEL_KEY)
-          .regex(new RegExp(LABEL_KEY_PATTERN))
-          .optional()
-          .meta({
-            description:
-              "Only with loadBalancer: the Services' spec.loadBalancerClass (which load balancer implementation serves them); unset: the cluster's default.",
-          }),
+        loadBalancerClass: labelKeyString().optional().meta({
+          description:
+            "Only with loadBalancer: the Services' spec.loadBalancerClass (which load balancer implementation serves them); unset: the cluster's default.",
+        }),
         annotations: z
           .record(z.string(), z.string().max(1024))
           .superRefine((m, ctx) => {
