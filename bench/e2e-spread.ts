@@ -19,18 +19,22 @@ import { peerApiUrl } from '../operator/status/view.js';
 import { createPeerApiClient, type PeerApiClient } from '../peer/api/client.js';
 import { generateIdentity } from '../common/identity.js';
 import type { BenchContext, Benchmark } from './benchmark.js';
+import { machineCpu, millicores, podUsage, type PodUsage } from './kubelet-stats.js';
 import { startBenchCluster, watchPods, type SeenPod } from './real-cluster.js';
 import { statefulSetObjects } from './statefulset.js';
-import { mapLimit, percentile, table } from './stats.js';
+import { mapLimit, mean, percentile, table } from './stats.js';
 
 const usage = `  --peers N          pods of each side, one peer each (default 30)
   --nodes N          real nodes (default 3)
   --rounds N         network then StatefulSet, alternating which goes first (default 1)
   --ops N            PUTs, then as many GETs from a peer on another node (default 200)
   --concurrency N    operations in flight (default 4)
-  --timeout S        give up waiting for DHT-ready after this (default 600)`;
+  --timeout S        give up waiting for DHT-ready after this (default 600)
+  --rest S           after DHT-ready, rest this long and read the pods' CPU and memory from
+                     the kubelets before the PUTs (default 30; 0: no rest)`;
 
 const NS = 'default';
+const OPERATOR_NS = 'peernet-system';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function timed(fn: () => Promise<boolean>): Promise<{ ms: number; ok: boolean }> {
@@ -45,6 +49,15 @@ interface SideResult {
   dhtReadyMs?: number;
   phaseReadyMs?: number;
   startLatencies: number[];
+  /** per pod, ms from first seen to: bound to a node, containers running, started, Ready */
+  stages: Record<Stage, number[]>;
+  /** Warning events of the side's pods, by reason (FailedMount, Unhealthy, ...) */
+  warnings: Map<string, number>;
+  /** the machine's CPU from apply until DHT-ready, core-seconds, and that window */
+  machineBusyS?: number;
+  windowS?: number;
+  /** the kubelets' figures (bench/kubelet-stats.ts) */
+  kubelet?: KubeletFigures;
   /** pods never Ready within --timeout (their start latency is not in startLatencies) */
   notReady: number;
   restarts: number;
@@ -53,6 +66,27 @@ interface SideResult {
   perNode: Map<string, number>;
   puts: Array<{ ms: number; ok: boolean }>;
   gets: Array<{ ms: number; ok: boolean }>;
+}
+
+type Stage = 'scheduled' | 'running' | 'started' | 'ready';
+const STAGES: Array<[Stage, string]> = [
+  ['scheduled', 'bound to a node'],
+  ['running', 'containers running'],
+  ['started', 'startup probe passed'],
+  ['ready', 'Ready'],
+];
+
+interface KubeletFigures {
+  /** CPU the side's pods used from their start until the kubelets' reading after DHT-ready, s */
+  podsStartCpuS: number;
+  /** the operator's CPU from before the apply to that reading, s, and the window it covers */
+  operatorStartCpuS: number;
+  operatorWindowS: number;
+  /** at rest: millicores per pod, and the operator's */
+  restPodMillicores: number[];
+  restOperatorMillicores: number;
+  /** working set per pod at the end of the rest, MiB */
+  workingSetMiB: number[];
 }
 
 interface Side {
@@ -83,18 +117,93 @@ async function dhtReady(p: SeenPod): Promise<boolean> {
   return st?.ready === true && st.routingTable > 0;
 }
 
+const operatorUsage = (all: Map<string, PodUsage>): PodUsage | undefined =>
+  [...all.values()].find((u) => u.namespace === OPERATOR_NS);
+
+/** Warning events about the given pods, counted by reason. */
+async function warningsOf(cluster: Cluster, uids: Set<string>): Promise<Map<string, number>> {
+  const r = await cluster.kubectl([
+    'get',
+    'events',
+    '-n',
+    NS,
+    '--field-selector',
+    'type=Warning',
+    '-o',
+    'json',
+  ]);
+  const out = new Map<string, number>();
+  if (r.code !== 0) return out;
+  const { items } = JSON.parse(r.stdout) as {
+    items: Array<{ reason?: string; count?: number; involvedObject?: { uid?: string } }>;
+  };
+  for (const ev of items) {
+    if (!uids.has(ev.involvedObject?.uid ?? '')) continue;
+    const reason = ev.reason ?? '?';
+    out.set(reason, (out.get(reason) ?? 0) + (ev.count ?? 1));
+  }
+  return out;
+}
+
+/**
+ * The kubelets' figures: their first reading after DHT-ready gives the CPU of the start (the
+ * pods' own since they started; the operator's since before the apply), then the network rests
+ * and a second reading gives millicores at rest and the working set.
+ */
+async function restFigures(
+  cluster: Cluster,
+  ctx: BenchContext,
+  ps: SeenPod[],
+  operatorBefore: PodUsage,
+  o: { nodes: string[]; restS: number },
+): Promise<KubeletFigures | undefined> {
+  const names = new Set(ps.map((p) => `${NS}/${p.name}`));
+  const mine = (all: Map<string, PodUsage>): Map<string, PodUsage> =>
+    new Map([...all].filter(([k]) => names.has(k)));
+  const first = await podUsage(cluster, o.nodes);
+  ctx.progress(`  resting ${o.restS}s, then the kubelets' stats again`);
+  await sleep(o.restS * 1000);
+  const second = await podUsage(cluster, o.nodes);
+  const op1 = operatorUsage(first);
+  const op2 = operatorUsage(second);
+  if (op1 === undefined || op2 === undefined) return undefined;
+  const pods1 = mine(first);
+  const pods2 = mine(second);
+  return {
+    podsStartCpuS: [...pods1.values()].reduce((n, u) => n + u.cpuNs / 1e9, 0),
+    operatorStartCpuS: (op1.cpuNs - operatorBefore.cpuNs) / 1e9,
+    operatorWindowS: (op1.cpuAt - operatorBefore.cpuAt) / 1000,
+    restPodMillicores: [...pods2].flatMap(([k, u]) => {
+      const before = pods1.get(k);
+      const m = before ? millicores(before, u) : NaN;
+      return Number.isNaN(m) ? [] : [m];
+    }),
+    restOperatorMillicores: millicores(op1, op2),
+    workingSetMiB: [...pods2.values()].map((u) => u.workingSet / 2 ** 20),
+  };
+}
+
 // Long: one round's measurements in the order they are taken.
 async function measure(
   side: Side,
   cluster: Cluster,
   ctx: BenchContext,
-  o: { peers: number; ops: number; concurrency: number; timeoutS: number },
+  o: {
+    peers: number;
+    ops: number;
+    concurrency: number;
+    timeoutS: number;
+    restS: number;
+    nodes: string[];
+  },
 ): Promise<SideResult> {
   const manifest = await side.manifest();
   const watch = await watchPods(cluster.kubeConfig(), NS, side.selector);
   const result: SideResult = {
     label: side.label,
     startLatencies: [],
+    stages: { scheduled: [], running: [], started: [], ready: [] },
+    warnings: new Map(),
     notReady: 0,
     restarts: 0,
     timedOut: false,
@@ -103,6 +212,8 @@ async function measure(
     gets: [],
   };
   try {
+    const operatorBefore = operatorUsage(await podUsage(cluster, o.nodes));
+    const cpu0 = await machineCpu();
     ctx.progress(`${side.label}: kubectl apply of ${o.peers} pods`);
     const t0 = performance.now();
     const applied = await cluster.kubectl(['apply', '-f', '-'], { input: manifest });
@@ -134,8 +245,16 @@ async function measure(
       }
       await sleep(500);
     }
+    const cpu1 = await machineCpu();
+    result.machineBusyS = cpu1.busy - cpu0.busy;
+    result.windowS = (performance.now() - t0) / 1000;
     const ps = [...watch.pods.values()].filter((p) => p.gone !== true);
     result.startLatencies = ps.filter((p) => p.ready !== undefined).map((p) => p.ready! - p.seen);
+    for (const [stage] of STAGES)
+      result.stages[stage] = ps.flatMap((p) => (p[stage] === undefined ? [] : [p[stage] - p.seen]));
+    result.warnings = await warningsOf(cluster, new Set(ps.map((p) => p.uid)));
+    if (!result.timedOut && o.restS > 0 && operatorBefore !== undefined)
+      result.kubelet = await restFigures(cluster, ctx, ps, operatorBefore, o);
     result.notReady = ps.filter((p) => p.ready === undefined).length;
     result.restarts = ps.reduce((n, p) => n + p.restarts, 0);
     for (const p of ps)
@@ -204,13 +323,42 @@ function report(ctx: BenchContext, net: SideResult, sts: SideResult): void {
   add('apply -> all pods Ready (s)', net.podsReadyMs, sts.podsReadyMs, s);
   add('apply -> every peer DHT-ready (s)', net.dhtReadyMs, sts.dhtReadyMs, s);
   rows.push(['apply -> PeerNetwork phase Ready (s)', s(net.phaseReadyMs), '', '']);
-  for (const p of [50, 99])
-    add(
-      `pod start, seen -> Ready p${p} (ms)`,
-      percentile(net.startLatencies, p),
-      percentile(sts.startLatencies, p),
-      ms,
-    );
+  for (const [stage, what] of STAGES)
+    for (const p of [50, 99])
+      add(
+        `pod start, seen -> ${what} p${p} (ms)`,
+        percentile(net.stages[stage], p),
+        percentile(sts.stages[stage], p),
+        ms,
+      );
+  const f1 = (x: number | undefined): string =>
+    x === undefined || Number.isNaN(x) ? '-' : x.toFixed(1);
+  const busy = (r: SideResult): number | undefined =>
+    r.machineBusyS === undefined || !r.windowS ? undefined : r.machineBusyS / r.windowS;
+  add('machine cores busy, apply -> DHT-ready', busy(net), busy(sts), (x) => x?.toFixed(2) ?? '-');
+  add('machine CPU, apply -> DHT-ready (core-s)', net.machineBusyS, sts.machineBusyS, f1);
+  const k = (get: (f: KubeletFigures) => number) =>
+    [net, sts].map((r) => (r.kubelet ? get(r.kubelet) : undefined));
+  const kAdd = (name: string, get: (f: KubeletFigures) => number, f: typeof s): void => {
+    const [a, b] = k(get);
+    add(name, a, b, f);
+  };
+  kAdd("kubelet: the pods' CPU, start -> DHT-ready (core-s)", (x) => x.podsStartCpuS, f1);
+  kAdd("kubelet: the operator's CPU meanwhile (core-s)", (x) => x.operatorStartCpuS, f1);
+  kAdd('kubelet: ... over a window of (s)', (x) => x.operatorWindowS, f1);
+  kAdd('kubelet: at rest, millicores per pod p50', (x) => percentile(x.restPodMillicores, 50), f1);
+  kAdd('kubelet: at rest, millicores per pod mean', (x) => mean(x.restPodMillicores), f1);
+  kAdd("kubelet: at rest, the operator's millicores", (x) => x.restOperatorMillicores, f1);
+  kAdd('kubelet: working set per pod mean (MiB)', (x) => mean(x.workingSetMiB), f1);
+  kAdd('kubelet: working set per pod max (MiB)', (x) => Math.max(...x.workingSetMiB), f1);
+  const reasons = [...new Set([...net.warnings.keys(), ...sts.warnings.keys()])].sort();
+  for (const r of reasons)
+    rows.push([
+      `Warning events: ${r}`,
+      String(net.warnings.get(r) ?? 0),
+      String(sts.warnings.get(r) ?? 0),
+      '',
+    ]);
   for (const [op, k] of [
     ['PUT', 'puts'],
     ['GET other node', 'gets'],
@@ -245,6 +393,7 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
       ops: { type: 'string', default: '200' },
       concurrency: { type: 'string', default: '4' },
       timeout: { type: 'string', default: '600' },
+      rest: { type: 'string', default: '30' },
     },
   });
   const peers = Number(values.peers);
@@ -254,6 +403,8 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
     ops: Number(values.ops),
     concurrency: Number(values.concurrency),
     timeoutS: Number(values.timeout),
+    restS: Number(values.rest),
+    nodes: [] as string[],
   };
   if (process.getuid?.() !== 0) {
     ctx.print('e2e-spread: skipped, real nodes need root');
@@ -265,6 +416,15 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
     const { images } = started;
     const c = started.cluster;
     cluster = c;
+    const listed = await c.kubectl([
+      'get',
+      'nodes',
+      '-l',
+      `${nodeKindLabel}=real`,
+      '-o',
+      'jsonpath={.items[*].metadata.name}',
+    ]);
+    o.nodes = listed.stdout.split(/\s+/).filter(Boolean);
     const nodeSelector = { [nodeKindLabel]: 'real' };
     const network: Side = {
       label: 'PeerNetwork',

@@ -51,8 +51,15 @@ export async function startBenchCluster(
 
 export interface SeenPod {
   name: string;
+  uid: string;
   /** performance.now() when the watch first saw it (its creation, give or take the watch) */
   seen: number;
+  /** ... first saw it bound to a node */
+  scheduled?: number;
+  /** ... first saw every container running (what the pod start SLO of Kubernetes times) */
+  running?: number;
+  /** ... first saw every container started (the startup probe passed) */
+  started?: number;
   ready?: number;
   ip?: string;
   node?: string;
@@ -73,12 +80,17 @@ export async function watchPods(
     const name = obj.metadata?.name ?? '';
     // by uid: a pod made again under the same name is another pod
     const uid = obj.metadata?.uid ?? name;
-    const p = pods.get(uid) ?? { name, seen: performance.now(), restarts: 0 };
+    const now = performance.now();
+    const p = pods.get(uid) ?? { name, uid, seen: now, restarts: 0 };
     pods.set(uid, p);
     p.ip = obj.status?.podIP ?? p.ip;
     p.node = obj.spec?.nodeName ?? p.node;
+    if (p.node !== undefined) p.scheduled ??= now;
+    const cs = obj.status?.containerStatuses ?? [];
+    if (cs.length > 0 && cs.every((c) => c.state?.running !== undefined)) p.running ??= now;
+    if (cs.length > 0 && cs.every((c) => c.started === true)) p.started ??= now;
     const ready = obj.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-    if (ready === true && p.ready === undefined) p.ready = performance.now();
+    if (ready === true) p.ready ??= now;
     p.restarts = Math.max(
       p.restarts,
       ...(obj.status?.containerStatuses ?? []).map((c) => c.restartCount),
