@@ -288,7 +288,7 @@ describe('peerctl: the API token', () => {
 });
 
 describe('Dockerfile.peer', () => {
-  it("starts node with peernet-peer's V8 flags (no re-exec in a pod) and its baked compile cache", async () => {
+  it("starts node with peernet-peer's V8 flags and malloc arenas (no re-exec in a pod) and its baked compile cache", async () => {
     const root = join(here, '..', '..', '..');
     const dockerfile = await readFile(join(root, 'Dockerfile.peer'), 'utf8');
     const source = await readFile(join(root, 'peer', 'cli', 'peernet-peer.ts'), 'utf8');
@@ -304,6 +304,12 @@ describe('Dockerfile.peer', () => {
     expect(dockerfile).toContain(
       `node ${flags.join(' ')} \\\n        /app/dist/peer/cli/peernet-peer.js`,
     );
-    expect(dockerfile).toMatch(/NODE_COMPILE_CACHE=\/app\/compile-cache$/m);
+    expect(dockerfile).toMatch(/NODE_COMPILE_CACHE=\/app\/compile-cache\b/);
+    // the malloc arenas the re-exec would set
+    expect(source).toContain("MALLOC_ARENA_MAX: '2'");
+    expect(dockerfile).toMatch(/ MALLOC_ARENA_MAX=2$/m);
+    // what the re-exec imports is in the image
+    expect(source).toContain("import('../quotas.js')");
+    expect(dockerfile).toContain('cp dist/peer/quotas.js /out/app/dist/peer/');
   });
 });

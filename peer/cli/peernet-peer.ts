@@ -20,8 +20,17 @@
 // operations; with Maglev only, PUTs p50 99 -> 76-84 ms, an idle peer ~11 MiB smaller).
 // Nothing heavy is imported before that. PEERNET_REEXEC=0 turns it off. The peer image passes
 // these flags in its ENTRYPOINT, so a pod's peer starts node once.
+//
+// The re-exec also gives the peer what a pod's peer has without it (ADR 0003, decision 14):
+// - an old generation of a quarter of the peer's memory budget (the container's limit, else
+//   512 MiB: the budget the quotas are sized from), which is what Node itself sets in a
+//   container with a memory limit. Seeing a large machine's memory instead, V8 lets the heap
+//   grow up to 4x past what is live (1.3x under 256 MiB): ~4 MiB more per idle peer;
+// - MALLOC_ARENA_MAX=2 (the image sets it too): glibc would give each of V8's helper threads
+//   an arena of its own, and memory freed there stays with the process (~3 MiB a peer).
 
 const V8_FLAGS = ['--max-semi-space-size=1', '--max-opt=2'];
+const HEAP_FLAG = '--max-old-space-size';
 
 const wanted = V8_FLAGS.filter((f) => !process.execArgv.includes(f));
 if (
@@ -29,11 +38,17 @@ if (
   process.env.PEERNET_REEXEC !== '0' &&
   typeof process.execve === 'function'
 ) {
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (!given.some((f) => f.startsWith(HEAP_FLAG))) {
+    const { readMemoryLimit } = await import('../quotas.js');
+    wanted.push(`${HEAP_FLAG}=${Math.floor(readMemoryLimit().bytes / 4 / 2 ** 20)}`);
+  }
   const script = process.argv[1] ?? '';
   process.execve(
     process.execPath,
     [process.execPath, ...process.execArgv, ...wanted, script, ...process.argv.slice(2)],
     {
+      MALLOC_ARENA_MAX: '2',
       ...process.env,
       PEERNET_REEXEC: '0',
     },
