@@ -31,7 +31,8 @@ const usage = `  --peers N          pods of each side, one peer each (default 30
   --concurrency N    operations in flight (default 4)
   --timeout S        give up waiting for DHT-ready after this (default 600)
   --rest S           after DHT-ready, rest this long and read the pods' CPU and memory from
-                     the kubelets before the PUTs (default 30; 0: no rest)`;
+                     the kubelets before the PUTs, at rest over its second half (default 60;
+                     0: no rest)`;
 
 const NS = 'default';
 const OPERATOR_NS = 'peernet-system';
@@ -82,7 +83,7 @@ interface KubeletFigures {
   /** the operator's CPU from before the apply to that reading, s, and the window it covers */
   operatorStartCpuS: number;
   operatorWindowS: number;
-  /** at rest: millicores per pod, and the operator's */
+  /** at rest (the second half of --rest): millicores per pod, and the operator's */
   restPodMillicores: number[];
   restOperatorMillicores: number;
   /** working set per pod at the end of the rest, MiB */
@@ -161,18 +162,24 @@ async function restFigures(
   const mine = (all: Map<string, PodUsage>): Map<string, PodUsage> =>
     new Map([...all].filter(([k]) => names.has(k)));
   const first = await podUsage(cluster, o.nodes);
-  ctx.progress(`  resting ${o.restS}s, then the kubelets' stats again`);
-  await sleep(o.restS * 1000);
+  // the first half of the rest still carries the end of the tables' filling: rates are taken
+  // over the second half
+  ctx.progress(`  resting ${o.restS}s; the kubelets' stats again after half of it and at the end`);
+  await sleep((o.restS * 1000) / 2);
+  const half = await podUsage(cluster, o.nodes);
+  await sleep((o.restS * 1000) / 2);
   const second = await podUsage(cluster, o.nodes);
-  const op1 = operatorUsage(first);
+  const op0 = operatorUsage(first);
+  const op1 = operatorUsage(half);
   const op2 = operatorUsage(second);
-  if (op1 === undefined || op2 === undefined) return undefined;
-  const pods1 = mine(first);
+  if (op0 === undefined || op1 === undefined || op2 === undefined) return undefined;
+  const pods0 = mine(first);
+  const pods1 = mine(half);
   const pods2 = mine(second);
   return {
-    podsStartCpuS: [...pods1.values()].reduce((n, u) => n + u.cpuNs / 1e9, 0),
-    operatorStartCpuS: (op1.cpuNs - operatorBefore.cpuNs) / 1e9,
-    operatorWindowS: (op1.cpuAt - operatorBefore.cpuAt) / 1000,
+    podsStartCpuS: [...pods0.values()].reduce((n, u) => n + u.cpuNs / 1e9, 0),
+    operatorStartCpuS: (op0.cpuNs - operatorBefore.cpuNs) / 1e9,
+    operatorWindowS: (op0.cpuAt - operatorBefore.cpuAt) / 1000,
     restPodMillicores: [...pods2].flatMap(([k, u]) => {
       const before = pods1.get(k);
       const m = before ? millicores(before, u) : NaN;
@@ -393,7 +400,7 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
       ops: { type: 'string', default: '200' },
       concurrency: { type: 'string', default: '4' },
       timeout: { type: 'string', default: '600' },
-      rest: { type: 'string', default: '30' },
+      rest: { type: 'string', default: '60' },
     },
   });
   const peers = Number(values.peers);
