@@ -344,12 +344,8 @@ function report(ctx: BenchContext, net: SideResult, sts: SideResult): void {
     r.machineBusyS === undefined || !r.windowS ? undefined : r.machineBusyS / r.windowS;
   add('machine cores busy, apply -> DHT-ready', busy(net), busy(sts), (x) => x?.toFixed(2) ?? '-');
   add('machine CPU, apply -> DHT-ready (core-s)', net.machineBusyS, sts.machineBusyS, f1);
-  const k = (get: (f: KubeletFigures) => number) =>
-    [net, sts].map((r) => (r.kubelet ? get(r.kubelet) : undefined));
-  const kAdd = (name: string, get: (f: KubeletFigures) => number, f: typeof s): void => {
-    const [a, b] = k(get);
-    add(name, a, b, f);
-  };
+  const kAdd = (name: string, get: (f: KubeletFigures) => number, f: typeof s): void =>
+    add(name, net.kubelet && get(net.kubelet), sts.kubelet && get(sts.kubelet), f);
   kAdd("kubelet: the pods' CPU, start -> DHT-ready (core-s)", (x) => x.podsStartCpuS, f1);
   kAdd("kubelet: the operator's CPU meanwhile (core-s)", (x) => x.operatorStartCpuS, f1);
   kAdd('kubelet: ... over a window of (s)', (x) => x.operatorWindowS, f1);
@@ -423,15 +419,7 @@ async function run(args: string[], ctx: BenchContext): Promise<void> {
     const { images } = started;
     const c = started.cluster;
     cluster = c;
-    const listed = await c.kubectl([
-      'get',
-      'nodes',
-      '-l',
-      `${nodeKindLabel}=real`,
-      '-o',
-      'jsonpath={.items[*].metadata.name}',
-    ]);
-    o.nodes = listed.stdout.split(/\s+/).filter(Boolean);
+    o.nodes = [...c.realNodes];
     const nodeSelector = { [nodeKindLabel]: 'real' };
     const network: Side = {
       label: 'PeerNetwork',

@@ -56,12 +56,12 @@ export function millicores(before: PodUsage, after: PodUsage): number {
   return ms > 0 ? (after.cpuNs - before.cpuNs) / 1e3 / ms : NaN;
 }
 
-/** The machine's CPU since boot from /proc/stat, in core-seconds busy and total. */
-export async function machineCpu(): Promise<{ busy: number; total: number }> {
+/** The machine's CPU busy since boot from /proc/stat, in core-seconds. */
+export async function machineCpu(): Promise<{ busy: number }> {
   const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!;
   const f = line.trim().split(/\s+/).slice(1).map(Number);
   const total = f.reduce((a, b) => a + b, 0);
   const idle = (f[3] ?? 0) + (f[4] ?? 0);
   // USER_HZ is 100 on Linux
-  return { busy: (total - idle) / 100, total: total / 100 };
+  return { busy: (total - idle) / 100 };
 }

@@ -91,10 +91,7 @@ export async function watchPods(
     if (cs.length > 0 && cs.every((c) => c.started === true)) p.started ??= now;
     const ready = obj.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
     if (ready === true) p.ready ??= now;
-    p.restarts = Math.max(
-      p.restarts,
-      ...(obj.status?.containerStatuses ?? []).map((c) => c.restartCount),
-    );
+    p.restarts = Math.max(p.restarts, ...cs.map((c) => c.restartCount));
     if (type === 'DELETED') p.gone = true;
   };
   const start = async (): Promise<void> => {
