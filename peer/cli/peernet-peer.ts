@@ -21,11 +21,12 @@
 // Nothing heavy is imported before that. PEERNET_REEXEC=0 turns it off. The peer image passes
 // these flags in its ENTRYPOINT, so a pod's peer starts node once.
 //
-// The re-exec also gives the peer what a pod's peer has without it (ADR 0003, decision 14):
+// The re-exec also gives the peer a small heap, as a pod's peer has (ADR 0003, decision 14):
 // - an old generation of a quarter of the peer's memory budget (the container's limit, else
-//   512 MiB: the budget the quotas are sized from), which is what Node itself sets in a
-//   container with a memory limit. Seeing a large machine's memory instead, V8 lets the heap
-//   grow up to 4x past what is live (1.3x under 256 MiB): ~4 MiB more per idle peer;
+//   512 MiB: the budget the quotas are sized from). In a pod Node sizes the heap from the
+//   cgroup limit itself (259 MiB for the default 256 MiB limit); seeing a large machine's memory
+//   instead, it took a 4 GiB limit, and V8 let the heap grow further past what is live
+//   (~1.3 MiB more PSS a peer at 100 peers);
 // - MALLOC_ARENA_MAX=2 (the image sets it too): glibc would give each of V8's helper threads
 //   an arena of its own, and memory freed there stays with the process (~3 MiB a peer).
 
