@@ -151,6 +151,10 @@ interface Result {
   slowestPossibleMs?: number;
   /** last peer ready -> every table >= target */
   afterLastReadyMs?: number;
+  /** all peers' CPU from the first launch until every table held `target`, core-seconds a peer */
+  convergeCpuPerPeer?: number;
+  /** a peer's own CPU from its spawn until its table held `target`, mean over peers, seconds */
+  reachCpuMean?: number;
   reached: number;
   /** peers that never answered /readyz within --ready-timeout */
   notReady: number;
@@ -288,6 +292,10 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
     const readyAt: number[] = [];
     const reachedAt: (number | undefined)[] = new Array<number | undefined>(N).fill(undefined);
     const tables: number[] = new Array<number>(N).fill(0);
+    /** per peer: its CPU seconds when its table first held `target` */
+    const cpuAtReach: (number | undefined)[] = new Array<number | undefined>(N).fill(undefined);
+    /** all peers' CPU seconds when the last table held `target` */
+    let cpuAtConverged: number | undefined;
     /** per peer: when its table first held 1, 5, 10, 15 peers (ms since its launch) */
     const steps = [1, 5, 10, 15] as const;
     const firstAt: Map<number, number>[] = Array.from(
@@ -310,12 +318,18 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
             for (const n of steps)
               if (st.routingTable >= n && !firstAt[i]!.has(n))
                 firstAt[i]!.set(n, Date.now() - launchedAt[i]!);
-            if (st.routingTable >= target) reachedAt[i] = Date.now();
+            if (st.routingTable >= target) {
+              reachedAt[i] = Date.now();
+              cpuAtReach[i] = p.cpuSeconds();
+            }
           } catch {
             // not up yet
           }
         });
-        if (peers.length === N && reachedAt.every((t) => t !== undefined)) return;
+        if (peers.length === N && reachedAt.every((t) => t !== undefined)) {
+          cpuAtConverged = peers.reduce((sum, q) => sum + (q.cpuSeconds() ?? 0), 0);
+          return;
+        }
         await sleep(500);
       }
     })();
@@ -582,6 +596,8 @@ async function runProfile(profile: Profile, o: Options, ctx: BenchContext): Prom
           })()
         : undefined,
       afterLastReadyMs: all ? Math.max(0, lastReach - allReady) : undefined,
+      convergeCpuPerPeer: cpuAtConverged === undefined ? undefined : cpuAtConverged / N,
+      reachCpuMean: mean(cpuAtReach.filter((c): c is number => c !== undefined)),
       reached,
       notReady: N - ready.size,
       tables,
@@ -650,6 +666,16 @@ function rows(target: number): Row[] {
       fmt: secs,
     },
     { label: `tables >= ${target}: after last ready`, value: (r) => r.afterLastReadyMs, fmt: secs },
+    {
+      label: `CPU to every table >= ${target}, all peers, core-s a peer`,
+      value: (r) => r.convergeCpuPerPeer,
+      fmt: (v) => v.toFixed(2),
+    },
+    {
+      label: `CPU of a peer to its own table >= ${target}, mean (s)`,
+      value: (r) => r.reachCpuMean,
+      fmt: (v) => v.toFixed(2),
+    },
     {
       label: 'peers never ready',
       target: '0',
