@@ -14,7 +14,7 @@ import { createPeerNode, dhtProtocol, otherNetwork, type PeerNode } from './node
 import { Bootstrapper } from './node/bootstrap.js';
 import { createRecordsService, type RecordsService } from './dht/records.js';
 import { RECORD_PREFIX, RecordStore, type RecordStoreOptions } from './dht/store.js';
-import { dhtInternals, observeRequests } from './dht/internals.js';
+import { dhtInternals, observeRequests, trustConnectedContacts } from './dht/internals.js';
 import { TableFiller } from './dht/table-filler.js';
 import { startApiServer, type ApiServer, type PeerApi } from './api/server.js';
 import { watchTokenFile } from './api/token-file.js';
@@ -293,6 +293,13 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
   });
   if (!observeRequests(node.services.dht, (type) => metrics.dhtRequestsReceived.inc({ type })))
     log.warn('this kad-dht hides its RPC handler: peernet_dht_requests_received_total stays 0');
+  if (
+    config.dhtProfile === 'tuned' &&
+    !trustConnectedContacts(node.services.dht, (peer) =>
+      node.getConnections(peer).some((c) => c.status === 'open'),
+    )
+  )
+    log.warn('this kad-dht hides its routing table: every new contact is pinged first');
   const svc = createRecordsService(
     { node, datastore, logger: log.child({ component: 'records' }), metrics },
     {
