@@ -16,8 +16,15 @@ describe('TableFiller rounds: nextDelay', () => {
     }
   });
 
-  it('goes on at once while rounds find new peers', () => {
-    expect(nextDelay({ size: 25, progress: 3, delay: 16_000, quiet: 0 }, opts)).toBe(1_000);
+  it('goes on at once while rounds find new peers and the table is small', () => {
+    expect(nextDelay({ size: 12, progress: 3, delay: 16_000, quiet: 0 }, opts)).toBe(1_000);
+  });
+
+  it('tops a table that holds smallTable peers up at the slower pace', () => {
+    expect(nextDelay({ size: 25, progress: 3, delay: 1_000, quiet: 0 }, opts)).toBe(5_000);
+    expect(
+      nextDelay({ size: 25, progress: 3, delay: 1_000, quiet: 0 }, { ...opts, topUpInterval: 0 }),
+    ).toBe(1_000);
   });
 
   it('backs off by doubling when rounds get no answer, up to maxInterval', () => {

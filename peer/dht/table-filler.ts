@@ -34,8 +34,17 @@ export interface TableFillerOptions {
   smallTable?: number;
   /** peers asked per round. @default 3 */
   fanout?: number;
-  /** new peers dialled per round at most. @default 20 */
+  /** new peers dialled per round at most, while the table is small. @default 20 */
   maxDials?: number;
+  /**
+   * Once the table holds `smallTable` peers the rest of the way to `target` is a top-up, not a
+   * need: rounds that found peers come at most this often, ms. Every dial costs both ends a
+   * handshake, and while many peers start at once the peers still under `smallTable` need that
+   * CPU more. @default 5_000
+   */
+  topUpInterval?: number;
+  /** new peers dialled per top-up round at most. @default 5 */
+  topUpDials?: number;
 }
 
 /**
@@ -47,8 +56,9 @@ export const QUIET_ROUNDS = 2;
 /**
  * The wait before the next round, or undefined: rest until the table changes (a peer added or
  * removed, a new DHT server connected). Full table, or the network around us known (QUIET_ROUNDS
- * quiet rounds): rest. Still learning peers: go on at once (interval). Else back off, doubling,
- * but not past 4 x interval while the table is small. (An empty table with no connection waits
+ * quiet rounds): rest. Still learning peers: go on at once (interval) while the table is small,
+ * at the slower top-up pace once it is not. Else back off, doubling, but not past 4 x interval
+ * while the table is small. (An empty table with no connection waits
  * for the bootstrapper's first peer: `onAdd` starts a round then.)
  */
 export function nextDelay(
@@ -58,8 +68,9 @@ export function nextDelay(
   const min = opts.interval ?? 1_000;
   const max = opts.maxInterval ?? 30_000;
   if (now.size >= opts.target || now.quiet >= QUIET_ROUNDS) return undefined;
-  if (now.progress > 0) return min;
-  if (now.size < (opts.smallTable ?? 20)) return Math.min(now.delay * 2, min * 4);
+  const small = now.size < (opts.smallTable ?? 20);
+  if (now.progress > 0) return small ? min : Math.max(min, opts.topUpInterval ?? 5_000);
+  if (small) return Math.min(now.delay * 2, min * 4);
   return Math.min(now.delay * 2, max);
 }
 
@@ -235,7 +246,12 @@ export class TableFiller {
     const fresh = [...found.values()]
       .filter((p) => !known.has(p.toString()) && !inTable.has(p.toString()))
       .filter((p) => this.node.getConnections(p).length === 0)
-      .slice(0, this.opts.maxDials ?? 20);
+      .slice(
+        0,
+        size < (this.opts.smallTable ?? 20)
+          ? (this.opts.maxDials ?? 20)
+          : (this.opts.topUpDials ?? 5),
+      );
     const dials = await Promise.allSettled(
       fresh.map((p) => this.node.dial(p, { signal: AbortSignal.timeout(10_000) })),
     );
