@@ -2,7 +2,10 @@
 // self-query and from peers that happen to contact it, so a peer that joined early can sit with a
 // handful of entries for minutes. While the table holds fewer than `target` peers, this asks a
 // few known peers for the peers closest to random keys (one FIND_NODE each) and connects to the
-// ones it did not know: a connection to a DHT server puts it in the table.
+// ones it did not know: a connection to a DHT server puts it in the table. Up to `smallTable`
+// peers (20) it hurries; the rest of the way to `target` (40) is a top-up at a slower pace, so
+// that while many peers start at once the ones still short of 20 get the CPU (ADR 0003,
+// decision 15).
 //
 // Only DHT servers go in: peers whose identify listed the DHT protocol. The peer store is no
 // proof of that: an inbound stream records its protocol there, so a client-mode peer that sent
