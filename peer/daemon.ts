@@ -10,7 +10,13 @@ import type { Logger } from 'pino';
 import type { PeerId } from '@libp2p/interface';
 import { ConfigError, type PeerConfig } from './config.js';
 import { generateIdentity, parseSwarmKey, readKeyFile, type Identity } from '../common/identity.js';
-import { createPeerNode, dhtProtocol, otherNetwork, type PeerNode } from './node/index.js';
+import {
+  createPeerNode,
+  dhtProtocol,
+  isConnected,
+  otherNetwork,
+  type PeerNode,
+} from './node/index.js';
 import { Bootstrapper } from './node/bootstrap.js';
 import { createRecordsService, type RecordsService } from './dht/records.js';
 import { RECORD_PREFIX, RecordStore, type RecordStoreOptions } from './dht/store.js';
@@ -295,9 +301,7 @@ export async function startDaemon(config: PeerConfig, log: Logger): Promise<Daem
     log.warn('this kad-dht hides its RPC handler: peernet_dht_requests_received_total stays 0');
   if (
     config.dhtProfile === 'tuned' &&
-    !trustConnectedContacts(node.services.dht, (peer) =>
-      node.getConnections(peer).some((c) => c.status === 'open'),
-    )
+    !trustConnectedContacts(node.services.dht, (peer) => isConnected(node, peer))
   )
     log.warn('this kad-dht hides its routing table: every new contact is pinged first');
   const svc = createRecordsService(

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { PeerId } from '@libp2p/interface';
 import type { Multiaddr } from '@multiformats/multiaddr';
 import type { DhtOperation, PeerMetrics } from '../metrics.js';
-import type { PeerNode } from '../node/index.js';
+import { isConnected, type PeerNode } from '../node/index.js';
 import {
   dhtInternals,
   NO_PATH,
@@ -165,8 +165,7 @@ export class RecordsCore {
   // --- peers ------------------------------------------------------------------------------
 
   /** a peer this one holds an open connection to: a request to it needs no dial */
-  readonly connected = (peer: PeerId): boolean =>
-    this.node.getConnections(peer).some((c) => c.status === 'open');
+  readonly connected = (peer: PeerId): boolean => isConnected(this.node, peer);
 
   /** the `count` peers of the routing table closest to `target`, this peer excluded */
   closest(target: Uint8Array, count: number): PeerId[] {

@@ -14,7 +14,7 @@ import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import type { Identify } from '@libp2p/identify';
-import type { ComponentLogger, Logger, PrivateKey } from '@libp2p/interface';
+import type { ComponentLogger, Logger, PeerId, PrivateKey } from '@libp2p/interface';
 import type { Datastore } from 'interface-datastore';
 import type { DhtProfile } from '../config.js';
 import { formatSwarmKey } from '../../common/identity.js';
@@ -63,6 +63,11 @@ const quiet: Logger = Object.assign(() => {}, {
 export const quietLogger: ComponentLogger = { forComponent: () => quiet };
 
 /** `/peernet/<network>/kad/1.0.0`: one DHT per network name. */
+/** `node` holds an open connection to `peer`: a request to it needs no dial */
+export function isConnected(node: Pick<PeerNode, 'getConnections'>, peer: PeerId): boolean {
+  return node.getConnections(peer).some((c) => c.status === 'open');
+}
+
 export function dhtProtocol(network: string): string {
   return `/peernet/${network}/kad/1.0.0`;
 }
