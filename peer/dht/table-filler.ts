@@ -56,6 +56,11 @@ export interface TableFillerOptions {
  */
 export const QUIET_ROUNDS = 2;
 
+/** the table still needs peers (under `smallTable`), rather than a top-up */
+function isSmall(size: number, opts: TableFillerOptions): boolean {
+  return size < (opts.smallTable ?? 20);
+}
+
 /**
  * The wait before the next round, or undefined: rest until the table changes (a peer added or
  * removed, a new DHT server connected). Full table, or the network around us known (QUIET_ROUNDS
@@ -71,7 +76,7 @@ export function nextDelay(
   const min = opts.interval ?? 1_000;
   const max = opts.maxInterval ?? 30_000;
   if (now.size >= opts.target || now.quiet >= QUIET_ROUNDS) return undefined;
-  const small = now.size < (opts.smallTable ?? 20);
+  const small = isSmall(now.size, opts);
   if (now.progress > 0) return small ? min : Math.max(min, opts.topUpInterval ?? 5_000);
   if (small) return Math.min(now.delay * 2, min * 4);
   return Math.min(now.delay * 2, max);
@@ -251,9 +256,7 @@ export class TableFiller {
       .filter((p) => this.node.getConnections(p).length === 0)
       .slice(
         0,
-        size < (this.opts.smallTable ?? 20)
-          ? (this.opts.maxDials ?? 20)
-          : (this.opts.topUpDials ?? 5),
+        isSmall(size, this.opts) ? (this.opts.maxDials ?? 20) : (this.opts.topUpDials ?? 5),
       );
     const dials = await Promise.allSettled(
       fresh.map((p) => this.node.dial(p, { signal: AbortSignal.timeout(10_000) })),
