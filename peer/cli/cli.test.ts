@@ -1,12 +1,13 @@
 // The two commands as users run them: the built files, in child processes.
 import { describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readKeyFile } from '../../common/identity.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -140,6 +141,39 @@ function expectFlagError(r: { code: number | null; stderr: string }, flag: strin
     first: expect.stringMatching(new RegExp(`^peernet-peer: ${flag}: `)) as unknown,
   });
 }
+
+describe('peernet-peer: the compile cache', () => {
+  it('is written once the peer has started, not only at its exit', async () => {
+    const cache = await mkdtemp(join(tmpdir(), 'peernet-cache-'));
+    const child = spawn(
+      process.execPath,
+      [peer, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0'],
+      { env: { PATH: process.env.PATH ?? '', NODE_COMPILE_CACHE: cache }, stdio: 'pipe' },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    /** bytes of cache written so far */
+    const cached = async (): Promise<number> => {
+      let total = 0;
+      for (const e of await readdir(cache, { recursive: true, withFileTypes: true }))
+        if (e.isFile()) total += (await stat(join(e.parentPath, e.name))).size;
+      return total;
+    };
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!out.includes('"peer started"') && Date.now() < deadline && child.exitCode === null)
+        await sleep(50);
+      expect(out).toContain('"peer started"');
+      // the daemon's code (the bundle is ~2 MB of source) is in it while the peer still runs
+      while ((await cached()) < 100_000 && Date.now() < deadline) await sleep(50);
+      expect(await cached()).toBeGreaterThan(100_000);
+    } finally {
+      // SIGKILL: Node's own write at exit does not happen
+      child.kill('SIGKILL');
+    }
+  }, 30_000);
+});
 
 describe('peernet-peer: values that are accepted and cannot work exit 2 naming the flag', () => {
   const base = ['--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0'];

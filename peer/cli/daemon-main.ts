@@ -1,4 +1,5 @@
 // The daemon's main, loaded by peernet-peer.ts once the V8 flags are in place.
+import { flushCompileCache } from 'node:module';
 import { pino, type Logger } from 'pino';
 import { ConfigError, parseConfig } from '../config.js';
 import { USAGE } from '../usage.js';
@@ -76,6 +77,12 @@ async function main(argv: string[]): Promise<void> {
     },
     'peer started',
   );
+  // Node writes V8's compile cache (enabled by peernet-peer.ts) only when a process exits. Peers
+  // started together on a new build would all compile from scratch, and compiling leaves ~12 MiB
+  // more of malloc's heap behind in each of them than reading the cache does (measured: [heap]
+  // 19.7 vs 7.5 MiB in an idle peer). Written now, the cache serves every peer started after
+  // this one. A cache that cannot be written (the image's is read-only) is skipped silently.
+  flushCompileCache?.();
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (++signals > 1) {
