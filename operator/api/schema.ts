@@ -36,8 +36,8 @@ export const MAX_REPLICAS = 1000;
 export const MAX_PEERS_PER_POD = 16;
 /**
  * Networks that live on one node (sameNode, colocated) are capped to what one node can run: the
- * kubelet's default maxPods is 110, and a peer needs ~46-56 MiB of memory of its own (PSS at
- * 100 peers, by machine; ADR 0003), so 256 peers already ask 12-14 GiB of one node (16 GiB at the default
+ * kubelet's default maxPods is 110, and a peer needs ~44-47 MiB of memory of its own (PSS at
+ * 100 peers; ADR 0003), so 256 peers already ask ~11-12 GiB of one node (16 GiB at the default
  * request of 64Mi).
  * The caps also keep the bootstrap ConfigMap and the status well under their size limits (see
  * ../pods/size.test.ts).
