@@ -82,7 +82,7 @@ async function main(argv: string[]): Promise<void> {
   // more of malloc's heap behind in each of them than reading the cache does (measured: [heap]
   // 19.7 vs 7.5 MiB in an idle peer). Written now, the cache serves every peer started after
   // this one. A cache that cannot be written (the image's is read-only) is skipped silently.
-  flushCompileCache?.();
+  flushCompileCache();
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (++signals > 1) {
